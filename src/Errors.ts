@@ -1,0 +1,401 @@
+/**
+ * The error classes of effect-couchbase, one per condition, named as in the Python
+ * SDK (SPEC.md §4). Each is a tagged error (`_tag` = class name) with the
+ * libcouchbase code in `rc`, the category getters of the Python SDK, and, where they
+ * are known, the `key`, the failed `result` and the `allResults` of a multi operation.
+ *
+ * @since 0.1.0
+ */
+import { Data } from "effect"
+import { MultiResult, type OperationResult } from "./Result.js"
+
+/** Error categories of the Python SDK's `CouchbaseError`. */
+export type Category = "transient" | "network" | "data" | "input" | "fatal"
+
+/** Fields every error accepts. `message` defaults to a description of the class. */
+export interface ErrorFields {
+  readonly message?: string | undefined
+  readonly key?: string | undefined
+  /** The server status that produced the error, when it came from the wire. */
+  readonly status?: number | undefined
+  readonly result?: OperationResult | undefined
+  readonly allResults?: MultiResult | undefined
+  readonly cause?: unknown
+}
+
+/**
+ * The shared base of every error class. Each subclass fixes its `_tag`, its `rc`, its
+ * categories and a default message through statics, so that `instanceof`,
+ * `Effect.catchTag` and the category getters all work on one code path.
+ */
+export abstract class CouchbaseErrorBase extends Data.Error<ErrorFields & { readonly message: string }> {
+  /** The class name, as the discriminant for `Effect.catchTag`. */
+  abstract readonly _tag: string
+  /** The libcouchbase code of this class. */
+  static readonly rc: number = 0
+  /** The categories of this class. */
+  static readonly categories: ReadonlySet<Category> = new Set()
+  /** The message used when none is given. */
+  static readonly defaultMessage: string = "couchbase error"
+
+  constructor(fields: ErrorFields = {}) {
+    const base = fields.message ?? (new.target as unknown as typeof CouchbaseErrorBase).defaultMessage
+    super({ ...fields, message: fields.key === undefined ? base : `${base} (key: ${JSON.stringify(fields.key)})` })
+  }
+
+  private get statics(): typeof CouchbaseErrorBase {
+    return this.constructor as typeof CouchbaseErrorBase
+  }
+  /** The libcouchbase error code (the Python SDK's `rc`). */
+  get rc(): number {
+    return this.statics.rc
+  }
+  /** The categories of this error. */
+  get categories(): ReadonlySet<Category> {
+    return this.statics.categories
+  }
+  /** A retry later may succeed. */
+  get isTransient(): boolean {
+    return this.categories.has("transient")
+  }
+  /** The network or a node's connection is at fault. */
+  get isNetwork(): boolean {
+    return this.categories.has("network")
+  }
+  /** The state of the data (existence, CAS, type) is at fault. */
+  get isData(): boolean {
+    return this.categories.has("data")
+  }
+  /** The caller's input is at fault. */
+  get isInput(): boolean {
+    return this.categories.has("input")
+  }
+  /** Retrying cannot help; the configuration must change. */
+  get isFatal(): boolean {
+    return this.categories.has("fatal")
+  }
+  /** `[succeeded, failed]` of the multi operation this error ended, or two empty results. */
+  splitResults(): readonly [MultiResult, MultiResult] {
+    return this.allResults?.splitResults() ?? [new MultiResult(), new MultiResult()]
+  }
+}
+
+const categories = (...cs: ReadonlyArray<Category>): ReadonlySet<Category> => new Set(cs)
+
+/** Authentication failed: wrong username or password, or the user may not use this bucket. */
+export class AuthError extends CouchbaseErrorBase {
+  readonly _tag = "AuthError" as const
+  static override readonly rc: number = 0x02
+  static override readonly categories = categories("fatal", "input")
+  static override readonly defaultMessage =
+    "authentication failed: check the username and password, and that the user has access to the bucket"
+}
+
+/** A counter was applied to a value that is not a decimal integer. */
+export class DeltaBadvalError extends CouchbaseErrorBase {
+  readonly _tag = "DeltaBadvalError" as const
+  static override readonly rc: number = 0x03
+  static override readonly categories = categories("input", "data")
+  static override readonly defaultMessage = "the stored value is not a number, so the counter cannot change it"
+}
+
+/** The value (or key) is larger than the server accepts (20 MiB items, 250-byte keys). */
+export class TooBigError extends CouchbaseErrorBase {
+  readonly _tag = "TooBigError" as const
+  static override readonly rc: number = 0x04
+  static override readonly categories = categories("input", "data")
+  static override readonly defaultMessage = "the value is larger than the server's item size limit"
+}
+
+/** The server is busy; retry later. */
+export class BusyError extends CouchbaseErrorBase {
+  readonly _tag = "BusyError" as const
+  static override readonly rc: number = 0x05
+  static override readonly categories = categories("transient")
+  static override readonly defaultMessage = "the server is too busy to handle the request; retry later"
+}
+
+/** The server rejected the request's arguments. */
+export class InvalidError extends CouchbaseErrorBase {
+  readonly _tag = "InvalidError" as const
+  static override readonly rc: number = 0x07
+  static override readonly categories = categories("input")
+  static override readonly defaultMessage = "the server rejected the request as invalid"
+}
+
+/** The server is out of memory; retry later. */
+export class NoMemoryError extends CouchbaseErrorBase {
+  readonly _tag = "NoMemoryError" as const
+  static override readonly rc: number = 0x08
+  static override readonly categories = categories("transient")
+  static override readonly defaultMessage = "the server is out of memory; retry later"
+}
+
+/** A temporary condition (a locked key, a warming node); retry later. */
+export class TemporaryFailError extends CouchbaseErrorBase {
+  readonly _tag = "TemporaryFailError" as const
+  static override readonly rc: number = 0x0b
+  static override readonly categories = categories("transient")
+  static override readonly defaultMessage = "temporary failure (the key may be locked); retry later"
+}
+
+/** The key exists (insert), or its CAS differs from the one given. */
+export class KeyExistsError extends CouchbaseErrorBase {
+  readonly _tag = "KeyExistsError" as const
+  static override readonly rc: number = 0x0c
+  static override readonly categories = categories("data")
+  static override readonly defaultMessage =
+    "the key already exists or its CAS does not match: read it again to get the current CAS"
+}
+
+/** The key does not exist. */
+export class NotFoundError extends CouchbaseErrorBase {
+  readonly _tag = "NotFoundError" as const
+  static override readonly rc: number = 0x0d
+  static override readonly categories = categories("data")
+  static override readonly defaultMessage = "the key does not exist"
+}
+
+/** The connection to a node failed or was lost while the operation was in flight. */
+export class NetworkError extends CouchbaseErrorBase {
+  readonly _tag = "NetworkError" as const
+  static override readonly rc: number = 0x10
+  static override readonly categories = categories("network")
+  static override readonly defaultMessage =
+    "the connection to the node was lost; the operation may or may not have been applied"
+}
+
+/** The operation reached a node that does not own the key's vBucket. */
+export class NotMyVbucketError extends CouchbaseErrorBase {
+  readonly _tag = "NotMyVbucketError" as const
+  static override readonly rc: number = 0x11
+  static override readonly categories = categories("network", "transient")
+  static override readonly defaultMessage = "the node does not own the key's vBucket; the cluster map is changing"
+}
+
+/** append/prepend on a missing key, or a conditional store that did not apply. */
+export class NotStoredError extends CouchbaseErrorBase {
+  readonly _tag = "NotStoredError" as const
+  static override readonly rc: number = 0x12
+  static override readonly categories = categories("data")
+  static override readonly defaultMessage = "the item was not stored (append/prepend need an existing key)"
+}
+
+/** The server does not support this operation. */
+export class NotSupportedError extends CouchbaseErrorBase {
+  readonly _tag = "NotSupportedError" as const
+  static override readonly rc: number = 0x13
+  static override readonly categories = categories()
+  static override readonly defaultMessage = "the server does not support this operation"
+}
+
+/** The server does not know the command. */
+export class UnknownCommandError extends CouchbaseErrorBase {
+  readonly _tag = "UnknownCommandError" as const
+  static override readonly rc: number = 0x14
+  static override readonly categories = categories()
+  static override readonly defaultMessage = "the server does not know this command"
+}
+
+/** A host name could not be resolved. */
+export class UnknownHostError extends CouchbaseErrorBase {
+  readonly _tag = "UnknownHostError" as const
+  static override readonly rc: number = 0x15
+  static override readonly categories = categories("network", "input")
+  static override readonly defaultMessage = "the host name could not be resolved: check the connection string"
+}
+
+/** The peer sent bytes that do not follow the protocol. */
+export class ProtocolError extends CouchbaseErrorBase {
+  readonly _tag = "ProtocolError" as const
+  static override readonly rc: number = 0x16
+  static override readonly categories = categories("network")
+  static override readonly defaultMessage = "the peer broke the protocol; the connection was closed"
+}
+
+/** The operation did not complete within its timeout. */
+export class TimeoutError extends CouchbaseErrorBase {
+  readonly _tag = "TimeoutError" as const
+  static override readonly rc: number = 0x17
+  static override readonly categories = categories("network", "transient")
+  static override readonly defaultMessage = "the operation timed out"
+}
+
+/** A connection to a node could not be established. */
+export class ConnectError extends CouchbaseErrorBase {
+  readonly _tag = "ConnectError" as const
+  static override readonly rc: number = 0x18
+  static override readonly categories = categories("network")
+  static override readonly defaultMessage =
+    "could not connect to the node: check the host, the port and that the server is running"
+}
+
+/** The bucket does not exist, or the user may not select it. */
+export class BucketNotFoundError extends CouchbaseErrorBase {
+  readonly _tag = "BucketNotFoundError" as const
+  static override readonly rc: number = 0x19
+  static override readonly categories = categories("input", "fatal")
+  static override readonly defaultMessage = "the bucket does not exist or the user has no access to it"
+}
+
+/** The client cannot take the operation now (shutting down, queue full); retry later. */
+export class ClientTemporaryFailError extends CouchbaseErrorBase {
+  readonly _tag = "ClientTemporaryFailError" as const
+  static override readonly rc: number = 0x1b
+  static override readonly categories = categories("transient")
+  static override readonly defaultMessage = "the client cannot accept the operation right now; retry later"
+}
+
+/** An argument is invalid; nothing was sent. */
+export class ArgumentError extends CouchbaseErrorBase {
+  readonly _tag = "ArgumentError" as const
+  static override readonly rc: number = 0x1001
+  static override readonly categories = categories("input")
+  static override readonly defaultMessage = "invalid argument"
+}
+
+/** A value could not be encoded or decoded with the requested format. */
+export class ValueFormatError extends CouchbaseErrorBase {
+  readonly _tag = "ValueFormatError" as const
+  static override readonly rc: number = 0x1002
+  static override readonly categories = categories("input")
+  static override readonly defaultMessage = "the value cannot be encoded or decoded with the requested format"
+}
+
+/** A view query produced errors inside its (successful) response body. */
+export class ViewEngineError extends CouchbaseErrorBase {
+  readonly _tag = "ViewEngineError" as const
+  static override readonly rc: number = 0x1003
+  static override readonly categories = categories()
+  static override readonly defaultMessage = "the view engine reported errors"
+}
+
+/** A one-shot query result was iterated a second time. */
+export class AlreadyQueriedError extends CouchbaseErrorBase {
+  readonly _tag = "AlreadyQueriedError" as const
+  static override readonly rc: number = 0x1004
+  static override readonly categories = categories()
+  static override readonly defaultMessage = "this query has already been run; create a new one"
+}
+
+/** Fields of {@link HTTPError}. */
+export interface HTTPErrorFields extends ErrorFields {
+  readonly httpStatus: number
+  readonly body: string
+}
+
+/** A non-2xx HTTP response (views, management). Carries the status and the body. */
+export class HTTPError extends CouchbaseErrorBase {
+  readonly _tag = "HTTPError" as const
+  static override readonly rc: number = 0x3b
+  static override readonly defaultMessage = "the HTTP request failed"
+  /** The HTTP status code. */
+  readonly httpStatus: number
+  /** The response body, as text. */
+  readonly body: string
+  constructor(fields: HTTPErrorFields) {
+    super({ ...fields, message: fields.message ?? `HTTP ${fields.httpStatus}: ${fields.body.slice(0, 500)}` })
+    this.httpStatus = fields.httpStatus
+    this.body = fields.body
+  }
+}
+
+/** Every error class, for exhaustive handling and for the tests. */
+export const errorClasses = [
+  AuthError,
+  DeltaBadvalError,
+  TooBigError,
+  BusyError,
+  InvalidError,
+  NoMemoryError,
+  TemporaryFailError,
+  KeyExistsError,
+  NotFoundError,
+  NetworkError,
+  NotMyVbucketError,
+  NotStoredError,
+  NotSupportedError,
+  UnknownCommandError,
+  UnknownHostError,
+  ProtocolError,
+  TimeoutError,
+  ConnectError,
+  BucketNotFoundError,
+  ClientTemporaryFailError,
+  ArgumentError,
+  ValueFormatError,
+  ViewEngineError,
+  AlreadyQueriedError,
+  HTTPError
+] as const
+
+/** Any error of this library. */
+export type CouchbaseError = InstanceType<(typeof errorClasses)[number]>
+
+/** The errors a server status can produce (see {@link fromStatus}). */
+export type StatusError =
+  | NotFoundError
+  | KeyExistsError
+  | TooBigError
+  | InvalidError
+  | NotStoredError
+  | DeltaBadvalError
+  | NotMyVbucketError
+  | TemporaryFailError
+  | AuthError
+  | BucketNotFoundError
+  | UnknownCommandError
+  | NoMemoryError
+  | NotSupportedError
+  | BusyError
+  | ProtocolError
+
+/**
+ * Maps a non-success server status to its error class (SPEC.md §4). Statuses the
+ * table does not name become a `ProtocolError` that states the number.
+ */
+export const fromStatus = (status: number, fields: ErrorFields = {}): StatusError => {
+  const f = { ...fields, status }
+  switch (status) {
+    case 0x01:
+      return new NotFoundError(f)
+    case 0x02:
+      return new KeyExistsError(f)
+    case 0x03:
+      return new TooBigError(f)
+    case 0x04:
+      return new InvalidError(f)
+    case 0x05:
+      return new NotStoredError(f)
+    case 0x06:
+      return new DeltaBadvalError(f)
+    case 0x07:
+      return new NotMyVbucketError(f)
+    case 0x08:
+      return new BucketNotFoundError({ message: "no bucket is selected on this connection", ...f })
+    case 0x09:
+      return new TemporaryFailError({
+        message: "the key is locked; retry after the lock expires or unlock it with its CAS",
+        ...f
+      })
+    case 0x20:
+      return new AuthError(f)
+    case 0x24:
+      return new BucketNotFoundError({
+        message: "access denied: the bucket does not exist or the user may not use it",
+        ...f
+      })
+    case 0x81:
+      return new UnknownCommandError(f)
+    case 0x82:
+      return new NoMemoryError(f)
+    case 0x83:
+      return new NotSupportedError(f)
+    case 0x85:
+      return new BusyError(f)
+    case 0x86:
+      return new TemporaryFailError(f)
+    default:
+      return new ProtocolError({ message: `the server answered with unexpected status 0x${status.toString(16)}`, ...f })
+  }
+}

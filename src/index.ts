@@ -1,0 +1,7 @@
+/**
+ * effect-couchbase: a Couchbase client for TypeScript on Effect.
+ *
+ * @since 0.1.0
+ */
+export * as Errors from "./Errors.js"
+export * as Result from "./Result.js"

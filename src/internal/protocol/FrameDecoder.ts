@@ -1,0 +1,141 @@
+/**
+ * A streaming decoder: bytes go in with any split, complete frames come out.
+ *
+ * Frames that lie wholly inside one input chunk are sliced out of it without copying.
+ * Only a frame that straddles chunks is copied, once, when its last byte arrives (the
+ * pieces are kept in a list until then, so a large frame split into many small reads
+ * costs one copy, not one per read).
+ *
+ * Garbage is rejected as soon as a header shows it: an unknown magic, a body longer
+ * than the configured cap, or section lengths that overrun the body. The decoder then
+ * stays failed (the stream has lost its framing; the connection must be closed), and
+ * memory never grows past one header plus one capped body plus the chunk being read.
+ *
+ * @internal
+ */
+import { Data } from "effect"
+import { HEADER_LENGTH, isAltMagic, isKnownMagic } from "./constants.js"
+import { type Frame, readFrameAt } from "./Frame.js"
+
+/** Why the byte stream could not be framed. */
+export class FrameDecodeError extends Data.TaggedError("FrameDecodeError")<{
+  readonly reason: "BadMagic" | "BodyTooLarge" | "BadLengths"
+  readonly message: string
+}> {}
+
+/** Default cap on a frame body: the 20 MiB item limit plus room for key, extras and framing. */
+export const DEFAULT_MAX_BODY_LENGTH = 20 * 1024 * 1024 + 64 * 1024
+
+/** Options of {@link FrameDecoder}. */
+export interface FrameDecoderOptions {
+  /** Largest body accepted; longer frames fail with `BodyTooLarge`. */
+  readonly maxBodyLength?: number | undefined
+}
+
+/**
+ * Checks the header at `offset` and returns the total frame length, or an error.
+ * Exposed for the tests and for peers that want to validate without decoding.
+ */
+export const checkHeader = (buf: Buffer, offset: number, maxBodyLength: number): number | FrameDecodeError => {
+  const magic = buf[offset]!
+  if (!isKnownMagic(magic)) {
+    return new FrameDecodeError({
+      reason: "BadMagic",
+      message: `unknown magic 0x${magic.toString(16).padStart(2, "0")}: the peer does not speak the binary protocol`
+    })
+  }
+  const body = buf.readUInt32BE(offset + 8)
+  if (body > maxBodyLength) {
+    return new FrameDecodeError({
+      reason: "BodyTooLarge",
+      message: `frame body of ${body} bytes exceeds the ${maxBodyLength}-byte limit`
+    })
+  }
+  const alt = isAltMagic(magic)
+  const sections = (alt ? buf[offset + 2]! + buf[offset + 3]! : buf.readUInt16BE(offset + 2)) + buf[offset + 4]!
+  if (sections > body) {
+    return new FrameDecodeError({
+      reason: "BadLengths",
+      message: `frame header declares ${sections} bytes of framing extras, extras and key in a ${body}-byte body`
+    })
+  }
+  return HEADER_LENGTH + body
+}
+
+/** Incremental decoder of a byte stream into frames. Not thread-safe; one per connection. */
+export class FrameDecoder {
+  private readonly maxBodyLength: number
+  private pending: Array<Buffer> = []
+  private pendingLength = 0
+  private failure: FrameDecodeError | undefined
+
+  constructor(options: FrameDecoderOptions = {}) {
+    this.maxBodyLength = options.maxBodyLength ?? DEFAULT_MAX_BODY_LENGTH
+  }
+
+  /** Bytes held back waiting for the rest of a frame. */
+  get buffered(): number {
+    return this.pendingLength
+  }
+
+  /** The error that stopped the decoder, if any. */
+  get failed(): FrameDecodeError | undefined {
+    return this.failure
+  }
+
+  /**
+   * Feeds one chunk, calling `onFrame` for every frame it completes, in order. Returns
+   * the decode error when the stream turns out to be garbage (frames before it were
+   * still delivered); every later call returns the same error and delivers nothing.
+   */
+  feed(chunk: Uint8Array, onFrame: (frame: Frame) => void): FrameDecodeError | undefined {
+    if (this.failure !== undefined) return this.failure
+    let buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    if (this.pendingLength > 0) {
+      this.pending.push(buf)
+      this.pendingLength += buf.length
+      const needed = this.neededForPending()
+      if (typeof needed !== "number") return this.fail(needed)
+      if (this.pendingLength < needed) return undefined
+      buf = Buffer.concat(this.pending, this.pendingLength)
+      this.pending = []
+      this.pendingLength = 0
+    }
+    let offset = 0
+    while (buf.length - offset >= HEADER_LENGTH) {
+      const total = checkHeader(buf, offset, this.maxBodyLength)
+      if (typeof total !== "number") return this.fail(total)
+      if (buf.length - offset < total) break
+      onFrame(readFrameAt(buf, offset))
+      offset += total
+    }
+    if (offset < buf.length) {
+      this.pending.push(offset === 0 ? buf : buf.subarray(offset))
+      this.pendingLength = buf.length - offset
+    }
+    return undefined
+  }
+
+  /** Drops anything buffered and clears a failure, for reuse on a fresh connection. */
+  reset(): void {
+    this.pending = []
+    this.pendingLength = 0
+    this.failure = undefined
+  }
+
+  private fail(error: FrameDecodeError): FrameDecodeError {
+    this.failure = error
+    this.pending = []
+    this.pendingLength = 0
+    return error
+  }
+
+  /** Total length of the frame at the head of `pending`, once its header is complete. */
+  private neededForPending(): number | FrameDecodeError {
+    if (this.pendingLength < HEADER_LENGTH) return Number.POSITIVE_INFINITY
+    const first = this.pending[0]!
+    const header = first.length >= HEADER_LENGTH ? first : Buffer.concat(this.pending, this.pendingLength)
+    if (header !== first) this.pending = [header]
+    return checkHeader(header, 0, this.maxBodyLength)
+  }
+}
