@@ -5,3 +5,4 @@
  */
 export * as Errors from "./Errors.js"
 export * as Result from "./Result.js"
+export * as Transcoder from "./Transcoder.js"

@@ -65,8 +65,11 @@ export const checkHeader = (buf: Buffer, offset: number, maxBodyLength: number):
 /** Incremental decoder of a byte stream into frames. Not thread-safe; one per connection. */
 export class FrameDecoder {
   private readonly maxBodyLength: number
+  /** Pieces of the frame at the head of the stream, when it did not fit the chunks read so far. */
   private pending: Array<Buffer> = []
   private pendingLength = 0
+  /** Total length of the pending frame once its header is complete, 0 before. */
+  private pendingTotal = 0
   private failure: FrameDecodeError | undefined
 
   constructor(options: FrameDecoderOptions = {}) {
@@ -90,52 +93,62 @@ export class FrameDecoder {
    */
   feed(chunk: Uint8Array, onFrame: (frame: Frame) => void): FrameDecodeError | undefined {
     if (this.failure !== undefined) return this.failure
-    let buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
-    if (this.pendingLength > 0) {
-      this.pending.push(buf)
-      this.pendingLength += buf.length
-      const needed = this.neededForPending()
-      if (typeof needed !== "number") return this.fail(needed)
-      if (this.pendingLength < needed) return undefined
-      buf = Buffer.concat(this.pending, this.pendingLength)
-      this.pending = []
-      this.pendingLength = 0
-    }
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
     let offset = 0
+    if (this.pendingLength > 0) {
+      // Finish the straddling frame with only the bytes it needs, so that the frames
+      // after it in this chunk are still sliced from the chunk itself.
+      if (this.pendingTotal === 0) {
+        const missing = HEADER_LENGTH - this.pendingLength
+        if (buf.length < missing) return this.hold(buf)
+        const header = Buffer.concat([...this.pending, buf.subarray(0, missing)], HEADER_LENGTH)
+        const total = checkHeader(header, 0, this.maxBodyLength)
+        if (typeof total !== "number") return this.fail(total)
+        this.pendingTotal = total
+      }
+      const needed = this.pendingTotal - this.pendingLength
+      if (buf.length < needed) return this.hold(buf)
+      this.pending.push(needed === buf.length ? buf : buf.subarray(0, needed))
+      const frame = Buffer.concat(this.pending, this.pendingTotal)
+      this.clearPending()
+      onFrame(readFrameAt(frame, 0))
+      offset = needed
+    }
     while (buf.length - offset >= HEADER_LENGTH) {
       const total = checkHeader(buf, offset, this.maxBodyLength)
       if (typeof total !== "number") return this.fail(total)
-      if (buf.length - offset < total) break
+      if (buf.length - offset < total) {
+        this.pendingTotal = total
+        break
+      }
       onFrame(readFrameAt(buf, offset))
       offset += total
     }
-    if (offset < buf.length) {
-      this.pending.push(offset === 0 ? buf : buf.subarray(offset))
-      this.pendingLength = buf.length - offset
-    }
+    if (offset < buf.length) this.hold(offset === 0 ? buf : buf.subarray(offset))
     return undefined
   }
 
   /** Drops anything buffered and clears a failure, for reuse on a fresh connection. */
   reset(): void {
+    this.clearPending()
+    this.failure = undefined
+  }
+
+  private hold(piece: Buffer): undefined {
+    this.pending.push(piece)
+    this.pendingLength += piece.length
+    return undefined
+  }
+
+  private clearPending(): void {
     this.pending = []
     this.pendingLength = 0
-    this.failure = undefined
+    this.pendingTotal = 0
   }
 
   private fail(error: FrameDecodeError): FrameDecodeError {
     this.failure = error
-    this.pending = []
-    this.pendingLength = 0
+    this.clearPending()
     return error
-  }
-
-  /** Total length of the frame at the head of `pending`, once its header is complete. */
-  private neededForPending(): number | FrameDecodeError {
-    if (this.pendingLength < HEADER_LENGTH) return Number.POSITIVE_INFINITY
-    const first = this.pending[0]!
-    const header = first.length >= HEADER_LENGTH ? first : Buffer.concat(this.pending, this.pendingLength)
-    if (header !== first) this.pending = [header]
-    return checkHeader(header, 0, this.maxBodyLength)
   }
 }
