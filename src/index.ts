@@ -6,3 +6,5 @@
 export * as Errors from "./Errors.js"
 export * as Result from "./Result.js"
 export * as Transcoder from "./Transcoder.js"
+export * as AsyncViewBase from "./AsyncViewBase.js"
+export * as View from "./View.js"

@@ -1,0 +1,164 @@
+/**
+ * `AsyncViewBase`: the Python SDK's callback interface to view results, for code
+ * outside Effect (SPEC.md §6). Subclass it, implement `onRows`, `onError` and
+ * `onDone`, then `start()` it:
+ *
+ * ```ts
+ * class Printer extends AsyncViewBase {
+ *   onRows(rows: ReadonlyArray<ViewRow>) { for (const r of rows) console.log(r.key) }
+ *   onError(error: unknown) { console.error(error) }
+ *   onDone() { console.log("done", this.totalRows) }
+ * }
+ * new Printer(view, "beer", "brewery_beers", { limit: 100 }).start()
+ * ```
+ *
+ * It is a thin adapter over {@link View.Service.query}'s `Stream` (not a second
+ * implementation): rows are handed over as the stream yields them, so a slow `onRows`
+ * slows the HTTP transfer the same way.
+ *
+ * The calls, in order: `onRows` zero or more times (never with no rows); then, if the
+ * query failed (or a callback threw), `onError` once; then `onDone` once, always last,
+ * also after `cancel()`. Exceptions thrown by `onError` or `onDone` are logged, never
+ * thrown into the event loop.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Chunk, Effect, Exit, Fiber, Option, Stream } from "effect"
+import { AlreadyQueriedError } from "./Errors.js"
+import type { View, ViewError, ViewMeta, ViewQuery, ViewRow } from "./View.js"
+
+/** Options of an {@link AsyncViewBase}. */
+export interface AsyncViewOptions {
+  /** See {@link AsyncViewBase.rowsPerCall}. */
+  readonly rowsPerCall?: number | undefined
+}
+
+/** The base class of callback-driven view queries. */
+export abstract class AsyncViewBase<K = unknown, V = unknown> {
+  /**
+   * Rows per `onRows` call: N > 0 gives batches of exactly N rows (the last may be
+   * smaller); 0 (the default) hands over rows as they arrive, batch by batch;
+   * −1 makes one call with every row at the end.
+   */
+  rowsPerCall: number
+
+  private fiber: Fiber.RuntimeFiber<void, never> | undefined
+  private meta: ViewMeta | undefined
+  private delivered = 0
+
+  constructor(
+    /** The View service the query runs on. */
+    readonly view: View.Service,
+    /** The design document. */
+    readonly design: string,
+    /** The view's name. */
+    readonly viewName: string,
+    /** The query. */
+    readonly params?: ViewQuery | undefined,
+    options: AsyncViewOptions = {}
+  ) {
+    this.rowsPerCall = options.rowsPerCall ?? 0
+  }
+
+  /** Called with each batch of rows (see {@link rowsPerCall}). */
+  abstract onRows(rows: ReadonlyArray<ViewRow<K, V>>): void
+  /** Called once when the query fails or a callback throws; `onDone` follows. */
+  abstract onError(error: ViewError | unknown): void
+  /** Called once, last. */
+  abstract onDone(): void
+
+  /** `total_rows`, once the query has completed. */
+  get totalRows(): number | undefined {
+    return this.meta?.totalRows
+  }
+
+  /** The errors the server reported in the body (with `on_error: "continue"`), once complete. */
+  get errors(): ReadonlyArray<unknown> | undefined {
+    return this.meta?.errors
+  }
+
+  /** `debug_info`, once complete. */
+  get debug(): unknown {
+    return this.meta?.debug
+  }
+
+  /** How many rows `onRows` has been given so far. */
+  get rowsReturned(): number {
+    return this.delivered
+  }
+
+  /** True once `start()` was called. */
+  get started(): boolean {
+    return this.fiber !== undefined
+  }
+
+  private deliver(rows: ReadonlyArray<ViewRow<K, V>>): Effect.Effect<void, unknown> {
+    if (rows.length === 0) return Effect.void
+    return Effect.try({
+      try: () => {
+        this.delivered += rows.length
+        this.onRows(rows)
+      },
+      catch: (thrown) => thrown
+    })
+  }
+
+  private callback(name: "onError" | "onDone", f: () => void): Effect.Effect<void> {
+    return Effect.try(f).pipe(
+      Effect.catchAll((thrown) => Effect.logError(`AsyncViewBase.${name} threw`, thrown)),
+      Effect.asVoid
+    )
+  }
+
+  /**
+   * Starts the query and returns at once; the callbacks follow on the event loop.
+   * Throws `AlreadyQueriedError` when called twice: create a new object to query again.
+   */
+  start(): this {
+    if (this.fiber !== undefined) {
+      throw new AlreadyQueriedError({
+        message: `this ${this.constructor.name} has already been started; create a new one to query again`
+      })
+    }
+    const stream = this.view.query<K, V>(this.design, this.viewName, this.params)
+    const n = this.rowsPerCall
+    const consume: Effect.Effect<void, unknown> =
+      n > 0
+        ? Stream.runForEach(Stream.grouped(stream, n), (chunk) => this.deliver(Chunk.toReadonlyArray(chunk)))
+        : n === 0
+          ? Stream.runForEachChunk(stream, (chunk) => this.deliver(Chunk.toReadonlyArray(chunk)))
+          : Effect.flatMap(Stream.runCollect(stream), (all) => this.deliver(Chunk.toReadonlyArray(all)))
+    const program = consume.pipe(
+      Effect.onExit((exit) =>
+        Effect.gen(this, function* () {
+          this.meta = Option.getOrUndefined(yield* stream.meta)
+          if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
+            const error = Option.getOrElse(Cause.failureOption(exit.cause), () => Cause.squash(exit.cause))
+            yield* this.callback("onError", () => this.onError(error))
+          }
+          yield* this.callback("onDone", () => this.onDone())
+        })
+      ),
+      Effect.ignore
+    )
+    this.fiber = Effect.runFork(program)
+    return this
+  }
+
+  /** Stops the query (the HTTP request is aborted); `onDone` is still called. */
+  cancel(): void {
+    if (this.fiber !== undefined) Effect.runFork(Fiber.interrupt(this.fiber))
+  }
+}
+
+/**
+ * Python's `query(…, itercls=…)`: creates an object of the given {@link AsyncViewBase}
+ * subclass for a query, not yet started.
+ */
+export const asyncQuery = <T extends AsyncViewBase<any, any>>(
+  itercls: new (view: View.Service, design: string, viewName: string, params?: ViewQuery) => T,
+  view: View.Service,
+  design: string,
+  viewName: string,
+  params?: ViewQuery
+): T => new itercls(view, design, viewName, params)

@@ -1,0 +1,442 @@
+/**
+ * Map/reduce view queries (SPEC.md §6) as an Effect service: rows arrive as a
+ * `Stream`, parsed incrementally from the HTTP body as its bytes arrive, with
+ * back-pressure (a slow consumer slows the socket) and memory bounded by the largest
+ * row, whatever the row count.
+ *
+ * Requests go to the nodes' views (capi) endpoints in turn, with Basic authentication
+ * (the password stays `Redacted` until the header is built). Parameters are validated
+ * and encoded exactly as the Python SDK 2.x does (see {@link ViewParams}); invalid
+ * ones fail with an `ArgumentError` before anything is sent, and query strings longer
+ * than 2048 characters go as a POST with the keys in the body.
+ *
+ * ```ts
+ * const rows = yield* View.pipe(
+ *   Effect.flatMap((view) => Stream.runCollect(view.query("beer", "brewery_beers", { limit: 10 })))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { HttpClient, type HttpClientError, HttpClientRequest } from "@effect/platform"
+import { Cause, Chunk, Context, Duration, Effect, Either, Layer, Option, type Redacted, Ref, Stream } from "effect"
+import {
+  AlreadyQueriedError,
+  ArgumentError,
+  type AuthError,
+  type BucketNotFoundError,
+  type BusyError,
+  type ClientTemporaryFailError,
+  type ConnectError,
+  HTTPError,
+  NetworkError,
+  type NoMemoryError,
+  type NotMyVbucketError,
+  ProtocolError,
+  type TemporaryFailError,
+  TimeoutError,
+  type ValueFormatError,
+  ViewEngineError
+} from "./Errors.js"
+import {
+  type EncodedViewQuery,
+  encodeViewQuery,
+  type ViewParams,
+  type ViewParamsUnrecognized
+} from "./internal/view/params.js"
+import { type RawViewRow, RowParser } from "./internal/view/RowParser.js"
+import { type MissingResult, missing, type ValueResult } from "./Result.js"
+
+export {
+  type BoolParam,
+  type EncodedViewQuery,
+  encodeViewQuery,
+  type IntParam,
+  MAX_URI_LENGTH,
+  type OnErrorParam,
+  STRING_RANGE_END,
+  type StaleParam,
+  type StringParam,
+  type ViewKey,
+  type ViewParams,
+  type ViewParamsUnrecognized,
+  type ViewQueryInput
+} from "./internal/view/params.js"
+
+/** One row of a view result. */
+export interface ViewRow<K = unknown, V = unknown> {
+  /** The emitted key (the group key on reduce rows). */
+  readonly key: K
+  /** The emitted value (the reduction on reduce rows). */
+  readonly value: V
+  /** The ID of the document that emitted the row; `undefined` on reduce rows. */
+  readonly docid: string | undefined
+  /** With `include_docs`: the document as a `get` returns it (a miss when it was deleted since). */
+  readonly doc?: ValueResult | MissingResult | undefined
+}
+
+/** What the response says besides its rows. */
+export interface ViewMeta {
+  /** `total_rows`: the rows of the whole view (absent on reduce queries). */
+  readonly totalRows: number | undefined
+  /** Errors the server reported in the body (`on_error: "continue"`). */
+  readonly errors: ReadonlyArray<unknown>
+  /** `debug_info`, when the query asked for `debug`. */
+  readonly debug: unknown
+}
+
+/** The collected result of a query. */
+export interface ViewResult<K = unknown, V = unknown> {
+  readonly rows: ReadonlyArray<ViewRow<K, V>>
+  readonly totalRows: number | undefined
+  readonly errors: ReadonlyArray<unknown>
+  readonly debug?: unknown
+}
+
+/** Options of a query that are not sent as parameters. */
+export interface ViewQueryOptions {
+  /** Fetch each row's document over KV (map rows only; refused with reduction). */
+  readonly include_docs?: boolean | undefined
+  /** Query the development copy of the design document (`dev_` prefix). */
+  readonly useDevmode?: boolean | undefined
+  /** Overrides the views timeout for this query. */
+  readonly timeout?: Duration.DurationInput | undefined
+}
+
+/** A query: parameters and options, or a raw query string. */
+export type ViewQuery = (ViewParams & ViewQueryOptions) | (ViewParamsUnrecognized & ViewQueryOptions) | string
+
+/** The errors the `include_docs` fetcher may fail with (those of a quiet `getMulti`). */
+export type IncludeDocsError =
+  | TimeoutError
+  | NetworkError
+  | ConnectError
+  | TemporaryFailError
+  | BusyError
+  | NoMemoryError
+  | ClientTemporaryFailError
+  | NotMyVbucketError
+  | ProtocolError
+  | AuthError
+  | BucketNotFoundError
+  | ValueFormatError
+  | ArgumentError
+
+/** Every way a view query can fail. */
+export type ViewError =
+  | HTTPError
+  | ViewEngineError
+  | ArgumentError
+  | TimeoutError
+  | NetworkError
+  | ProtocolError
+  | AlreadyQueriedError
+  | IncludeDocsError
+
+/**
+ * The rows of one query. It is one-shot, like the Python SDK's `View`: running it a
+ * second time fails with `AlreadyQueriedError` (call `query` again for a new request).
+ */
+export interface ViewStream<K = unknown, V = unknown> extends Stream.Stream<ViewRow<K, V>, ViewError> {
+  /** `total_rows`, `errors` and `debug_info`: `Some` once the rows have all been read. */
+  readonly meta: Effect.Effect<Option.Option<ViewMeta>>
+}
+
+/** Fetches documents by ID for `include_docs`, e.g. `connection.getMulti(keys, { quiet: true })`. */
+export type IncludeDocsFetcher = (
+  keys: ReadonlyArray<string>
+) => Effect.Effect<ReadonlyMap<string, ValueResult | MissingResult>, IncludeDocsError>
+
+/** The View service. */
+export class View extends Context.Tag("effect-couchbase/View")<View, View.Service>() {}
+
+/** @since 0.1.0 */
+export declare namespace View {
+  /** The operations of the View service. */
+  export interface Service {
+    /** Streams the rows of view `view` of design document `design`. */
+    readonly query: <K = unknown, V = unknown>(design: string, view: string, params?: ViewQuery) => ViewStream<K, V>
+    /** Runs a query and collects its rows, `total_rows`, errors (with `on_error: "continue"`) and debug info. */
+    readonly queryCollect: <K = unknown, V = unknown>(
+      design: string,
+      view: string,
+      params?: ViewQuery
+    ) => Effect.Effect<ViewResult<K, V>, ViewError>
+  }
+}
+
+/** What the View service needs (the Connection provides it). */
+export interface ViewOptions {
+  /** The views (capi) base URLs of the nodes, e.g. `http://127.0.0.1:8092`; read at each query. */
+  readonly capiBaseUrls: Effect.Effect<ReadonlyArray<string>, ViewError>
+  readonly bucket: string
+  readonly username: string
+  readonly password: Redacted.Redacted<string>
+  /** The views timeout (default 75 s): for the response to start, and for each wait on its body. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** Fetches documents for `include_docs`; without it `include_docs` is refused. */
+  readonly includeDocs?: IncludeDocsFetcher | undefined
+  /** Documents per `include_docs` fetch (default 500). */
+  readonly includeDocsBatchSize?: number | undefined
+  /** The largest row accepted from the server, in bytes (default 64 MiB). */
+  readonly maxRowBytes?: number | undefined
+}
+
+/** The default views timeout. */
+export const DEFAULT_VIEWS_TIMEOUT: Duration.Duration = Duration.seconds(75)
+
+// The HTTP error body kept in an HTTPError: enough to read the server's reason.
+const MAX_ERROR_BODY = 64 * 1024
+
+const CLIENT_OPTIONS: ReadonlySet<string> = new Set(["include_docs", "useDevmode", "timeout"])
+
+const isReduceRequested = (q: EncodedViewQuery): boolean =>
+  q.handled.get("reduce") === "true" || q.handled.get("group") === "true" || q.handled.has("group_level")
+
+const toRow = (raw: RawViewRow): ViewRow => ({
+  key: raw.key,
+  value: raw.value,
+  docid: typeof raw.id === "string" ? raw.id : undefined
+})
+
+interface Prepared {
+  readonly path: string
+  readonly encoded: EncodedViewQuery
+  readonly includeDocs: boolean
+  readonly stopOnError: boolean
+  readonly timeout: Duration.Duration
+}
+
+/** Builds the View service from its dependencies. */
+export const make = (options: ViewOptions): Effect.Effect<View.Service, never, HttpClient.HttpClient> =>
+  Effect.gen(function* () {
+    const client = yield* HttpClient.HttpClient
+    const next = yield* Ref.make(0)
+    const defaultTimeout = Duration.decode(options.timeout ?? DEFAULT_VIEWS_TIMEOUT)
+    const batchSize = Math.max(1, options.includeDocsBatchSize ?? 500)
+
+    const prepare = (
+      design: string,
+      view: string,
+      params: ViewQuery | undefined
+    ): Either.Either<Prepared, ArgumentError> => {
+      if (typeof design !== "string" || design === "" || typeof view !== "string" || view === "") {
+        return Either.left(new ArgumentError({ message: "a view query needs a design document name and a view name" }))
+      }
+      let queryParams: Parameters<typeof encodeViewQuery>[0] = params
+      let includeDocs = false
+      let useDevmode = false
+      let timeout = defaultTimeout
+      if (typeof params === "object" && params !== null) {
+        const { include_docs, useDevmode: dev, timeout: t } = params
+        if (include_docs !== undefined && typeof include_docs !== "boolean") {
+          return Either.left(
+            new ArgumentError({ message: `include_docs must be a boolean (got ${String(include_docs)})` })
+          )
+        }
+        if (dev !== undefined && typeof dev !== "boolean") {
+          return Either.left(new ArgumentError({ message: `useDevmode must be a boolean (got ${String(dev)})` }))
+        }
+        if (t !== undefined) {
+          const decoded = Duration.decodeUnknown(t)
+          if (Option.isNone(decoded) || Duration.lessThanOrEqualTo(decoded.value, Duration.zero)) {
+            return Either.left(new ArgumentError({ message: `timeout must be a positive duration (got ${String(t)})` }))
+          }
+          timeout = decoded.value
+        }
+        includeDocs = include_docs === true
+        useDevmode = dev === true
+        const rest: Record<string, unknown> = {}
+        for (const [k, v] of Object.entries(params)) if (!CLIENT_OPTIONS.has(k)) rest[k] = v
+        queryParams = rest as ViewParams
+      }
+      const encoded = encodeViewQuery(queryParams)
+      if (Either.isLeft(encoded)) return Either.left(encoded.left)
+      if (includeDocs && isReduceRequested(encoded.right)) {
+        return Either.left(
+          new ArgumentError({
+            message:
+              "include_docs is only applicable to map rows, but reduce, group or group_level was given: drop include_docs or query with reduce: false"
+          })
+        )
+      }
+      if (includeDocs && options.includeDocs === undefined) {
+        return Either.left(new ArgumentError({ message: "include_docs needs a KV connection to fetch the documents" }))
+      }
+      // The Python SDK's _mk_devmode: a name already in development mode is kept.
+      const ddoc = useDevmode && !design.startsWith("dev_") ? `dev_${design}` : design
+      const path = `/${encodeURIComponent(options.bucket)}/_design/${encodeURIComponent(ddoc)}/_view/${encodeURIComponent(view)}`
+      // Python: anything but an explicit "continue" raises on in-body errors.
+      const stopOnError = encoded.right.given.get("on_error") !== "continue"
+      return Either.right({ path, encoded: encoded.right, includeDocs, stopOnError, timeout })
+    }
+
+    const pickBaseUrl = Effect.gen(function* () {
+      const urls = yield* options.capiBaseUrls
+      if (urls.length === 0) {
+        return yield* new NetworkError({ message: "no node of the cluster offers the views (capi) service" })
+      }
+      const i = yield* Ref.getAndUpdate(next, (n) => (n + 1) % 1_000_000_000)
+      return urls[i % urls.length]!.replace(/\/+$/, "")
+    })
+
+    const transportError = (url: string) => (e: HttpClientError.HttpClientError) =>
+      e._tag === "RequestError" && (e.reason === "InvalidUrl" || e.reason === "Encode")
+        ? new ArgumentError({ message: `invalid view request to ${url}: ${e.message}`, cause: e })
+        : new NetworkError({ message: `the view request to ${url} failed: ${e.message}`, cause: e })
+
+    const fetchDocs = (rows: Chunk.Chunk<ViewRow>): Effect.Effect<Chunk.Chunk<ViewRow>, IncludeDocsError> => {
+      const ids = [...new Set(Chunk.toReadonlyArray(rows).flatMap((r) => (r.docid === undefined ? [] : [r.docid])))]
+      if (ids.length === 0) return Effect.succeed(rows)
+      const batches: Array<ReadonlyArray<string>> = []
+      for (let i = 0; i < ids.length; i += batchSize) batches.push(ids.slice(i, i + batchSize))
+      return Effect.forEach(batches, (keys) => options.includeDocs!(keys)).pipe(
+        Effect.map((maps) => {
+          const docs = new Map<string, ValueResult | MissingResult>()
+          for (const m of maps) for (const [k, v] of m) docs.set(k, v)
+          return Chunk.map(rows, (row) =>
+            row.docid === undefined ? row : { ...row, doc: docs.get(row.docid) ?? missing(row.docid) }
+          )
+        })
+      )
+    }
+
+    const run = (design: string, view: string, prepared: Prepared, onMeta: (meta: ViewMeta) => void) =>
+      Stream.unwrapScoped(
+        Effect.gen(function* () {
+          const base = yield* pickBaseUrl
+          const url = `${base}${prepared.path}${prepared.encoded.query === "" ? "" : `?${prepared.encoded.query}`}`
+          const request = (
+            prepared.encoded.body === undefined
+              ? HttpClientRequest.get(url)
+              : HttpClientRequest.post(url).pipe(HttpClientRequest.bodyText(prepared.encoded.body, "application/json"))
+          ).pipe(
+            HttpClientRequest.acceptJson,
+            options.username === "" ? (r) => r : HttpClientRequest.basicAuth(options.username, options.password)
+          )
+          const timeoutMessage = `the view query ${design}/${view} on ${base} did not answer within ${Duration.format(prepared.timeout)}`
+          const response = yield* HttpClient.withScope(client)
+            .execute(request)
+            .pipe(
+              Effect.mapError(transportError(base)),
+              Effect.timeoutFail({
+                duration: prepared.timeout,
+                onTimeout: () => new TimeoutError({ message: timeoutMessage })
+              })
+            )
+          const body = response.stream.pipe(
+            Stream.mapError(transportError(base)),
+            Stream.timeoutFailCause(() => Cause.fail(new TimeoutError({ message: timeoutMessage })), prepared.timeout)
+          )
+          if (response.status < 200 || response.status >= 300) {
+            const text = yield* body.pipe(
+              Stream.runFoldWhile(
+                Buffer.alloc(0),
+                (acc) => acc.length < MAX_ERROR_BODY,
+                (acc, bytes) => Buffer.concat([acc, bytes])
+              ),
+              Effect.map((bytes) => bytes.subarray(0, MAX_ERROR_BODY).toString("utf8"))
+            )
+            return Stream.fail(
+              new HTTPError({
+                httpStatus: response.status,
+                body: text,
+                message: `the view query ${design}/${view} failed with HTTP ${response.status}: ${text.slice(0, 500)}`
+              })
+            )
+          }
+          const parser = new RowParser({ maxRowBytes: options.maxRowBytes })
+          const protocolError = (e: { readonly message: string; readonly offset: number }) =>
+            new ProtocolError({
+              message: `malformed view response from ${base} at byte ${e.offset}: ${e.message}`,
+              cause: e
+            })
+          // One step per network chunk: its complete rows, then the parse error if any
+          // (so that the rows before a malformed spot are still delivered).
+          const rows = body.pipe(
+            Stream.chunks,
+            Stream.flatMap((chunk) => {
+              const out: Array<ViewRow> = []
+              for (const bytes of chunk) {
+                const fed = parser.feed(bytes)
+                for (const raw of fed.rows) out.push(toRow(raw))
+                if (fed.error !== undefined) {
+                  return Stream.concat(
+                    Stream.fromChunk(Chunk.unsafeFromArray(out)),
+                    Stream.fail(protocolError(fed.error))
+                  )
+                }
+              }
+              return Stream.fromChunk(Chunk.unsafeFromArray(out))
+            })
+          )
+          const end = Effect.suspend((): Effect.Effect<void, ProtocolError | ViewEngineError> => {
+            const done = parser.finish()
+            if (Either.isLeft(done)) return Effect.fail(protocolError(done.left))
+            const meta: ViewMeta = {
+              totalRows: done.right.totalRows,
+              errors: done.right.errors,
+              debug: done.right.debugInfo
+            }
+            onMeta(meta)
+            if (meta.errors.length > 0 && prepared.stopOnError) {
+              return Effect.fail(
+                new ViewEngineError({
+                  message: `the view ${design}/${view} reported ${meta.errors.length} error(s): ${JSON.stringify(meta.errors).slice(0, 500)} (set on_error: "continue" to receive the rows anyway)`,
+                  cause: meta.errors
+                })
+              )
+            }
+            return Effect.void
+          })
+          const withDocs: Stream.Stream<ViewRow, ViewError> = prepared.includeDocs
+            ? Stream.mapChunksEffect(rows, fetchDocs)
+            : rows
+          return Stream.concat(withDocs, Stream.execute(end))
+        })
+      )
+
+    const query = <K, V>(design: string, view: string, params?: ViewQuery): ViewStream<K, V> => {
+      let used = false
+      let meta: Option.Option<ViewMeta> = Option.none()
+      const rows = Stream.suspend((): Stream.Stream<ViewRow, ViewError> => {
+        if (used) {
+          return Stream.fail(
+            new AlreadyQueriedError({
+              message: `the query ${design}/${view} has already been run; call query again to run it anew`
+            })
+          )
+        }
+        used = true
+        const prepared = prepare(design, view, params)
+        if (Either.isLeft(prepared)) return Stream.fail(prepared.left)
+        return run(design, view, prepared.right, (m) => {
+          meta = Option.some(m)
+        })
+      }).pipe(Stream.withSpan("View.query", { attributes: { design, view }, captureStackTrace: false }))
+      return Object.assign(rows as Stream.Stream<ViewRow<K, V>, ViewError>, { meta: Effect.sync(() => meta) })
+    }
+
+    const queryCollect = <K, V>(design: string, view: string, params?: ViewQuery) =>
+      Effect.gen(function* () {
+        const stream = query<K, V>(design, view, params)
+        const rows = yield* Stream.runCollect(stream)
+        const meta = Option.getOrElse(
+          yield* stream.meta,
+          (): ViewMeta => ({ totalRows: undefined, errors: [], debug: undefined })
+        )
+        const result: ViewResult<K, V> = {
+          rows: Chunk.toReadonlyArray(rows),
+          totalRows: meta.totalRows,
+          errors: meta.errors,
+          ...(meta.debug !== undefined ? { debug: meta.debug } : {})
+        }
+        return result
+      }).pipe(Effect.withSpan("View.queryCollect", { attributes: { design, view }, captureStackTrace: false }))
+
+    return View.of({ query, queryCollect })
+  })
+
+/** A layer of the View service. */
+export const layer = (options: ViewOptions): Layer.Layer<View, never, HttpClient.HttpClient> =>
+  Layer.effect(View, make(options))

@@ -1,0 +1,107 @@
+/**
+ * Design documents: validation of what a client PUTs, and compilation of its views
+ * into a {@link Sandbox}. A design document is immutable once compiled; a PUT makes
+ * a new revision (and new indexes).
+ *
+ * @internal
+ */
+import { createHash } from "node:crypto"
+import { isSandboxFailure, Sandbox } from "./Sandbox.js"
+import { badRequest, ViewHttpError } from "./ViewHttpError.js"
+
+/** A built-in reduce function. */
+export type BuiltinReduce = "_count" | "_sum" | "_stats"
+
+/** How a view reduces: a built-in, or JavaScript reduce number `index` in the sandbox. */
+export type ReduceSpec =
+  | { readonly _tag: "builtin"; readonly name: BuiltinReduce }
+  | { readonly _tag: "js"; readonly index: number }
+
+/** A compiled view. */
+export interface CompiledView {
+  readonly name: string
+  /** The map function's number in the sandbox. */
+  readonly mapIndex: number
+  readonly reduce: ReduceSpec | undefined
+}
+
+/** A stored, compiled design document. */
+export interface DesignDocument {
+  /** `_design/<name>`. */
+  readonly id: string
+  /** `<n>-<hash>`. */
+  readonly rev: string
+  /** The document as stored (what GET returns). */
+  readonly body: Readonly<Record<string, unknown>>
+  readonly views: ReadonlyMap<string, CompiledView>
+  readonly sandbox: Sandbox
+}
+
+const BUILTINS: ReadonlySet<string> = new Set(["_count", "_sum", "_stats"])
+
+const invalid = (reason: string): ViewHttpError => new ViewHttpError(400, "invalid_design_document", reason)
+
+/** Options of {@link compileDesignDocument}. */
+export interface CompileOptions {
+  /** The time limit of each entry into the sandbox, in milliseconds. */
+  readonly timeoutMs: number
+}
+
+/**
+ * Validates a design document body and compiles its views. Fails with the answer a
+ * Couchbase node gives: 400 `bad_request` for a body that is not a JSON object, 400
+ * `invalid_design_document` for views that are not valid.
+ */
+export const compileDesignDocument = (
+  id: string,
+  generation: number,
+  body: unknown,
+  options: CompileOptions
+): DesignDocument | ViewHttpError => {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    return badRequest("Document must be a JSON object")
+  }
+  const doc = body as Record<string, unknown>
+  const language = doc.language
+  if (language !== undefined && language !== "javascript") {
+    return invalid(`language must be \`javascript\`, not ${JSON.stringify(language)}`)
+  }
+  const viewsField = doc.views ?? {}
+  if (typeof viewsField !== "object" || viewsField === null || Array.isArray(viewsField)) {
+    return invalid("`views` field must be a JSON object")
+  }
+  const sandbox = new Sandbox(id, options.timeoutMs)
+  const views = new Map<string, CompiledView>()
+  let reduceCount = 0
+  for (const [name, def] of Object.entries(viewsField as Record<string, unknown>)) {
+    if (typeof def !== "object" || def === null || Array.isArray(def)) {
+      return invalid(`view \`${name}\` must be a JSON object`)
+    }
+    const { map, reduce } = def as { map?: unknown; reduce?: unknown }
+    if (typeof map !== "string") return invalid(`view \`${name}\` must have a \`map\` field of type string`)
+    const mapIndex = views.size
+    const mapError = sandbox.defineMap(mapIndex, map)
+    if (isSandboxFailure(mapError)) {
+      return invalid(`Syntax error in the map function of the view \`${name}\`: ${mapError.reason}`)
+    }
+    let spec: ReduceSpec | undefined
+    if (reduce !== undefined) {
+      if (typeof reduce !== "string") return invalid(`the reduce field of view \`${name}\` must be a string`)
+      const trimmed = reduce.trim()
+      if (trimmed.startsWith("_")) {
+        if (!BUILTINS.has(trimmed)) return invalid(`Unknown builtin reduce function \`${trimmed}\` in view \`${name}\``)
+        spec = { _tag: "builtin", name: trimmed as BuiltinReduce }
+      } else {
+        const index = reduceCount++
+        const reduceError = sandbox.defineReduce(index, reduce)
+        if (isSandboxFailure(reduceError)) {
+          return invalid(`Syntax error in the reduce function of the view \`${name}\`: ${reduceError.reason}`)
+        }
+        spec = { _tag: "js", index }
+      }
+    }
+    views.set(name, { name, mapIndex, reduce: spec })
+  }
+  const rev = `${generation}-${createHash("md5").update(JSON.stringify(doc)).digest("hex").slice(0, 8)}`
+  return { id, rev, body: doc, views, sandbox }
+}
