@@ -1,0 +1,311 @@
+/**
+ * The callback adapter for code outside Effect (SPEC.md §3.4), after the Python
+ * SDK's `couchbase.async` module: an {@link AsyncConnection} whose methods return an
+ * {@link AsyncResult} at once; the caller sets `callback` and `errback` (or calls
+ * `setCallbacks(ok, err)`) before returning to the event loop.
+ *
+ * ```ts
+ * const cb = AsyncResult.make(connection, runtime)
+ * cb.get("user::1").setCallbacks(
+ *   (result) => console.log(result.value),
+ *   (asyncResult, error) => console.error(asyncResult.operation, error.message)
+ * )
+ * ```
+ *
+ * - Success calls `callback(result)`: the single result, or the `MultiResult` of a
+ *   multi operation.
+ * - Failure calls `errback(asyncResult, error)`; a multi operation's error carries
+ *   `allResults`. A defect of the library (a bug) arrives as a {@link DefectError}; an
+ *   operation interrupted from the outside (its runtime shut down) as a
+ *   `ClientTemporaryFailError`.
+ * - Argument errors are thrown by the call itself, synchronously, before anything
+ *   is sent.
+ * - Callbacks always run after the call has returned (never inside it), so setting
+ *   them right after the call is always in time.
+ * - A result that arrives with no callback for it set, and a callback that throws,
+ *   are programming errors: they are reported as an {@link AsyncResultError} to the
+ *   connection's `onUnhandled` hook, which by default rethrows it outside any stack
+ *   (an uncaught exception, as the Python SDK raised in the event loop).
+ *
+ * {@link PromiseConnection} is the worked example of an integration built on top:
+ * every method returns a `Promise` (argument errors become rejections there, as is
+ * the custom for promise-returning functions).
+ *
+ * @since 0.1.0
+ */
+import { Cause, Data, Effect, Exit, FiberId, type HKT, Runtime } from "effect"
+import { Connection, type OperationName, type Operations, operationNames } from "./Connection.js"
+import { ClientTemporaryFailError } from "./Errors.js"
+import { argumentErrorOf } from "./internal/ops/validate.js"
+
+/** A programming error around callbacks: none set for a result, or one that threw. */
+export class AsyncResultError extends Data.TaggedError("AsyncResultError")<{
+  readonly reason: "MissingCallback" | "CallbackThrew"
+  /** The operation, e.g. `get("user::1")`. */
+  readonly operation: string
+  readonly message: string
+  /** The result or error that found no callback, or what the callback threw. */
+  readonly cause?: unknown
+}> {}
+
+/** A defect (a bug in this library) that ended an operation; delivered to `errback`. */
+export class DefectError extends Data.TaggedError("DefectError")<{
+  readonly message: string
+  readonly cause: unknown
+}> {}
+
+/** Called on success with the operation's result. */
+export type Callback<A> = (result: A) => void
+
+/**
+ * Called on failure with the AsyncResult and the error: the operation's error, a
+ * {@link DefectError} for a bug, or a `ClientTemporaryFailError` when the operation was
+ * interrupted from outside (every operation's error union already contains the latter).
+ */
+export type Errback<A, E> = (asyncResult: AsyncResult<A, E>, error: E | DefectError | ClientTemporaryFailError) => void
+
+/** Where programming errors around callbacks go; see the module documentation. */
+export type UnhandledHandler = (error: AsyncResultError) => void
+
+/** The default {@link UnhandledHandler}: rethrows outside any stack, as an uncaught exception. */
+export const rethrowUnhandled: UnhandledHandler = (error) => {
+  queueMicrotask(() => {
+    throw error
+  })
+}
+
+/**
+ * Starts the work behind an {@link AsyncResult}: calls `complete` exactly once with
+ * the outcome (possibly synchronously) and returns how to cancel it.
+ */
+export type Starter<A, E> = (complete: (exit: Exit.Exit<A, E>) => void) => () => void
+
+/**
+ * The pending outcome of one operation, with settable callbacks. Built by an
+ * {@link AsyncConnection}; integrators may build their own from any {@link Starter}.
+ */
+export class AsyncResult<A, E = never> {
+  /** Called with the result on success. */
+  callback: Callback<A> | undefined = undefined
+  /** Called with this object and the error on failure. */
+  errback: Errback<A, E> | undefined = undefined
+  private settled = false
+  private cancelled = false
+  private readonly cancelWork: () => void
+
+  constructor(
+    /** What this is the outcome of, e.g. `get("user::1")`, for messages. */
+    readonly operation: string,
+    start: Starter<A, E>,
+    private readonly onUnhandled: UnhandledHandler = rethrowUnhandled
+  ) {
+    let starting = true
+    this.cancelWork = start((exit) => {
+      if (this.settled) return
+      this.settled = true
+      if (this.cancelled) return
+      // An outcome known before the call returns waits until the caller has had its
+      // chance to set the callbacks.
+      if (starting) queueMicrotask(() => this.deliver(exit))
+      else this.deliver(exit)
+    })
+    starting = false
+  }
+
+  /** Sets both callbacks; returns this object for chaining. */
+  setCallbacks(callback: Callback<A>, errback: Errback<A, E>): this {
+    this.callback = callback
+    this.errback = errback
+    return this
+  }
+
+  /** True once the outcome has arrived (or the result was cancelled). */
+  get done(): boolean {
+    return this.settled || this.cancelled
+  }
+
+  /** Stops the operation if it is still running; no callback is called afterwards. */
+  cancel(): void {
+    if (this.cancelled) return
+    this.cancelled = true
+    if (!this.settled) this.cancelWork()
+  }
+
+  private deliver(exit: Exit.Exit<A, E>): void {
+    if (this.cancelled) return
+    if (Exit.isSuccess(exit)) {
+      const callback = this.callback
+      if (callback === undefined) this.unhandled("MissingCallback", "the operation succeeded", exit.value)
+      else this.invoke(() => callback(exit.value))
+      return
+    }
+    const error = errorOf(exit.cause)
+    const errback = this.errback
+    if (errback === undefined) this.unhandled("MissingCallback", "the operation failed", error)
+    else this.invoke(() => errback(this, error))
+  }
+
+  private invoke(f: () => void): void {
+    try {
+      f()
+    } catch (thrown) {
+      this.onUnhandled(
+        new AsyncResultError({
+          reason: "CallbackThrew",
+          operation: this.operation,
+          message: `a callback of ${this.operation} threw: ${thrown instanceof Error ? thrown.message : String(thrown)}`,
+          cause: thrown
+        })
+      )
+    }
+  }
+
+  private unhandled(reason: "MissingCallback", what: string, cause: unknown): void {
+    const which = what.endsWith("succeeded") ? "callback" : "errback"
+    this.onUnhandled(
+      new AsyncResultError({
+        reason,
+        operation: this.operation,
+        message: `${what} but no ${which} was set for ${this.operation}: set callback and errback (or call setCallbacks) right after the call, before returning to the event loop`,
+        cause
+      })
+    )
+  }
+}
+
+const errorOf = <E>(cause: Cause.Cause<E>): E | DefectError | ClientTemporaryFailError => {
+  const failure = Cause.failureOption(cause)
+  if (failure._tag === "Some") return failure.value
+  const defect = Cause.dieOption(cause)
+  if (defect._tag === "Some") {
+    return new DefectError({
+      message: `a defect (a bug in effect-couchbase): ${Cause.pretty(cause)}`,
+      cause: defect.value
+    })
+  }
+  return new ClientTemporaryFailError({
+    message: "the operation was interrupted (its connection or runtime was shut down); retry on a live connection",
+    cause
+  })
+}
+
+// ---------------------------------------------------------------------------
+// AsyncConnection
+// ---------------------------------------------------------------------------
+
+/** The `HKT` of {@link AsyncResult}, to write {@link Operations} over it. */
+export interface AsyncResultTypeLambda extends HKT.TypeLambda {
+  readonly type: AsyncResult<this["Target"], this["Out1"]>
+}
+
+/** Every operation of the connection, returning an {@link AsyncResult}. */
+export interface AsyncConnection<Quiet extends boolean = false, Doc = unknown>
+  extends Operations<AsyncResultTypeLambda, Quiet, Doc> {
+  /** The quiet default of the wrapped connection. */
+  readonly quiet: Quiet
+}
+
+/** Options of {@link make}. */
+export interface AsyncConnectionOptions {
+  /** Where results without callbacks and throwing callbacks are reported. Default {@link rethrowUnhandled}. */
+  readonly onUnhandled?: UnhandledHandler | undefined
+}
+
+const describe = (name: OperationName, args: ReadonlyArray<unknown>): string => {
+  const first = args[0]
+  if (typeof first === "string") return `${name}(${JSON.stringify(first)})`
+  if (Array.isArray(first)) return `${name}(${first.length} keys)`
+  if (first instanceof Map) return `${name}(${first.size} keys)`
+  if (first !== null && typeof first === "object") return `${name}(${Object.keys(first).length} keys)`
+  return `${name}()`
+}
+
+/**
+ * Wraps a connection: each method checks its arguments (throwing an `ArgumentError`
+ * synchronously), then starts the operation on `runtime` and returns its
+ * {@link AsyncResult}.
+ */
+export const make = <Quiet extends boolean, Doc>(
+  service: Connection.Service<Quiet, Doc>,
+  runtime: Runtime.Runtime<never> = Runtime.defaultRuntime,
+  options: AsyncConnectionOptions = {}
+): AsyncConnection<Quiet, Doc> => {
+  const onUnhandled = options.onUnhandled ?? rethrowUnhandled
+  const run = Runtime.runFork(runtime)
+  const methods: Record<string, unknown> = { quiet: service.quiet }
+  for (const name of operationNames) {
+    const operation = service[name] as (...args: Array<unknown>) => Effect.Effect<unknown, unknown>
+    methods[name] = (...args: ReadonlyArray<unknown>) => {
+      const invalid = argumentErrorOf(name, args, Date.now())
+      if (invalid !== undefined) throw invalid
+      return new AsyncResult<unknown, unknown>(
+        describe(name, args),
+        (complete) => {
+          const fiber = run(operation.apply(service, args as Array<unknown>))
+          fiber.addObserver(complete)
+          return () => fiber.unsafeInterruptAsFork(FiberId.none)
+        },
+        onUnhandled
+      )
+    }
+  }
+  // One object serves every signature of Operations; the loop above is its only
+  // implementation, checked by the tests of each operation.
+  return methods as unknown as AsyncConnection<Quiet, Doc>
+}
+
+/**
+ * An {@link AsyncConnection} over the {@link Connection} in context, running on the
+ * current runtime (so its operations see the same services, tracer and logger).
+ */
+export const fromContext = (
+  options?: AsyncConnectionOptions
+): Effect.Effect<AsyncConnection<false, unknown>, never, Connection> =>
+  Effect.gen(function* () {
+    const service = yield* Connection
+    const runtime = yield* Effect.runtime<never>()
+    return make(service, runtime, options)
+  })
+
+// ---------------------------------------------------------------------------
+// The Promise wrapper: the worked example of an integration
+// ---------------------------------------------------------------------------
+
+/** The `HKT` of `Promise`, to write {@link Operations} over it. */
+export interface PromiseTypeLambda extends HKT.TypeLambda {
+  readonly type: Promise<this["Target"]>
+}
+
+/**
+ * Every operation returning a `Promise` of its result. A rejection's reason is the
+ * operation's error (its type is the same union as the Effect's error channel, plus
+ * {@link DefectError}); argument errors reject too.
+ */
+export interface PromiseConnection<Quiet extends boolean = false, Doc = unknown>
+  extends Operations<PromiseTypeLambda, Quiet, Doc> {
+  readonly quiet: Quiet
+}
+
+/** The `Promise` of an {@link AsyncResult}: it sets both callbacks. */
+export const toPromise = <A, E>(result: AsyncResult<A, E>): Promise<A> =>
+  new Promise<A>((resolve, reject) => {
+    result.setCallbacks(resolve, (_, error) => reject(error))
+  })
+
+/** Wraps an {@link AsyncConnection} so that every operation returns a `Promise`. */
+export const toPromiseConnection = <Quiet extends boolean, Doc>(
+  connection: AsyncConnection<Quiet, Doc>
+): PromiseConnection<Quiet, Doc> => {
+  const methods: Record<string, unknown> = { quiet: connection.quiet }
+  for (const name of operationNames) {
+    const operation = connection[name] as (...args: Array<unknown>) => AsyncResult<unknown, unknown>
+    methods[name] = (...args: ReadonlyArray<unknown>) => {
+      try {
+        return toPromise(operation.apply(connection, args as Array<unknown>))
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    }
+  }
+  return methods as unknown as PromiseConnection<Quiet, Doc>
+}

@@ -1,0 +1,682 @@
+/**
+ * The key/value connection (SPEC.md §3): a service whose every operation is an
+ * `Effect` with its exact error union.
+ *
+ * ## `quiet` in the types
+ *
+ * In the Python SDK, `quiet` turns "not found" from an exception into a result with
+ * `success: false`, for get, getReplica (`rget`), lock, touch and remove (single and
+ * multi). Here it is a type-level switch:
+ *
+ * ```ts
+ * const cb = yield* Connection
+ * const a = yield* cb.get("k")                  // ValueResult; E includes NotFoundError
+ * const b = yield* cb.get("k", { quiet: true }) // ValueResult | MissingResult; E has no NotFoundError
+ * ```
+ *
+ * The connection-level default is the service's first type parameter,
+ * `Connection.Service<Quiet>`. Two tags carry the two defaults, so the default is
+ * visible wherever the service is used and a program cannot be given a connection
+ * whose default differs from what it was type-checked against:
+ *
+ * - {@link Connection}: `Connection.Service<false>`, the loud default;
+ * - {@link QuietConnection}: `Connection.Service<true>`, quiet by default (a call
+ *   still opts out with `quiet: false`).
+ *
+ * `service.withQuiet(true)` gives a quiet view of the same connection (same sockets,
+ * other default), so one layer serves both styles. A `quiet` whose value is only known
+ * at run time (a `boolean`, not a literal) types conservatively: the error union keeps
+ * `NotFoundError` and the result may be missing.
+ *
+ * ## Values
+ *
+ * The second type parameter is the document type the connection's transcoder reads
+ * and writes (`unknown` by default). `service.withTranscoder(schemaTranscoder(S))`
+ * gives a view whose reads are validated against the schema, so the type is earned,
+ * not asserted. `noFormat: true` returns the raw bytes as a `Buffer`.
+ *
+ * ## Numbers and durations
+ *
+ * CAS values are `bigint`. TTLs accept seconds (as in the Python SDK: up to 30 days
+ * relative, beyond that an absolute Unix time), a `Duration` (always relative) or a
+ * `Date` (absolute). Durations of operations (`endure`'s `timeout`, `interval`) take
+ * seconds or a `Duration`. Counter deltas and initial values take a safe integer or a
+ * `bigint`; a counter's value is a `bigint`.
+ *
+ * The same signatures, written once in {@link Operations}, serve the Effect service,
+ * the callback adapter (`AsyncResult.ts`) and its Promise wrapper.
+ *
+ * @since 0.1.0
+ */
+import type { Duration, Effect, HKT } from "effect"
+import { Context } from "effect"
+import type {
+  ArgumentError,
+  AuthError,
+  BucketNotFoundError,
+  BusyError,
+  ClientTemporaryFailError,
+  ConnectError,
+  DeltaBadvalError,
+  InvalidError,
+  KeyExistsError,
+  NetworkError,
+  NoMemoryError,
+  NotFoundError,
+  NotMyVbucketError,
+  NotStoredError,
+  NotSupportedError,
+  ProtocolError,
+  TemporaryFailError,
+  TimeoutError,
+  TooBigError,
+  UnknownCommandError,
+  ValueFormatError
+} from "./Errors.js"
+import type {
+  CounterResult,
+  MissingResult,
+  MultiResult,
+  ObserveResult,
+  OperationResult,
+  ValueResult
+} from "./Result.js"
+import type { Transcoder } from "./Transcoder.js"
+
+export type { Options, ResolvedOptions } from "./internal/connection/options.js"
+
+// ---------------------------------------------------------------------------
+// Inputs
+// ---------------------------------------------------------------------------
+
+/**
+ * An item's lifetime: seconds (0 = never; up to 30 days relative; larger = absolute
+ * Unix time), a `Duration` (relative, any length; infinite = never) or a `Date`
+ * (absolute).
+ */
+export type TtlInput =
+  | number
+  | Date
+  | Duration.Duration
+  | readonly [seconds: number, nanos: number]
+  | `${number} ${Duration.Unit}`
+
+/** A duration where a bare number is seconds (the Python SDK's convention). */
+export type SecondsInput =
+  | number
+  | Duration.Duration
+  | readonly [seconds: number, nanos: number]
+  | `${number} ${Duration.Unit}`
+
+/** Per-key values of a multi operation: a `Record` (JavaScript property order) or a `Map` (insertion order). */
+export type KeyValues<V> = Readonly<Record<string, V>> | ReadonlyMap<string, V>
+
+/** A 64-bit counter amount: a safe integer or a `bigint`. */
+export type CounterAmount = number | bigint
+
+/**
+ * Durability of a mutation, observed by polling OBSERVE: `persistTo` nodes (the
+ * master included) have it on disk and `replicateTo` replicas have it in memory. -1
+ * means "as many as the bucket has"; more than the bucket's replica count is an
+ * `ArgumentError`. When not reached within the durability timeout: `TimeoutError`.
+ */
+export interface DurabilityOptions {
+  readonly persistTo?: number | undefined
+  readonly replicateTo?: number | undefined
+}
+
+/** Options of `get` and `getMulti`. */
+export interface GetOptions {
+  /** Also set the expiry (GAT). 0 reads without touching. Not with `replica`. */
+  readonly ttl?: TtlInput | undefined
+  /** A missing key is a `MissingResult` instead of a `NotFoundError`. */
+  readonly quiet?: boolean | undefined
+  /** Read from a replica (the first that answers). */
+  readonly replica?: boolean | undefined
+  /** Return the stored bytes as a `Buffer`, without the transcoder. */
+  readonly noFormat?: boolean | undefined
+}
+
+/** Options of `getReplica` and `getReplicaMulti`. */
+export interface GetReplicaOptions {
+  /** Which replica (0-based); absent: the replicas in turn until one answers. */
+  readonly replicaIndex?: number | undefined
+  readonly quiet?: boolean | undefined
+}
+
+/** Options of `upsert` and `replace`. */
+export interface UpsertOptions extends DurabilityOptions {
+  /** Only store if the item's CAS is still this one (`KeyExistsError` otherwise). */
+  readonly cas?: bigint | undefined
+  readonly ttl?: TtlInput | undefined
+  /** One of the `FMT_*` constants (or a custom transcoder's code). Default: the connection's. */
+  readonly format?: number | undefined
+}
+
+/** Options of `replace`. */
+export interface ReplaceOptions extends UpsertOptions {}
+
+/** Options of `insert` (no CAS: the key must not exist). */
+export interface InsertOptions extends DurabilityOptions {
+  readonly ttl?: TtlInput | undefined
+  readonly format?: number | undefined
+}
+
+/** Options of `upsertMulti`, `insertMulti` and `replaceMulti` (apply to every key). */
+export interface StoreMultiOptions extends DurabilityOptions {
+  readonly ttl?: TtlInput | undefined
+  readonly format?: number | undefined
+}
+
+/** Options of `append` and `prepend`: only `FMT_UTF8` or `FMT_BYTES`. */
+export interface AppendOptions extends DurabilityOptions {
+  readonly cas?: bigint | undefined
+  /** Default: from the fragment (string → UTF-8, bytes → bytes). */
+  readonly format?: number | undefined
+}
+
+/** Options of `appendMulti` and `prependMulti`. */
+export interface AppendMultiOptions extends DurabilityOptions {
+  readonly format?: number | undefined
+}
+
+/** Options of `remove`. */
+export interface RemoveOptions extends DurabilityOptions {
+  readonly cas?: bigint | undefined
+  readonly quiet?: boolean | undefined
+}
+
+/** Options of `removeMulti` (per-key CAS values go in the first argument). */
+export interface RemoveMultiOptions extends DurabilityOptions {
+  readonly quiet?: boolean | undefined
+}
+
+/** Options of `counter`, and per-key options of `counterMulti`. */
+export interface CounterOptions {
+  /** Added to the value; negative decrements (flooring at 0). Default 1. */
+  readonly delta?: CounterAmount | undefined
+  /** A missing key is created with this value (delta ignored); absent: `NotFoundError`. */
+  readonly initial?: CounterAmount | undefined
+  /** The expiry of a created counter. */
+  readonly ttl?: TtlInput | undefined
+}
+
+/** Options of `touch`. */
+export interface TouchOptions {
+  /** The new expiry; 0 removes it. */
+  readonly ttl: TtlInput
+  readonly quiet?: boolean | undefined
+}
+
+/** Options of `touchMulti` with per-key TTLs. */
+export interface TouchMultiOptions {
+  readonly quiet?: boolean | undefined
+}
+
+/** Options of `lock` and `lockMulti`. */
+export interface LockOptions {
+  /** How long to hold the lock: 1 to 30 seconds. */
+  readonly ttl: SecondsInput
+  readonly quiet?: boolean | undefined
+}
+
+/** Options of `observe` and `observeMulti`. */
+export interface ObserveOptions {
+  /** Ask only the master, not the replicas. */
+  readonly masterOnly?: boolean | undefined
+}
+
+/** Options of `endureMulti`. */
+export interface EndureMultiOptions {
+  /** Nodes (master included) that must have the item on disk; -1: all. */
+  readonly persistTo: number
+  /** Replicas that must have the item in memory; -1: all. */
+  readonly replicateTo: number
+  /** Wait until the key is gone instead (after a remove). */
+  readonly checkRemoved?: boolean | undefined
+  /** Default: the connection's durability timeout (5 s). */
+  readonly timeout?: SecondsInput | undefined
+  /** How often to poll. Default: the connection's durability interval (10 ms). */
+  readonly interval?: SecondsInput | undefined
+}
+
+/** Options of `endure`. */
+export interface EndureOptions extends EndureMultiOptions {
+  /** Only a copy with this CAS counts (a different master CAS: `KeyExistsError`). */
+  readonly cas?: bigint | undefined
+}
+
+/** What `stats` returns: stat name → `"host:port"` → value (integers as numbers). */
+export type Stats = Readonly<Record<string, Readonly<Record<string, number | string>>>>
+
+// ---------------------------------------------------------------------------
+// Type-level quiet
+// ---------------------------------------------------------------------------
+
+type Field<O, K extends PropertyKey> = K extends keyof O ? O[K] : undefined
+
+/** The literal value of boolean option `K` of `O`, absent reading as `Default`. */
+export type FlagOf<O, K extends PropertyKey, Default extends boolean = false> =
+  | Exclude<Field<O, K>, undefined>
+  | (undefined extends Field<O, K> ? Default : never)
+
+/**
+ * The quiet mode an operation runs in: the `quiet` given in its options, or the
+ * connection's default. `boolean` when only known at run time.
+ */
+export type EffectiveQuiet<O, Default extends boolean> = FlagOf<O, "quiet", Default>
+
+/** `R`, or `R | MissingResult` unless quiet is known to be off. */
+export type WithMissing<R, Quiet extends boolean> = [Quiet] extends [false] ? R : R | MissingResult
+
+/** `NotFoundError` unless quiet is known to be on. */
+export type NotFoundUnlessQuiet<Quiet extends boolean> = [Quiet] extends [true] ? never : NotFoundError
+
+/** The value type of a read: the document type, or a `Buffer` under `noFormat`. */
+export type ValueOf<Doc, O> = [FlagOf<O, "noFormat">] extends [true]
+  ? Buffer
+  : [FlagOf<O, "noFormat">] extends [false]
+    ? Doc
+    : Doc | Buffer
+
+type IfGiven<O, K extends PropertyKey, T> = K extends keyof O ? ([Field<O, K>] extends [undefined] ? never : T) : never
+
+// ---------------------------------------------------------------------------
+// Error unions
+// ---------------------------------------------------------------------------
+
+/**
+ * What any operation that reaches the network may fail with, besides its own data
+ * errors: bad arguments, the network, the deadline, the server's temporary states
+ * (left after retries within the deadline), and a bucket or user that is gone.
+ */
+export type CommonError =
+  | ArgumentError
+  | TimeoutError
+  | NetworkError
+  | ConnectError
+  | ProtocolError
+  | ClientTemporaryFailError
+  | TemporaryFailError
+  | BusyError
+  | NoMemoryError
+  | NotMyVbucketError
+  | InvalidError
+  | AuthError
+  | BucketNotFoundError
+  | UnknownCommandError
+  | NotSupportedError
+
+/** Durability polling may find the item gone (`NotFoundError`) or replaced (`KeyExistsError`). */
+export type DurabilityError<O> = IfGiven<O, "persistTo" | "replicateTo", NotFoundError | KeyExistsError>
+
+/** Errors of `get`/`getMulti` (and `getReplica`, `lock`) in quiet mode `Q`. */
+export type GetError<Q extends boolean> = CommonError | ValueFormatError | NotFoundUnlessQuiet<Q>
+
+/** Errors of `touch`/`touchMulti` in quiet mode `Q`. */
+export type TouchError<Q extends boolean> = CommonError | NotFoundUnlessQuiet<Q>
+
+/** Errors of `unlock`: a wrong CAS is a `TemporaryFailError`. */
+export type UnlockError = CommonError | NotFoundError
+
+/** Errors of `upsert`: `NotFoundError` only when a CAS is given for a missing key. */
+export type UpsertError<O> =
+  | CommonError
+  | KeyExistsError
+  | TooBigError
+  | ValueFormatError
+  | IfGiven<O, "cas", NotFoundError>
+  | DurabilityError<O>
+
+/** Errors of `insert`: the key exists → `KeyExistsError`. */
+export type InsertError<O> = CommonError | KeyExistsError | TooBigError | ValueFormatError | DurabilityError<O>
+
+/** Errors of `replace`: a missing key is a `NotFoundError`, quiet or not. */
+export type ReplaceError<O> =
+  | CommonError
+  | NotFoundError
+  | KeyExistsError
+  | TooBigError
+  | ValueFormatError
+  | DurabilityError<O>
+
+/** Errors of `append`/`prepend`: a missing key is a `NotStoredError`. */
+export type AppendError<O> =
+  | CommonError
+  | NotStoredError
+  | KeyExistsError
+  | TooBigError
+  | ValueFormatError
+  | DurabilityError<O>
+
+/** Errors of `remove` in quiet mode `Q`. */
+export type RemoveError<Q extends boolean> = CommonError | KeyExistsError | NotFoundUnlessQuiet<Q>
+
+/** Errors of `counter`: `NotFoundError` unless an `initial` value is given. */
+export type CounterError<O> =
+  | CommonError
+  | DeltaBadvalError
+  | ([Field<O, "initial">] extends [CounterAmount] ? never : NotFoundError)
+
+/** Errors of `observe`. */
+export type ObserveError = CommonError
+
+/** Errors of `endure`: the key gone or replaced while waiting, or the deadline. */
+export type EndureError = CommonError | NotFoundError | KeyExistsError
+
+/** Errors of `stats`. */
+export type StatsError = CommonError
+
+// ---------------------------------------------------------------------------
+// Operations, once for every wrapper
+// ---------------------------------------------------------------------------
+
+/**
+ * Every key/value operation of SPEC.md §3.2, written once for any result wrapper
+ * `F` (an Effect, an `AsyncResult`, a `Promise`: see `HKT.Kind`). `Quiet` is the
+ * connection's quiet default and `Doc` its document type.
+ *
+ * Multi operations return a `MultiResult` keyed like their input. Without quiet, the
+ * first failing key (in input order) fails the whole operation with that key's error,
+ * carrying `key`, `rc`, `result` and `allResults` (every key's result). Under quiet,
+ * missing keys are `MissingResult`s, `allOk` is false, and other failures still fail.
+ */
+export interface Operations<F extends HKT.TypeLambda, Quiet extends boolean, Doc> {
+  /** Reads a document. With `ttl`, also sets its expiry (GAT). */
+  get<const O extends GetOptions = {}>(
+    key: string,
+    options?: O
+  ): HKT.Kind<
+    F,
+    unknown,
+    never,
+    GetError<EffectiveQuiet<O, Quiet>>,
+    WithMissing<ValueResult<ValueOf<Doc, O>>, EffectiveQuiet<O, Quiet>>
+  >
+  /** Reads several documents, pipelined per node. */
+  getMulti<const O extends GetOptions = {}>(
+    keys: ReadonlyArray<string>,
+    options?: O
+  ): HKT.Kind<
+    F,
+    unknown,
+    never,
+    GetError<EffectiveQuiet<O, Quiet>>,
+    MultiResult<WithMissing<ValueResult<ValueOf<Doc, O>>, EffectiveQuiet<O, Quiet>>>
+  >
+
+  /** Reads a replica's copy (the Python SDK's `rget`). */
+  getReplica<const O extends GetReplicaOptions = {}>(
+    key: string,
+    options?: O
+  ): HKT.Kind<
+    F,
+    unknown,
+    never,
+    GetError<EffectiveQuiet<O, Quiet>>,
+    WithMissing<ValueResult<Doc>, EffectiveQuiet<O, Quiet>>
+  >
+  /** Reads several replicas' copies. */
+  getReplicaMulti<const O extends GetReplicaOptions = {}>(
+    keys: ReadonlyArray<string>,
+    options?: O
+  ): HKT.Kind<
+    F,
+    unknown,
+    never,
+    GetError<EffectiveQuiet<O, Quiet>>,
+    MultiResult<WithMissing<ValueResult<Doc>, EffectiveQuiet<O, Quiet>>>
+  >
+
+  /** Stores a document whatever the key's state (with `cas`: only over that version). */
+  upsert<const O extends UpsertOptions = {}>(
+    key: string,
+    value: Doc,
+    options?: O
+  ): HKT.Kind<F, unknown, never, UpsertError<O>, OperationResult>
+  /** Stores several documents. */
+  upsertMulti<const O extends StoreMultiOptions = {}>(
+    values: KeyValues<Doc>,
+    options?: O
+  ): HKT.Kind<F, unknown, never, UpsertError<O>, MultiResult<OperationResult>>
+
+  /** Stores a document only if the key does not exist. */
+  insert<const O extends InsertOptions = {}>(
+    key: string,
+    value: Doc,
+    options?: O
+  ): HKT.Kind<F, unknown, never, InsertError<O>, OperationResult>
+  /** Inserts several documents. */
+  insertMulti<const O extends StoreMultiOptions = {}>(
+    values: KeyValues<Doc>,
+    options?: O
+  ): HKT.Kind<F, unknown, never, InsertError<O>, MultiResult<OperationResult>>
+
+  /** Stores a document only if the key exists. */
+  replace<const O extends ReplaceOptions = {}>(
+    key: string,
+    value: Doc,
+    options?: O
+  ): HKT.Kind<F, unknown, never, ReplaceError<O>, OperationResult>
+  /** Replaces several documents. */
+  replaceMulti<const O extends StoreMultiOptions = {}>(
+    values: KeyValues<Doc>,
+    options?: O
+  ): HKT.Kind<F, unknown, never, ReplaceError<O>, MultiResult<OperationResult>>
+
+  /** Appends bytes or text to a stored value. */
+  append<const O extends AppendOptions = {}>(
+    key: string,
+    value: string | Uint8Array,
+    options?: O
+  ): HKT.Kind<F, unknown, never, AppendError<O>, OperationResult>
+  /** Appends to several values. */
+  appendMulti<const O extends AppendMultiOptions = {}>(
+    values: KeyValues<string | Uint8Array>,
+    options?: O
+  ): HKT.Kind<F, unknown, never, AppendError<O>, MultiResult<OperationResult>>
+
+  /** Prepends bytes or text to a stored value. */
+  prepend<const O extends AppendOptions = {}>(
+    key: string,
+    value: string | Uint8Array,
+    options?: O
+  ): HKT.Kind<F, unknown, never, AppendError<O>, OperationResult>
+  /** Prepends to several values. */
+  prependMulti<const O extends AppendMultiOptions = {}>(
+    values: KeyValues<string | Uint8Array>,
+    options?: O
+  ): HKT.Kind<F, unknown, never, AppendError<O>, MultiResult<OperationResult>>
+
+  /** Removes a key (with `cas`: only that version). */
+  remove<const O extends RemoveOptions = {}>(
+    key: string,
+    options?: O
+  ): HKT.Kind<
+    F,
+    unknown,
+    never,
+    RemoveError<EffectiveQuiet<O, Quiet>>,
+    WithMissing<OperationResult, EffectiveQuiet<O, Quiet>>
+  >
+  /** Removes several keys; `{k: cas}` guards each by its CAS. */
+  removeMulti<const O extends RemoveMultiOptions = {}>(
+    keys: ReadonlyArray<string> | KeyValues<bigint>,
+    options?: O
+  ): HKT.Kind<
+    F,
+    unknown,
+    never,
+    RemoveError<EffectiveQuiet<O, Quiet>>,
+    MultiResult<WithMissing<OperationResult, EffectiveQuiet<O, Quiet>>>
+  >
+
+  /** Adds `delta` (default 1) to a decimal counter; the value after is a `bigint`. */
+  counter<const O extends CounterOptions = {}>(
+    key: string,
+    options?: O
+  ): HKT.Kind<F, unknown, never, CounterError<O>, CounterResult>
+  /**
+   * Updates several counters. Per key: a delta, or `{delta, initial, ttl}`; the
+   * options give the defaults for what a key leaves out.
+   */
+  counterMulti<const O extends CounterOptions = {}>(
+    keys: ReadonlyArray<string> | KeyValues<CounterAmount | CounterOptions>,
+    options?: O
+  ): HKT.Kind<F, unknown, never, CounterError<O>, MultiResult<CounterResult>>
+
+  /** Sets a key's expiry. */
+  touch<const O extends TouchOptions>(
+    key: string,
+    options: O
+  ): HKT.Kind<
+    F,
+    unknown,
+    never,
+    TouchError<EffectiveQuiet<O, Quiet>>,
+    WithMissing<OperationResult, EffectiveQuiet<O, Quiet>>
+  >
+  /** Sets the expiry of several keys, each its own (`{k: ttl}`). */
+  touchMulti<const O extends TouchMultiOptions = {}>(
+    ttls: KeyValues<TtlInput>,
+    options?: O
+  ): HKT.Kind<
+    F,
+    unknown,
+    never,
+    TouchError<EffectiveQuiet<O, Quiet>>,
+    MultiResult<WithMissing<OperationResult, EffectiveQuiet<O, Quiet>>>
+  >
+  /** Sets the same expiry on several keys. */
+  touchMulti<const O extends TouchOptions>(
+    keys: ReadonlyArray<string>,
+    options: O
+  ): HKT.Kind<
+    F,
+    unknown,
+    never,
+    TouchError<EffectiveQuiet<O, Quiet>>,
+    MultiResult<WithMissing<OperationResult, EffectiveQuiet<O, Quiet>>>
+  >
+
+  /** Reads and locks a document for `ttl` seconds (1 to 30); the result's CAS unlocks it. */
+  lock<const O extends LockOptions>(
+    key: string,
+    options: O
+  ): HKT.Kind<
+    F,
+    unknown,
+    never,
+    GetError<EffectiveQuiet<O, Quiet>>,
+    WithMissing<ValueResult<Doc>, EffectiveQuiet<O, Quiet>>
+  >
+  /** Locks several documents. */
+  lockMulti<const O extends LockOptions>(
+    keys: ReadonlyArray<string>,
+    options: O
+  ): HKT.Kind<
+    F,
+    unknown,
+    never,
+    GetError<EffectiveQuiet<O, Quiet>>,
+    MultiResult<WithMissing<ValueResult<Doc>, EffectiveQuiet<O, Quiet>>>
+  >
+
+  /** Releases a lock with the CAS that `lock` returned. */
+  unlock(key: string, cas: bigint): HKT.Kind<F, unknown, never, UnlockError, OperationResult>
+  /** Releases several locks: `{k: cas}`, or the `MultiResult` of `lockMulti`. */
+  unlockMulti(
+    locks: KeyValues<bigint | OperationResult>
+  ): HKT.Kind<F, unknown, never, UnlockError, MultiResult<OperationResult>>
+
+  /** Asks the master (and replicas) about a key's persistence and replication. */
+  observe(key: string, options?: ObserveOptions): HKT.Kind<F, unknown, never, ObserveError, ObserveResult>
+  /** Observes several keys. */
+  observeMulti(
+    keys: ReadonlyArray<string>,
+    options?: ObserveOptions
+  ): HKT.Kind<F, unknown, never, ObserveError, MultiResult<ObserveResult>>
+
+  /** Waits until a key meets a durability requirement (OBSERVE polling). */
+  endure(key: string, options: EndureOptions): HKT.Kind<F, unknown, never, EndureError, OperationResult>
+  /** Waits for several keys; `{k: cas | result}` (e.g. a `MultiResult`) pins each CAS. */
+  endureMulti(
+    keys: ReadonlyArray<string> | KeyValues<bigint | OperationResult>,
+    options: EndureMultiOptions
+  ): HKT.Kind<F, unknown, never, EndureError, MultiResult<OperationResult>>
+
+  /** Server statistics of every node: one group, several, or the default group. */
+  stats(groups?: string | ReadonlyArray<string>): HKT.Kind<F, unknown, never, StatsError, Stats>
+}
+
+/** The name of every operation of {@link Operations}. */
+export type OperationName = keyof Operations<HKT.TypeLambda, boolean, unknown>
+
+/** Every operation name, in the order of SPEC.md §3.2. */
+export const operationNames: ReadonlyArray<OperationName> = [
+  "get",
+  "getMulti",
+  "getReplica",
+  "getReplicaMulti",
+  "upsert",
+  "upsertMulti",
+  "insert",
+  "insertMulti",
+  "replace",
+  "replaceMulti",
+  "append",
+  "appendMulti",
+  "prepend",
+  "prependMulti",
+  "remove",
+  "removeMulti",
+  "counter",
+  "counterMulti",
+  "touch",
+  "touchMulti",
+  "lock",
+  "lockMulti",
+  "unlock",
+  "unlockMulti",
+  "observe",
+  "observeMulti",
+  "endure",
+  "endureMulti",
+  "stats"
+]
+
+// ---------------------------------------------------------------------------
+// The service
+// ---------------------------------------------------------------------------
+
+/**
+ * The key/value connection with the loud default: "not found" is a `NotFoundError`
+ * unless a call passes `quiet: true`.
+ */
+export class Connection extends Context.Tag("effect-couchbase/Connection")<Connection, Connection.Service>() {}
+
+/** The same connection with the quiet default (`quiet: true` given to the layer). */
+export class QuietConnection extends Context.Tag("effect-couchbase/QuietConnection")<
+  QuietConnection,
+  Connection.Service<true>
+>() {}
+
+/** The service types of {@link Connection}. */
+export declare namespace Connection {
+  /**
+   * The connection: every operation of {@link Operations} as an `Effect`, plus views
+   * that share its sockets with another quiet default or another transcoder.
+   */
+  export interface Service<Quiet extends boolean = false, Doc = unknown>
+    extends Operations<Effect.EffectTypeLambda, Quiet, Doc> {
+    /** The quiet default of this view. */
+    readonly quiet: Quiet
+    /** The same connection with another quiet default. */
+    withQuiet<Q extends boolean>(quiet: Q): Service<Q, Doc>
+    /** The same connection reading and writing documents with another transcoder. */
+    withTranscoder<A>(transcoder: Transcoder<A>): Service<Quiet, A>
+  }
+}
+
+/** The tag that carries a connection with quiet default `Q`. */
+export type TagFor<Q extends boolean> = Q extends true ? QuietConnection : Connection

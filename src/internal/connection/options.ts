@@ -1,0 +1,297 @@
+/**
+ * The connection options of SPEC.md §3.1, and their resolution into the one value the
+ * connection runs with.
+ *
+ * Precedence, highest first: the field given in {@link Options}, the same setting in
+ * the connection string's query (libcouchbase names, values in seconds, e.g.
+ * `operation_timeout=2.5`), the default. Every bad value is an {@link ArgumentError}
+ * that names the setting, so a layer fails when it is built, not at the first
+ * operation.
+ *
+ * Durations in {@link Options} are `Duration.DurationInput`, read the Effect way (a bare
+ * number is milliseconds). Durations in connection strings and in {@link config}
+ * follow libcouchbase: a bare number is seconds (`2.5`), a unit may be given
+ * (`2500 millis`).
+ *
+ * @internal
+ */
+import { Config, ConfigError, Duration, Either, Option, Redacted } from "effect"
+import * as ConnectionString from "../../ConnectionString.js"
+import { ArgumentError } from "../../Errors.js"
+import * as Transcoder from "../../Transcoder.js"
+
+/** What a caller gives to connect. Everything is optional. */
+export interface Options<Quiet extends boolean = boolean> {
+  /** Where to connect; a string is parsed. Default `couchbase://localhost/default`. */
+  readonly connectionString?: string | ConnectionString.ConnectionString | undefined
+  /** The RBAC user. Defaults to the bucket name when a password is given (pre-RBAC servers). */
+  readonly username?: string | undefined
+  /** The password, unwrapped only when written to the wire. */
+  readonly password?: Redacted.Redacted<string> | undefined
+  /** The bucket; overrides the one in the connection string. Default `default`. */
+  readonly bucket?: string | undefined
+  /**
+   * The connection-level `quiet` default (SPEC.md §3.3). A literal `true` makes the
+   * layer provide the quiet view of the connection; see `Connection.ts`.
+   */
+  readonly quiet?: Quiet | undefined
+  /** The format values are written with when an operation names none. Default `FMT_JSON`. */
+  readonly defaultFormat?: number | undefined
+  /** Replaces all of the transcoding (SPEC.md §5). */
+  readonly transcoder?: Transcoder.Transcoder<any> | undefined
+  /** How long one key/value operation may take, retries included. Default 2.5 s. */
+  readonly operationTimeout?: Duration.DurationInput | undefined
+  /** How long a view query may take. Default 75 s. */
+  readonly viewsTimeout?: Duration.DurationInput | undefined
+  /** How long connecting (every seed in turn) may take. Default 10 s. */
+  readonly bootstrapTimeout?: Duration.DurationInput | undefined
+  /** How often the cluster config is polled for a newer revision. Default 2.5 s. */
+  readonly configPollInterval?: Duration.DurationInput | undefined
+  /** How long `persistTo`/`replicateTo` and `endure` wait by default. Default 5 s. */
+  readonly durabilityTimeout?: Duration.DurationInput | undefined
+  /** How often durability is polled with OBSERVE by default. Default 10 ms. */
+  readonly durabilityInterval?: Duration.DurationInput | undefined
+  /** Use SASL PLAIN even without TLS (the password then crosses the network in clear). */
+  readonly forceSaslPlain?: boolean | undefined
+}
+
+/** The options a connection runs with: every field decided. */
+export interface ResolvedOptions {
+  readonly connectionString: ConnectionString.ConnectionString
+  /** True for `couchbases://`. */
+  readonly tls: boolean
+  /** True for `memcached://` (ketama hashing, no bootstrap config). */
+  readonly memcached: boolean
+  /** The seed hosts with their ports, in the order to try them. */
+  readonly seeds: ReadonlyArray<{ readonly host: string; readonly port: number }>
+  readonly bucket: string
+  readonly username: string | undefined
+  readonly password: Redacted.Redacted<string> | undefined
+  readonly quiet: boolean
+  readonly defaultFormat: number
+  readonly transcoder: Transcoder.Transcoder<any>
+  readonly operationTimeout: Duration.Duration
+  readonly viewsTimeout: Duration.Duration
+  readonly bootstrapTimeout: Duration.Duration
+  readonly configPollInterval: Duration.Duration
+  readonly durabilityTimeout: Duration.Duration
+  readonly durabilityInterval: Duration.Duration
+  readonly forceSaslPlain: boolean
+  /** Connection-string options this client does not interpret (e.g. `certpath`), kept for the I/O layer. */
+  readonly extra: Readonly<Record<string, string>>
+}
+
+/** The defaults of SPEC.md §3.1 and libcouchbase. */
+export const defaults = {
+  connectionString: "couchbase://localhost/default",
+  operationTimeout: Duration.millis(2500),
+  viewsTimeout: Duration.seconds(75),
+  bootstrapTimeout: Duration.seconds(10),
+  configPollInterval: Duration.millis(2500),
+  durabilityTimeout: Duration.seconds(5),
+  durabilityInterval: Duration.millis(10)
+} as const
+
+/** Connection-string options this module interprets, with the field each sets. */
+const DURATION_OPTIONS = {
+  operation_timeout: "operationTimeout",
+  views_timeout: "viewsTimeout",
+  bootstrap_timeout: "bootstrapTimeout",
+  config_total_timeout: "bootstrapTimeout",
+  config_poll_interval: "configPollInterval",
+  durability_timeout: "durabilityTimeout",
+  durability_interval: "durabilityInterval"
+} as const
+
+const INTERPRETED: ReadonlySet<string> = new Set([...Object.keys(DURATION_OPTIONS), "username", "sasl_mech_force"])
+
+const KNOWN_FORMATS: ReadonlySet<number> = new Set([
+  Transcoder.FMT_JSON,
+  Transcoder.FMT_BYTES,
+  Transcoder.FMT_UTF8,
+  Transcoder.FMT_AUTO,
+  Transcoder.FMT_LEGACY_JSON,
+  Transcoder.FMT_LEGACY_BYTES,
+  Transcoder.FMT_LEGACY_UTF8
+])
+
+const invalid = (message: string): Either.Either<never, ArgumentError> => Either.left(new ArgumentError({ message }))
+
+/**
+ * A duration written libcouchbase-style: a bare number is seconds (`2.5`), otherwise
+ * an Effect duration string (`2500 millis`, `3 seconds`). Negative, NaN and infinite
+ * values are refused.
+ */
+export const parseSecondsText = (text: string): Option.Option<Duration.Duration> => {
+  const trimmed = text.trim()
+  if (/^[0-9]+(\.[0-9]+)?$|^\.[0-9]+$/.test(trimmed)) return Option.some(Duration.millis(Number(trimmed) * 1000))
+  const decoded = Duration.decodeUnknown(trimmed)
+  return Option.filter(decoded, (d) => Duration.isFinite(d))
+}
+
+/** A `Duration.DurationInput` checked to be finite and not negative. */
+export const durationInput = (name: string, input: unknown): Either.Either<Duration.Duration, ArgumentError> => {
+  if (typeof input === "number" && !(Number.isFinite(input) && input >= 0)) {
+    return invalid(`${name} must be a finite, non-negative duration, got ${input}`)
+  }
+  const decoded = Duration.decodeUnknown(input)
+  if (Option.isNone(decoded) || !Duration.isFinite(decoded.value)) {
+    return invalid(
+      `${name} must be a finite duration (a Duration, milliseconds, or e.g. "2 seconds"), got ${String(input)}`
+    )
+  }
+  return Either.right(decoded.value)
+}
+
+const resolveConnectionString = (
+  input: Options["connectionString"]
+): Either.Either<ConnectionString.ConnectionString, ArgumentError> => {
+  if (input === undefined) return ConnectionString.parse(defaults.connectionString)
+  if (typeof input === "string") return ConnectionString.parse(input)
+  // A structured value may have been built by hand: check it the way parse would.
+  return ConnectionString.parse(ConnectionString.format(input))
+}
+
+/**
+ * Resolves options against the connection string and the defaults. Fails with an
+ * {@link ArgumentError} naming the first bad setting.
+ */
+export const resolve = (options: Options = {}): Either.Either<ResolvedOptions, ArgumentError> =>
+  Either.gen(function* () {
+    const cs = yield* resolveConnectionString(options.connectionString)
+    const fromString: Partial<Record<(typeof DURATION_OPTIONS)[keyof typeof DURATION_OPTIONS], Duration.Duration>> = {}
+    for (const [name, field] of Object.entries(DURATION_OPTIONS)) {
+      const text = cs.options[name]
+      if (text === undefined) continue
+      const parsed = parseSecondsText(text)
+      if (Option.isNone(parsed)) {
+        return yield* invalid(`connection string option ${name}=${JSON.stringify(text)} is not a duration in seconds`)
+      }
+      fromString[field] = parsed.value
+    }
+    const duration = (field: keyof typeof fromString, given: Duration.DurationInput | undefined) =>
+      given === undefined ? Either.right(fromString[field] ?? defaults[field]) : durationInput(field, given)
+
+    const bucket = options.bucket ?? cs.bucket ?? ConnectionString.DEFAULT_BUCKET
+    if (typeof bucket !== "string" || bucket === "") return yield* invalid("bucket must be a non-empty string")
+    if (options.password !== undefined && !Redacted.isRedacted(options.password)) {
+      return yield* invalid("password must be a Redacted value (Redacted.make(secret)), so it never appears in logs")
+    }
+    const explicitUser = options.username ?? cs.options["username"]
+    if (explicitUser !== undefined && (typeof explicitUser !== "string" || explicitUser === "")) {
+      return yield* invalid("username must be a non-empty string")
+    }
+    const defaultFormat = options.defaultFormat ?? Transcoder.FMT_JSON
+    // A custom transcoder may define its own format codes; the default one knows only these.
+    if (options.transcoder === undefined && !KNOWN_FORMATS.has(defaultFormat)) {
+      return yield* invalid(
+        `defaultFormat 0x${defaultFormat.toString(16)} is not a known format: use FMT_JSON, FMT_BYTES, FMT_UTF8 or FMT_AUTO`
+      )
+    }
+    const mech = cs.options["sasl_mech_force"]
+    if (mech !== undefined && mech.toUpperCase() !== "PLAIN") {
+      return yield* invalid(`sasl_mech_force=${mech} is not supported: only PLAIN can be forced`)
+    }
+    const extra: Record<string, string> = {}
+    for (const [k, v] of Object.entries(cs.options)) if (!INTERPRETED.has(k)) extra[k] = v
+
+    return {
+      connectionString: cs,
+      tls: ConnectionString.isTls(cs),
+      memcached: ConnectionString.isMemcached(cs),
+      seeds: ConnectionString.seeds(cs),
+      bucket,
+      // Before RBAC (Couchbase 5) a bucket was its own user; libcouchbase and the
+      // Python SDK default the user to the bucket name, and so do we.
+      username: explicitUser ?? (options.password !== undefined ? bucket : undefined),
+      password: options.password,
+      quiet: options.quiet === true,
+      defaultFormat,
+      transcoder: options.transcoder ?? Transcoder.defaultTranscoder,
+      operationTimeout: yield* duration("operationTimeout", options.operationTimeout),
+      viewsTimeout: yield* duration("viewsTimeout", options.viewsTimeout),
+      bootstrapTimeout: yield* duration("bootstrapTimeout", options.bootstrapTimeout),
+      configPollInterval: yield* duration("configPollInterval", options.configPollInterval),
+      durabilityTimeout: yield* duration("durabilityTimeout", options.durabilityTimeout),
+      durabilityInterval: yield* duration("durabilityInterval", options.durabilityInterval),
+      forceSaslPlain: options.forceSaslPlain ?? mech !== undefined,
+      extra
+    } satisfies ResolvedOptions
+  })
+
+// ---------------------------------------------------------------------------
+// Config
+// ---------------------------------------------------------------------------
+
+/** A duration read from configuration: seconds (`2.5`) or an Effect duration string (`2500 millis`). */
+export const secondsConfig = (name: string): Config.Config<Duration.Duration> =>
+  Config.mapOrFail(Config.string(name), (text) => {
+    const parsed = parseSecondsText(text)
+    return Option.isSome(parsed)
+      ? Either.right(parsed.value)
+      : Either.left(
+          ConfigError.InvalidData(
+            [],
+            `expected seconds (e.g. 2.5) or a duration (e.g. "2500 millis"), got ${JSON.stringify(text)}`
+          )
+        )
+  })
+
+const FORMAT_NAMES: Readonly<Record<string, number>> = {
+  json: Transcoder.FMT_JSON,
+  bytes: Transcoder.FMT_BYTES,
+  utf8: Transcoder.FMT_UTF8,
+  auto: Transcoder.FMT_AUTO
+}
+
+/**
+ * Options loaded from configuration (by default the environment, where nesting
+ * joins names with `_`): `CONNECTION_STRING`, `USERNAME`, `PASSWORD` (redacted),
+ * `BUCKET`, `QUIET`, `DEFAULT_FORMAT` (`json`, `bytes`, `utf8` or `auto`),
+ * `OPERATION_TIMEOUT`, `VIEWS_TIMEOUT`, `BOOTSTRAP_TIMEOUT`, `CONFIG_POLL_INTERVAL`,
+ * `DURABILITY_TIMEOUT`, `DURABILITY_INTERVAL` (seconds or duration strings) and
+ * `FORCE_SASL_PLAIN`. Every entry is optional. Nest it to add a prefix:
+ * `Config.nested(config, "COUCHBASE")` reads `COUCHBASE_CONNECTION_STRING`, …. (Nest the
+ * `Config`, not the provider: `ConfigProvider.nested` splits values at commas, and a
+ * connection string's commas separate hosts.)
+ */
+export const config: Config.Config<Options> = Config.all({
+  connectionString: Config.option(Config.string("CONNECTION_STRING")),
+  username: Config.option(Config.string("USERNAME")),
+  password: Config.option(Config.redacted("PASSWORD")),
+  bucket: Config.option(Config.string("BUCKET")),
+  quiet: Config.option(Config.boolean("QUIET")),
+  defaultFormat: Config.option(Config.literal("json", "bytes", "utf8", "auto")("DEFAULT_FORMAT")),
+  operationTimeout: Config.option(secondsConfig("OPERATION_TIMEOUT")),
+  viewsTimeout: Config.option(secondsConfig("VIEWS_TIMEOUT")),
+  bootstrapTimeout: Config.option(secondsConfig("BOOTSTRAP_TIMEOUT")),
+  configPollInterval: Config.option(secondsConfig("CONFIG_POLL_INTERVAL")),
+  durabilityTimeout: Config.option(secondsConfig("DURABILITY_TIMEOUT")),
+  durabilityInterval: Config.option(secondsConfig("DURABILITY_INTERVAL")),
+  forceSaslPlain: Config.option(Config.boolean("FORCE_SASL_PLAIN"))
+}).pipe(
+  Config.map((c): Options => {
+    const out: { -readonly [K in keyof Options]: Options[K] } = {}
+    if (Option.isSome(c.connectionString)) out.connectionString = c.connectionString.value
+    if (Option.isSome(c.username)) out.username = c.username.value
+    if (Option.isSome(c.password)) out.password = c.password.value
+    if (Option.isSome(c.bucket)) out.bucket = c.bucket.value
+    if (Option.isSome(c.quiet)) out.quiet = c.quiet.value
+    if (Option.isSome(c.defaultFormat)) out.defaultFormat = FORMAT_NAMES[c.defaultFormat.value]!
+    if (Option.isSome(c.operationTimeout)) out.operationTimeout = c.operationTimeout.value
+    if (Option.isSome(c.viewsTimeout)) out.viewsTimeout = c.viewsTimeout.value
+    if (Option.isSome(c.bootstrapTimeout)) out.bootstrapTimeout = c.bootstrapTimeout.value
+    if (Option.isSome(c.configPollInterval)) out.configPollInterval = c.configPollInterval.value
+    if (Option.isSome(c.durabilityTimeout)) out.durabilityTimeout = c.durabilityTimeout.value
+    if (Option.isSome(c.durabilityInterval)) out.durabilityInterval = c.durabilityInterval.value
+    if (Option.isSome(c.forceSaslPlain)) out.forceSaslPlain = c.forceSaslPlain.value
+    return out
+  })
+)
+
+/**
+ * The `Config` of a `layerConfig(Config.Wrap<Options>)` argument, unwrapped: each
+ * field may be a `Config` of its own (e.g. `{ password: Config.redacted("CB_PASSWORD") }`)
+ * or the whole may be one `Config<Options>` such as {@link config}.
+ */
+export const unwrap = (wrapped: Config.Config.Wrap<Options>): Config.Config<Options> => Config.unwrap(wrapped)

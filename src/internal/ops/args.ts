@@ -1,0 +1,309 @@
+/**
+ * Argument checks shared by every key/value operation (SPEC.md §3.2). Each returns an
+ * `Either` whose failure is an {@link ArgumentError} that names the operation, the
+ * argument and what to do; nothing here touches the network, so every check runs
+ * before anything is sent, and synchronously (the callback adapter throws them).
+ *
+ * @internal
+ */
+import { Either } from "effect"
+import { ArgumentError } from "../../Errors.js"
+import type { OperationResult } from "../../Result.js"
+import * as Transcoder from "../../Transcoder.js"
+
+/** The longest key the server accepts, in bytes. */
+export const MAX_KEY_BYTES = 250
+
+/** The largest unsigned 64-bit value (CAS, counter delta and initial). */
+export const U64_MAX = 0xffff_ffff_ffff_ffffn
+
+/** The most replicas a Couchbase bucket can have. */
+export const MAX_REPLICAS = 3
+
+/** A failed check. */
+export const argumentError = (op: string, message: string, key?: string): ArgumentError =>
+  new ArgumentError({ message: `${op}: ${message}`, key })
+
+const left = (op: string, message: string, key?: string): Either.Either<never, ArgumentError> =>
+  Either.left(argumentError(op, message, key))
+
+const describe = (value: unknown): string => {
+  if (value === null) return "null"
+  if (Array.isArray(value)) return "an array"
+  if (typeof value === "string")
+    return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`
+  if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") return String(value)
+  if (typeof value === "object") return `a ${(value as object).constructor?.name ?? "object"}`
+  return `a ${typeof value}`
+}
+
+/**
+ * A key: a non-empty string of at most {@link MAX_KEY_BYTES} bytes of UTF-8. The byte
+ * length of the encoded key is checked again after a custom transcoder ran.
+ */
+export const validateKey = (op: string, key: unknown): Either.Either<string, ArgumentError> => {
+  if (typeof key !== "string") return left(op, `a key must be a string, got ${describe(key)}`)
+  if (key.length === 0) return left(op, "the key is empty; keys are 1 to 250 bytes of UTF-8")
+  // Fast path: a key of at most 250 UTF-16 units and only ASCII cannot exceed 250 bytes,
+  // but counting is cheap enough that only very long strings are worth skipping.
+  if (key.length > MAX_KEY_BYTES * 3 || Buffer.byteLength(key, "utf8") > MAX_KEY_BYTES) {
+    return left(op, `the key is ${Buffer.byteLength(key, "utf8")} bytes of UTF-8; the server's limit is 250`, key)
+  }
+  return Either.right(key)
+}
+
+/** Checks the length of a key after encoding (a custom transcoder may lengthen it). */
+export const checkEncodedKey = (
+  op: string,
+  key: string,
+  bytes: Uint8Array
+): Either.Either<Uint8Array, ArgumentError> =>
+  bytes.length === 0
+    ? left(op, "the transcoder encoded the key to zero bytes", key)
+    : bytes.length > MAX_KEY_BYTES
+      ? left(op, `the encoded key is ${bytes.length} bytes; the server's limit is 250`, key)
+      : Either.right(bytes)
+
+/** The options argument: absent, or a plain object. */
+export const validateOptions = <O extends object>(
+  op: string,
+  options: O | undefined
+): Either.Either<Partial<O>, ArgumentError> => {
+  if (options === undefined) return Either.right({})
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    return left(op, `options must be an object, got ${describe(options)}`)
+  }
+  return Either.right(options)
+}
+
+/** An optional boolean option. */
+export const validateFlag = (
+  op: string,
+  name: string,
+  value: unknown,
+  key?: string
+): Either.Either<boolean | undefined, ArgumentError> =>
+  value === undefined || typeof value === "boolean"
+    ? Either.right(value)
+    : left(op, `${name} must be true or false, got ${describe(value)}`, key)
+
+/**
+ * A list of keys for a multi operation: a non-empty array of valid keys without
+ * duplicates (each key gets exactly one result, so a duplicate has no meaning).
+ */
+export const validateKeyList = (op: string, keys: unknown): Either.Either<ReadonlyArray<string>, ArgumentError> => {
+  if (!Array.isArray(keys)) return left(op, `keys must be an array of strings, got ${describe(keys)}`)
+  if (keys.length === 0) return left(op, "the list of keys is empty; give at least one key")
+  const seen = new Set<string>()
+  for (const k of keys) {
+    const key = validateKey(op, k)
+    if (Either.isLeft(key)) return Either.left(key.left)
+    if (seen.has(key.right)) return left(op, `the key ${JSON.stringify(key.right)} is given twice`, key.right)
+    seen.add(key.right)
+  }
+  return Either.right(keys as ReadonlyArray<string>)
+}
+
+/**
+ * The entries of a multi operation given as a `Record` or a `Map`, in order (a
+ * `Record`'s order is JavaScript's property order: integer-like keys first). Keys are
+ * validated; the values are left to the caller's checks.
+ */
+export const validateEntries = <V>(
+  op: string,
+  input: unknown
+): Either.Either<ReadonlyArray<readonly [string, V]>, ArgumentError> => {
+  let entries: Array<readonly [unknown, V]>
+  if (input instanceof Map) entries = [...(input as Map<unknown, V>)]
+  else if (input !== null && typeof input === "object" && !Array.isArray(input)) {
+    entries = Object.entries(input as Record<string, V>)
+  } else return left(op, `expected a Record or a Map of keys to values, got ${describe(input)}`)
+  if (entries.length === 0) return left(op, "there are no keys; give at least one")
+  const out: Array<readonly [string, V]> = []
+  for (const [k, v] of entries) {
+    const key = validateKey(op, k)
+    if (Either.isLeft(key)) return Either.left(key.left)
+    out.push([key.right, v])
+  }
+  return Either.right(out)
+}
+
+/** True when `input` is a keys array rather than a Record or Map of per-key values. */
+export const isKeyList = (input: unknown): input is ReadonlyArray<string> => Array.isArray(input)
+
+/** An optional CAS: a `bigint` in [0, 2^64). 0 means "any". */
+export const validateCas = (op: string, cas: unknown, key?: string): Either.Either<bigint, ArgumentError> => {
+  if (cas === undefined) return Either.right(0n)
+  if (typeof cas !== "bigint") {
+    return left(
+      op,
+      `cas must be a bigint (the 64-bit CAS of a result), got ${describe(cas)}; a number cannot hold every CAS exactly`,
+      key
+    )
+  }
+  if (cas < 0n || cas > U64_MAX) return left(op, `cas ${cas} is outside the 64-bit unsigned range`, key)
+  return Either.right(cas)
+}
+
+/** A CAS that must be given (unlock): a non-zero bigint, or the result whose CAS to use. */
+export const validateRequiredCas = (op: string, cas: unknown, key: string): Either.Either<bigint, ArgumentError> => {
+  const value =
+    cas !== null && typeof cas === "object" && "cas" in cas ? (cas as OperationResult).cas : (cas as bigint | undefined)
+  if (value === undefined) return left(op, "the CAS returned by lock is required", key)
+  return Either.flatMap(validateCas(op, value, key), (c) =>
+    c === 0n ? left(op, "a CAS of 0 cannot unlock anything; pass the CAS returned by lock", key) : Either.right(c)
+  )
+}
+
+/**
+ * A counter amount (delta or initial) as a `bigint`: a safe-integer number or a
+ * bigint, within 64 bits. `signed` allows negative values (a negative delta
+ * decrements).
+ */
+export const validateCounterAmount = (
+  op: string,
+  name: string,
+  value: unknown,
+  signed: boolean,
+  key?: string
+): Either.Either<bigint, ArgumentError> => {
+  let n: bigint
+  if (typeof value === "bigint") n = value
+  else if (typeof value === "number") {
+    if (!Number.isInteger(value)) return left(op, `${name} must be an integer, got ${describe(value)}`, key)
+    if (!Number.isSafeInteger(value)) {
+      return left(op, `${name} ${value} is beyond 2^53 and cannot be exact as a number; pass a bigint`, key)
+    }
+    n = BigInt(value)
+  } else return left(op, `${name} must be an integer number or a bigint, got ${describe(value)}`, key)
+  if (!signed && n < 0n) return left(op, `${name} must not be negative, got ${n}`, key)
+  if (n > U64_MAX || n < -U64_MAX) return left(op, `${name} ${n} does not fit in 64 bits`, key)
+  return Either.right(n)
+}
+
+/** Durability requirements after validation; -1 means "as many as the bucket has". */
+export interface Durability {
+  readonly persistTo: number
+  readonly replicateTo: number
+}
+
+/** No durability requirement. */
+export const NO_DURABILITY: Durability = { persistTo: 0, replicateTo: 0 }
+
+const durabilityCount = (
+  op: string,
+  name: string,
+  value: unknown,
+  max: number
+): Either.Either<number, ArgumentError> => {
+  if (value === undefined) return Either.right(0)
+  if (typeof value !== "number" || !Number.isInteger(value) || value < -1) {
+    return left(op, `${name} must be an integer ≥ 0 (or -1 for "as many as possible"), got ${describe(value)}`)
+  }
+  if (value > max) {
+    return left(
+      op,
+      name === "persistTo"
+        ? `persistTo ${value} is more than the ${max} node(s) that can hold the key (the master and ${max - 1} replica(s))`
+        : `replicateTo ${value} is more than the bucket's ${max} replica(s)`
+    )
+  }
+  return Either.right(value)
+}
+
+/**
+ * Checks `persistTo` (nodes, the master included) and `replicateTo` (replicas, the
+ * master excluded). Without a replica count only the protocol's limits (3 replicas)
+ * apply; with one, the bucket's, and -1 resolves to the maximum.
+ */
+export const validateDurability = (
+  op: string,
+  options: { readonly persistTo?: unknown; readonly replicateTo?: unknown },
+  replicas?: number | undefined
+): Either.Either<Durability, ArgumentError> => {
+  const max = replicas ?? MAX_REPLICAS
+  return Either.gen(function* () {
+    const persistTo = yield* durabilityCount(op, "persistTo", options.persistTo, max + 1)
+    const replicateTo = yield* durabilityCount(op, "replicateTo", options.replicateTo, max)
+    if (replicas === undefined) return { persistTo, replicateTo }
+    return {
+      persistTo: persistTo === -1 ? replicas + 1 : persistTo,
+      replicateTo: replicateTo === -1 ? replicas : replicateTo
+    }
+  })
+}
+
+/** True when `durability` asks for anything. */
+export const wantsDurability = (durability: Durability): boolean =>
+  durability.persistTo !== 0 || durability.replicateTo !== 0
+
+/** An optional format code: a 32-bit unsigned integer. */
+export const validateFormat = (op: string, format: unknown): Either.Either<number | undefined, ArgumentError> => {
+  if (format === undefined) return Either.right(undefined)
+  if (typeof format !== "number" || !Number.isInteger(format) || format < 0 || format > 0xffffffff) {
+    return left(op, `format must be one of the FMT_* constants, got ${describe(format)}`)
+  }
+  return Either.right(format)
+}
+
+const CONCAT_FORMATS: ReadonlySet<number> = new Set([
+  Transcoder.FMT_UTF8,
+  Transcoder.FMT_BYTES,
+  Transcoder.FMT_LEGACY_UTF8,
+  Transcoder.FMT_LEGACY_BYTES
+])
+
+/**
+ * The format of an append/prepend fragment: only UTF-8 or bytes make sense when
+ * bytes are glued onto a stored value (SPEC.md §3.2). Without a format the fragment's
+ * own type decides (string → UTF-8, bytes → bytes), whatever the default format.
+ */
+export const validateConcat = (
+  op: string,
+  value: unknown,
+  format: unknown,
+  key?: string
+): Either.Either<number, ArgumentError> =>
+  Either.flatMap(validateFormat(op, format), (f) => {
+    if (f === undefined || f === Transcoder.FMT_AUTO) {
+      if (typeof value === "string") return Either.right(Transcoder.FMT_UTF8)
+      if (value instanceof Uint8Array) return Either.right(Transcoder.FMT_BYTES)
+      return left(op, `the fragment must be a string or bytes, got ${describe(value)}`, key)
+    }
+    if (!CONCAT_FORMATS.has(f)) {
+      return left(
+        op,
+        `format 0x${f.toString(16)} cannot be appended to: use FMT_UTF8 or FMT_BYTES (JSON would no longer parse)`,
+        key
+      )
+    }
+    return Either.right(f)
+  })
+
+/** A replica index: an integer in [0, replicas). */
+export const validateReplicaIndex = (
+  op: string,
+  index: unknown,
+  replicas?: number | undefined
+): Either.Either<number | undefined, ArgumentError> => {
+  if (index === undefined) return Either.right(undefined)
+  const max = replicas ?? MAX_REPLICAS
+  if (typeof index !== "number" || !Number.isInteger(index) || index < 0 || index >= max) {
+    return left(op, `replicaIndex must be an integer from 0 to ${max - 1}, got ${describe(index)}`)
+  }
+  return Either.right(index)
+}
+
+/** Runs `check` on each element, stopping at the first failure. */
+export const traverse = <A, B, E>(
+  items: ReadonlyArray<A>,
+  check: (item: A, index: number) => Either.Either<B, E>
+): Either.Either<Array<B>, E> => {
+  const out: Array<B> = new Array(items.length)
+  for (let i = 0; i < items.length; i++) {
+    const r = check(items[i]!, i)
+    if (Either.isLeft(r)) return Either.left(r.left)
+    out[i] = r.right
+  }
+  return Either.right(out)
+}

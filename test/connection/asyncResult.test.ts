@@ -1,0 +1,275 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Exit, FiberId, Runtime } from "effect"
+import * as AsyncResult from "../../src/AsyncResult.js"
+import { Connection } from "../../src/Connection.js"
+import { ArgumentError, ClientTemporaryFailError, NotFoundError } from "../../src/Errors.js"
+import { isMissing, MultiResult } from "../../src/Result.js"
+import { MemoryEngine, makeMemoryConnection } from "./memoryConnection.js"
+
+/** Waits until `check` passes (callbacks arrive on later ticks). */
+const eventually = async (check: () => void, timeoutMs = 2000): Promise<void> => {
+  const start = Date.now()
+  for (;;) {
+    try {
+      check()
+      return
+    } catch (error) {
+      if (Date.now() - start > timeoutMs) throw error
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+  }
+}
+
+const setup = (quiet = false) => {
+  const engine = new MemoryEngine()
+  const unhandled: Array<AsyncResult.AsyncResultError> = []
+  const service = makeMemoryConnection(engine, quiet)
+  const cb = AsyncResult.make(service, Runtime.defaultRuntime, { onUnhandled: (e) => unhandled.push(e) })
+  return { engine, unhandled, service, cb }
+}
+
+describe("AsyncConnection over the in-memory TEST connection", () => {
+  it("returns an AsyncResult at once and calls callback(result) after the call returned", async () => {
+    const { cb, unhandled } = setup()
+    const events: Array<string> = []
+    const stored = cb.upsert("k", { n: 1 })
+    expect(stored).toBeInstanceOf(AsyncResult.AsyncResult)
+    expect(stored.operation).toBe('upsert("k")')
+    stored.callback = (r) => events.push(`stored ${r.key} ${r.success}`)
+    stored.errback = () => events.push("failed")
+    events.push("returned")
+    await eventually(() => expect(events).toEqual(["returned", "stored k true"]))
+    const got = cb.get("k").setCallbacks(
+      (r) => events.push(`got ${JSON.stringify(r.value)}`),
+      () => events.push("failed")
+    )
+    await eventually(() => expect(events).toContain('got {"n":1}'))
+    expect(got.done).toBe(true)
+    expect(unhandled).toEqual([])
+  })
+
+  it("calls errback(asyncResult, error) on failure", async () => {
+    const { cb } = setup()
+    const seen: Array<unknown> = []
+    const pending = cb.get("missing")
+    pending.setCallbacks(
+      () => seen.push("success?"),
+      (ar, error) => seen.push(ar, error)
+    )
+    await eventually(() => expect(seen).toHaveLength(2))
+    expect(seen[0]).toBe(pending)
+    expect(seen[1]).toBeInstanceOf(NotFoundError)
+    expect((seen[1] as NotFoundError).key).toBe("missing")
+  })
+
+  it("delivers a multi operation's MultiResult, or an error carrying allResults", async () => {
+    const { cb } = setup()
+    let multi: MultiResult | undefined
+    cb.upsertMulti({ a: 1, b: 2 }).setCallbacks(
+      (r) => (multi = r),
+      () => undefined
+    )
+    await eventually(() => expect(multi?.allOk).toBe(true))
+    expect(multi).toBeInstanceOf(MultiResult)
+    let failure: NotFoundError | undefined
+    cb.getMulti(["a", "nope", "b"]).setCallbacks(
+      () => undefined,
+      (_, e) => (failure = e as NotFoundError)
+    )
+    await eventually(() => expect(failure).toBeDefined())
+    expect(failure!._tag).toBe("NotFoundError")
+    expect(failure!.key).toBe("nope")
+    expect([...failure!.allResults!.keys()]).toEqual(["a", "nope", "b"])
+    const [ok, failed] = failure!.splitResults()
+    expect([...ok.keys()]).toEqual(["a", "b"])
+    expect([...failed.keys()]).toEqual(["nope"])
+  })
+
+  it("keeps quiet semantics: a quiet miss is a successful callback", async () => {
+    const { cb } = setup(true)
+    let result: unknown
+    cb.remove("gone").setCallbacks(
+      (r) => (result = r),
+      () => undefined
+    )
+    await eventually(() => expect(result).toBeDefined())
+    expect(isMissing(result as never)).toBe(true)
+    expect(cb.quiet).toBe(true)
+  })
+
+  it("throws argument errors synchronously, before anything is sent", () => {
+    const { cb, engine, service } = setup()
+    expect(() => cb.get("")).toThrow(ArgumentError)
+    expect(() => cb.getMulti([])).toThrow(/the list of keys is empty/)
+    expect(() => cb.lock("k", { ttl: 60 })).toThrow(/from 1 to 30 seconds/)
+    expect(() => cb.upsert("k", 1, { ttl: -1 })).toThrow(/must not be negative/)
+    expect(() => cb.counter("k", { delta: 0.5 })).toThrow(ArgumentError)
+    expect(() => cb.unlock("k", 0n)).toThrow(/a CAS of 0/)
+    expect(() => cb.touchMulti({ a: 1 }, { ttl: 1 } as never)).toThrow(/both per key and for all keys/)
+    expect(engine.received).toEqual([])
+    // The service was never even asked.
+    expect(service.calls).toEqual([])
+  })
+
+  it("reports a result without callbacks as a clear AsyncResultError, to the onUnhandled hook", async () => {
+    const { cb, unhandled } = setup()
+    cb.upsert("k", 1) // no callbacks set
+    await eventually(() => expect(unhandled).toHaveLength(1))
+    expect(unhandled[0]!._tag).toBe("AsyncResultError")
+    expect(unhandled[0]!.reason).toBe("MissingCallback")
+    expect(unhandled[0]!.operation).toBe('upsert("k")')
+    expect(unhandled[0]!.message).toContain("no callback was set")
+    expect(unhandled[0]!.message).toContain("setCallbacks")
+    // Only an errback set, and the operation fails: the errback is used, nothing is reported.
+    const only = cb.get("missing")
+    let errors = 0
+    only.errback = () => errors++
+    await eventually(() => expect(errors).toBe(1))
+    // Only a callback set, and the operation fails: reported, naming the errback.
+    const onlyCallback = cb.get("missing")
+    onlyCallback.callback = () => undefined
+    await eventually(() => expect(unhandled).toHaveLength(2))
+    expect(unhandled[1]!.message).toContain("no errback was set")
+    expect(unhandled[1]!.cause).toBeInstanceOf(NotFoundError)
+  })
+
+  it("reports a callback that throws, without losing the error", async () => {
+    const { cb, unhandled } = setup()
+    cb.upsert("k", 1).setCallbacks(
+      () => {
+        throw new Error("boom")
+      },
+      () => undefined
+    )
+    await eventually(() => expect(unhandled).toHaveLength(1))
+    expect(unhandled[0]!.reason).toBe("CallbackThrew")
+    expect(unhandled[0]!.message).toContain("boom")
+    expect((unhandled[0]!.cause as Error).message).toBe("boom")
+  })
+
+  it("by default rethrows unhandled problems outside any stack, as an uncaught exception", async () => {
+    const caught: Array<unknown> = []
+    const listener = (error: unknown) => caught.push(error)
+    const previous = process.listeners("uncaughtException")
+    process.removeAllListeners("uncaughtException")
+    process.on("uncaughtException", listener)
+    try {
+      const cb = AsyncResult.make(makeMemoryConnection())
+      cb.upsert("k", 1)
+      await eventually(() => expect(caught).toHaveLength(1))
+      expect(caught[0]).toBeInstanceOf(AsyncResult.AsyncResultError)
+    } finally {
+      process.removeListener("uncaughtException", listener)
+      for (const l of previous) process.on("uncaughtException", l)
+    }
+  })
+
+  it("cancel stops the operation and suppresses the callbacks", async () => {
+    const { cb, unhandled } = setup()
+    const events: Array<string> = []
+    const r = cb.upsert("k", 1).setCallbacks(
+      () => events.push("ok"),
+      () => events.push("err")
+    )
+    r.cancel()
+    expect(r.done).toBe(true)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(events).toEqual([])
+    expect(unhandled).toEqual([])
+  })
+})
+
+describe("AsyncResult", () => {
+  it("delivers an outcome known during the call only after the call returned", async () => {
+    const events: Array<string> = []
+    const r = new AsyncResult.AsyncResult<number, never>("sync()", (complete) => {
+      complete(Exit.succeed(7))
+      return () => undefined
+    })
+    r.callback = (n) => events.push(`ok ${n}`)
+    events.push("set")
+    await eventually(() => expect(events).toEqual(["set", "ok 7"]))
+  })
+
+  it("turns a defect into a DefectError and an interruption into a ClientTemporaryFailError", async () => {
+    const errors: Array<unknown> = []
+    const defect = new AsyncResult.AsyncResult<number, never>("bug()", (complete) => {
+      complete(Exit.die(new Error("bug")))
+      return () => undefined
+    })
+    defect.errback = (_, e) => errors.push(e)
+    const interrupted = new AsyncResult.AsyncResult<number, never>("stopped()", (complete) => {
+      complete(Exit.interrupt(FiberId.none))
+      return () => undefined
+    })
+    interrupted.errback = (_, e) => errors.push(e)
+    await eventually(() => expect(errors).toHaveLength(2))
+    expect(errors[0]).toBeInstanceOf(AsyncResult.DefectError)
+    expect((errors[0] as AsyncResult.DefectError).cause).toEqual(new Error("bug"))
+    expect(errors[1]).toBeInstanceOf(ClientTemporaryFailError)
+  })
+
+  it("ignores a second completion", async () => {
+    let calls = 0
+    const r = new AsyncResult.AsyncResult<number, never>("twice()", (complete) => {
+      setImmediate(() => {
+        complete(Exit.succeed(1))
+        complete(Exit.succeed(2))
+      })
+      return () => undefined
+    })
+    let value = 0
+    r.callback = (n) => {
+      calls++
+      value = n
+    }
+    await eventually(() => expect(calls).toBe(1))
+    await new Promise((resolve) => setImmediate(resolve))
+    expect([calls, value]).toEqual([1, 1])
+  })
+
+  it.effect("fromContext runs on the current runtime", () =>
+    Effect.gen(function* () {
+      const cb = yield* AsyncResult.fromContext().pipe(Effect.provideService(Connection, makeMemoryConnection()))
+      const value = yield* Effect.async<unknown, unknown>((resume) => {
+        cb.counter("n", { initial: 5 }).setCallbacks(
+          (r) => resume(Effect.succeed(r.value)),
+          (_, e) => resume(Effect.fail(e))
+        )
+      })
+      expect(value).toBe(5n)
+    })
+  )
+})
+
+describe("PromiseConnection (the worked example)", () => {
+  it("resolves with results, rejects with errors, and rejects on argument errors", async () => {
+    const cb = AsyncResult.toPromiseConnection(AsyncResult.make(makeMemoryConnection()))
+    const stored = await cb.upsert("p", "text", { format: 0x04000004 })
+    expect(stored.success).toBe(true)
+    const got = await cb.get("p")
+    expect(got.value).toBe("text")
+    await expect(cb.get("nope")).rejects.toBeInstanceOf(NotFoundError)
+    await expect(cb.get("")).rejects.toBeInstanceOf(ArgumentError)
+    const missing = await cb.get("nope", { quiet: true })
+    expect(isMissing(missing)).toBe(true)
+    const counted = await cb.counterMulti({ c1: { initial: 1n }, c2: 3 }, { initial: 10 })
+    expect([...counted.values()].map((r) => r.value)).toEqual([1n, 10n])
+    const locked = await cb.lock("p", { ttl: 5 })
+    await expect(cb.upsert("p", "x")).rejects.toMatchObject({ _tag: "KeyExistsError" })
+    await expect(cb.unlock("p", locked.cas + 1n)).rejects.toMatchObject({ _tag: "TemporaryFailError" })
+    expect((await cb.unlock("p", locked.cas)).success).toBe(true)
+    await cb.append("p", "!")
+    expect((await cb.get("p")).value).toBe("text!")
+    await expect(cb.append("absent", "!")).rejects.toMatchObject({ _tag: "NotStoredError" })
+    await expect(cb.stats()).rejects.toMatchObject({ _tag: "NotSupportedError" })
+  })
+
+  it("toPromise adapts any AsyncResult", async () => {
+    const r = new AsyncResult.AsyncResult<string, never>("x()", (complete) => {
+      setImmediate(() => complete(Exit.succeed("done")))
+      return () => undefined
+    })
+    await expect(AsyncResult.toPromise(r)).resolves.toBe("done")
+  })
+})

@@ -1,0 +1,166 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Config, ConfigProvider, Duration, Effect, Either, Redacted } from "effect"
+import { ArgumentError } from "../../src/Errors.js"
+import * as Options from "../../src/internal/connection/options.js"
+import * as Transcoder from "../../src/Transcoder.js"
+
+const resolved = (options?: Options.Options) => Either.getOrThrow(Options.resolve(options))
+
+const refused = (options: Options.Options): ArgumentError => {
+  const r = Options.resolve(options)
+  if (Either.isRight(r)) throw new Error("expected the options to be refused")
+  expect(r.left).toBeInstanceOf(ArgumentError)
+  return r.left
+}
+
+const millis = (d: Duration.Duration) => Duration.toMillis(d)
+
+describe("connection options", () => {
+  it("have the defaults of SPEC.md §3.1", () => {
+    const o = resolved()
+    expect(o.bucket).toBe("default")
+    expect(o.seeds).toEqual([{ host: "localhost", port: 11210 }])
+    expect(o.tls).toBe(false)
+    expect(o.memcached).toBe(false)
+    expect(o.quiet).toBe(false)
+    expect(o.defaultFormat).toBe(Transcoder.FMT_JSON)
+    expect(o.transcoder).toBe(Transcoder.defaultTranscoder)
+    expect(millis(o.operationTimeout)).toBe(2500)
+    expect(millis(o.viewsTimeout)).toBe(75_000)
+    expect(millis(o.bootstrapTimeout)).toBe(10_000)
+    expect(millis(o.configPollInterval)).toBe(2500)
+    expect(millis(o.durabilityTimeout)).toBe(5000)
+    expect(millis(o.durabilityInterval)).toBe(10)
+    expect(o.username).toBeUndefined()
+    expect(o.password).toBeUndefined()
+    expect(o.forceSaslPlain).toBe(false)
+  })
+
+  it("take settings from the connection string, in seconds", () => {
+    const o = resolved({
+      connectionString:
+        "couchbases://a,b:1/travel?operation_timeout=4.5&config_total_timeout=20&views_timeout=1500 millis&config_poll_interval=.5&certpath=/x&username=u"
+    })
+    expect(o.tls).toBe(true)
+    expect(o.seeds).toEqual([
+      { host: "a", port: 11207 },
+      { host: "b", port: 1 }
+    ])
+    expect(o.bucket).toBe("travel")
+    expect(millis(o.operationTimeout)).toBe(4500)
+    expect(millis(o.bootstrapTimeout)).toBe(20_000)
+    expect(millis(o.viewsTimeout)).toBe(1500)
+    expect(millis(o.configPollInterval)).toBe(500)
+    expect(o.username).toBe("u")
+    // Options this module does not interpret are kept for the I/O layer.
+    expect(o.extra).toEqual({ certpath: "/x" })
+  })
+
+  it("let explicit options win over the connection string", () => {
+    const o = resolved({
+      connectionString: "couchbase://h/fromstring?operation_timeout=9&username=s",
+      bucket: "explicit",
+      username: "e",
+      operationTimeout: "1 second",
+      bootstrapTimeout: Duration.seconds(3),
+      viewsTimeout: 250
+    })
+    expect(o.bucket).toBe("explicit")
+    expect(o.username).toBe("e")
+    expect(millis(o.operationTimeout)).toBe(1000)
+    expect(millis(o.bootstrapTimeout)).toBe(3000)
+    // Options follow Effect: a bare number is milliseconds.
+    expect(millis(o.viewsTimeout)).toBe(250)
+  })
+
+  it("default the user to the bucket when only a password is given (pre-RBAC)", () => {
+    const password = Redacted.make("secret")
+    const o = resolved({ connectionString: "couchbase://h/beer", password })
+    expect(o.username).toBe("beer")
+    expect(o.password).toBe(password)
+    expect(String(o.password)).not.toContain("secret")
+  })
+
+  it("force SASL PLAIN from the option or sasl_mech_force=PLAIN", () => {
+    expect(resolved({ forceSaslPlain: true }).forceSaslPlain).toBe(true)
+    expect(resolved({ connectionString: "couchbase://h?sasl_mech_force=PLAIN" }).forceSaslPlain).toBe(true)
+    expect(refused({ connectionString: "couchbase://h?sasl_mech_force=CRAM-MD5" }).message).toContain("only PLAIN")
+  })
+
+  it("accept a parsed connection string and memcached://", () => {
+    const o = resolved({ connectionString: { scheme: "memcached", hosts: [{ host: "m" }], options: {} } })
+    expect(o.memcached).toBe(true)
+    expect(o.seeds).toEqual([{ host: "m", port: 11211 }])
+  })
+
+  it("refuse bad settings, naming them", () => {
+    expect(refused({ connectionString: "http://x" }).message).toContain("unsupported scheme")
+    expect(refused({ connectionString: "couchbase://h?operation_timeout=soon" }).message).toContain("operation_timeout")
+    expect(refused({ connectionString: "couchbase://h?operation_timeout=-1" }).message).toContain("operation_timeout")
+    expect(refused({ operationTimeout: -5 }).message).toContain("operationTimeout")
+    expect(refused({ operationTimeout: Number.NaN }).message).toContain("operationTimeout")
+    expect(refused({ operationTimeout: Duration.infinity }).message).toContain("finite")
+    expect(refused({ bucket: "" }).message).toContain("bucket")
+    expect(refused({ username: "" }).message).toContain("username")
+    expect(refused({ password: "plain" as unknown as Redacted.Redacted<string> }).message).toContain("Redacted")
+    expect(refused({ defaultFormat: 0x12345 }).message).toContain("not a known format")
+  })
+
+  it("allow a custom transcoder's own format codes", () => {
+    const transcoder = Transcoder.make({
+      encodeValue: (v) => [Buffer.from(String(v)), 7],
+      decodeValue: (b) => String(b)
+    })
+    expect(resolved({ transcoder, defaultFormat: 0x12345 }).defaultFormat).toBe(0x12345)
+  })
+
+  it.effect("load from Config (the environment), nested under a prefix", () =>
+    Effect.gen(function* () {
+      // Shaped like the environment: names joined with "_". The connection string's
+      // comma must survive (it separates hosts, not sequence elements).
+      const provider = ConfigProvider.fromMap(
+        new Map([
+          ["COUCHBASE_CONNECTION_STRING", "couchbase://c1,c2/cfg"],
+          ["COUCHBASE_PASSWORD", "pw"],
+          ["COUCHBASE_QUIET", "true"],
+          ["COUCHBASE_DEFAULT_FORMAT", "utf8"],
+          ["COUCHBASE_OPERATION_TIMEOUT", "1.5"],
+          ["COUCHBASE_BOOTSTRAP_TIMEOUT", "3 seconds"]
+        ]),
+        { pathDelim: "_" }
+      )
+      const options = yield* Effect.withConfigProvider(Config.nested(Options.config, "COUCHBASE"), provider)
+      const o = Either.getOrThrow(Options.resolve(options))
+      expect(o.seeds.map((s) => s.host)).toEqual(["c1", "c2"])
+      expect(o.bucket).toBe("cfg")
+      expect(Redacted.value(o.password!)).toBe("pw")
+      expect(o.username).toBe("cfg")
+      expect(o.quiet).toBe(true)
+      expect(o.defaultFormat).toBe(Transcoder.FMT_UTF8)
+      expect(millis(o.operationTimeout)).toBe(1500)
+      expect(millis(o.bootstrapTimeout)).toBe(3000)
+      expect(millis(o.viewsTimeout)).toBe(75_000)
+    })
+  )
+
+  it.effect("fail Config loading for a malformed duration, naming the entry", () =>
+    Effect.gen(function* () {
+      const provider = ConfigProvider.fromMap(new Map([["OPERATION_TIMEOUT", "later"]]))
+      const error = yield* Effect.flip(Effect.withConfigProvider(Options.config, provider))
+      expect(String(error)).toContain("OPERATION_TIMEOUT")
+      expect(String(error)).toContain("expected seconds")
+    })
+  )
+
+  it.effect("unwrap a Config.Wrap<Options> given field by field", () =>
+    Effect.gen(function* () {
+      const wrapped = Options.unwrap({
+        connectionString: Config.succeed("couchbase://w/wb"),
+        operationTimeout: Config.succeed("7 seconds" as const)
+      })
+      const o = Either.getOrThrow(Options.resolve(yield* wrapped))
+      expect(o.bucket).toBe("wb")
+      expect(millis(o.operationTimeout)).toBe(7000)
+    })
+  )
+})
