@@ -1,0 +1,313 @@
+/**
+ * One connection's I/O engine, on any Iops: the piece the Connection puts between
+ * its operation bookkeeping and the socket.
+ *
+ * - **Reading.** It owns the socket's one {@link IOEvent}, always watching for read
+ *   readiness; when it fires, every available byte goes into a {@link FrameDecoder}
+ *   and each complete frame goes to `onFrame`, in order, zero-copy.
+ * - **Writing.** `send` only queues. The queue is flushed when the socket reports
+ *   write readiness, which the Iops delivers on a later turn, so every frame sent in
+ *   the same tick leaves in one `write` (up to `maxBatchBytes` per write). A large
+ *   value is written as its own buffer instead of being copied into the batch. When
+ *   `write` returns `false` the driver stops and waits for write readiness again: the
+ *   socket never buffers more than one batch past its high-water mark; what waits
+ *   is the queue, which the caller bounds with `queuedBytes`.
+ * - **Time.** It owns ONE {@link TimerEvent}, armed for the earliest deadline the
+ *   caller asks for (`armTimer`); when it fires the caller checks its deadlines and
+ *   arms the next. No timer per operation.
+ * - **Failure.** End-of-stream, a socket error or undecodable bytes end the driver:
+ *   `onClose(error)` is called exactly once, the socket is destroyed, the events are
+ *   cleaned up, and nothing is delivered afterwards. `close()` ends it the same way
+ *   with `onClose(undefined)`.
+ *
+ * Everything here is plain synchronous code: no Effect per frame or per byte.
+ *
+ * @internal
+ */
+import { NetworkError, ProtocolError } from "../../Errors.js"
+import type { Iops } from "../../Iops.js"
+import {
+  cancelTimer,
+  destroyEvent,
+  destroyTimer,
+  makeIOEvent,
+  makeTimerEvent,
+  now,
+  scheduleTimer,
+  watchEvent
+} from "../iops/core.js"
+import { EOF, type IOEvent, LCB_READ_EVENT, LCB_WRITE_EVENT, type TimerEvent } from "../iops/events.js"
+import { encodedLength, type Frame, type FrameInit, writeFrame } from "../protocol/Frame.js"
+import { FrameDecoder } from "../protocol/FrameDecoder.js"
+
+/** Why a driver stopped on its own. */
+export type DriverError = NetworkError | ProtocolError
+
+/** The caller's side of a {@link Driver}. Handlers must not throw. */
+export interface DriverHandlers {
+  /** Each decoded frame, in order. Its buffers are views into the bytes read: copy what outlives the call. */
+  readonly onFrame: (frame: Frame) => void
+  /** The timer armed with `armTimer` fired: check deadlines and arm the next one. */
+  readonly onTimer: () => void
+  /** The driver stopped (called once): the error, or `undefined` after `close()`. */
+  readonly onClose: (error: DriverError | undefined) => void
+}
+
+/** Tuning of a {@link Driver}. */
+export interface DriverOptions {
+  /** Largest frame body accepted from the peer (default: the decoder's, 20 MiB + 64 KiB). */
+  readonly maxBodyLength?: number | undefined
+  /** Upper bound of one coalesced write, in bytes (default 256 KiB; a single larger frame still goes whole). */
+  readonly maxBatchBytes?: number | undefined
+  /** Values at least this long are written as their own buffer, not copied (default 16 KiB). */
+  readonly copyThreshold?: number | undefined
+}
+
+const DEFAULT_MAX_BATCH = 256 * 1024
+const DEFAULT_COPY_THRESHOLD = 16 * 1024
+
+/** Bytes already encoded, queued as they are. */
+type Outgoing = FrameInit | Uint8Array
+
+const isBytes = (item: Outgoing): item is Uint8Array => item instanceof Uint8Array
+
+/** See the module documentation. */
+export class Driver {
+  private readonly event: IOEvent
+  private readonly timer: TimerEvent
+  private readonly decoder: FrameDecoder
+  private readonly maxBatch: number
+  private readonly copyThreshold: number
+  private queue: Array<Outgoing> = []
+  private lengths: Array<number> = []
+  private head = 0
+  private queued = 0
+  private inHandler = false
+  private timerAt: number | undefined = undefined
+  private done = false
+
+  constructor(
+    private readonly iops: Iops.Service,
+    readonly socket: Iops.Socket,
+    private readonly handlers: DriverHandlers,
+    options: DriverOptions = {}
+  ) {
+    this.decoder = new FrameDecoder({ maxBodyLength: options.maxBodyLength })
+    this.maxBatch = options.maxBatchBytes ?? DEFAULT_MAX_BATCH
+    this.copyThreshold = options.copyThreshold ?? DEFAULT_COPY_THRESHOLD
+    this.event = makeIOEvent(iops)
+    this.event.socket = socket
+    this.event.onReady = this.onReady
+    this.timer = makeTimerEvent(iops)
+    this.timer.onReady = this.onTimerReady
+    this.rearm()
+    iops.startWatching()
+  }
+
+  /** Whether the driver has stopped. */
+  get closed(): boolean {
+    return this.done
+  }
+
+  /** Bytes queued by `send` and not yet handed to the socket. */
+  get queuedBytes(): number {
+    return this.queued
+  }
+
+  /** `host:port` of the peer, for messages. */
+  get remote(): string {
+    return `${this.socket.remoteHost}:${this.socket.remotePort}`
+  }
+
+  /** The clock the driver's timer runs on (milliseconds): deadlines are on this clock. */
+  now(): number {
+    return now(this.iops)
+  }
+
+  /** Queues a frame for the next flush; `false` (and nothing queued) once closed. */
+  send(init: FrameInit): boolean {
+    if (this.done) return false
+    this.enqueue(init, encodedLength(init))
+    return true
+  }
+
+  /** Queues already-encoded bytes (the caller must not modify them); `false` once closed. */
+  sendBytes(bytes: Uint8Array): boolean {
+    if (this.done) return false
+    if (bytes.length > 0) this.enqueue(bytes, bytes.length)
+    return true
+  }
+
+  /**
+   * Makes the timer fire no later than `deadline` (on {@link now}'s clock). A later
+   * deadline than the one armed changes nothing: the caller re-arms when it fires.
+   */
+  armTimer(deadline: number): void {
+    if (this.done) return
+    if (this.timerAt !== undefined && this.timerAt <= deadline) return
+    this.timerAt = deadline
+    scheduleTimer(this.iops, this.timer, (deadline - now(this.iops)) * 1000)
+  }
+
+  /** Disarms the timer (nothing left to time). */
+  disarmTimer(): void {
+    if (this.timerAt === undefined) return
+    this.timerAt = undefined
+    cancelTimer(this.iops, this.timer)
+  }
+
+  /** Stops the driver: queued frames are dropped, the socket is closed, `onClose(undefined)`. */
+  close(): void {
+    this.stop(undefined)
+  }
+
+  private enqueue(item: Outgoing, length: number): void {
+    this.queue.push(item)
+    this.lengths.push(length)
+    this.queued += length
+    // Inside a delivery the event is re-armed once at the end.
+    if (!this.inHandler) this.rearm()
+  }
+
+  private rearm(): void {
+    if (this.done) return
+    watchEvent(this.iops, this.event, this.head < this.queue.length ? LCB_READ_EVENT | LCB_WRITE_EVENT : LCB_READ_EVENT)
+  }
+
+  private readonly onReady = (flags: number): void => {
+    this.inHandler = true
+    try {
+      if ((flags & LCB_READ_EVENT) !== 0) this.readAvailable()
+      if (!this.done && (flags & LCB_WRITE_EVENT) !== 0) this.flush()
+    } finally {
+      this.inHandler = false
+    }
+    this.rearm()
+  }
+
+  private readonly onTimerReady = (): void => {
+    this.timerAt = undefined
+    if (!this.done) this.handlers.onTimer()
+  }
+
+  private readonly deliverFrame = (frame: Frame): void => {
+    if (!this.done) this.handlers.onFrame(frame)
+  }
+
+  private readAvailable(): void {
+    for (;;) {
+      const result = this.socket.read()
+      if (result === null) return
+      if (result === EOF) {
+        this.stop(
+          new NetworkError({
+            message: `the connection to ${this.remote} was closed by the peer; operations in flight on it may or may not have been applied`
+          })
+        )
+        return
+      }
+      if (!Buffer.isBuffer(result)) {
+        this.stop(result)
+        return
+      }
+      const error = this.decoder.feed(result, this.deliverFrame)
+      if (error !== undefined) {
+        this.stop(
+          new ProtocolError({
+            message: `${this.remote} sent bytes that are not a valid frame: ${error.message}`,
+            cause: error
+          })
+        )
+        return
+      }
+      if (this.done) return
+    }
+  }
+
+  /** Writes batches until the queue is empty or the socket asks to wait. */
+  private flush(): void {
+    const queue = this.queue
+    const lengths = this.lengths
+    let writable = true
+    while (writable && this.head < queue.length) {
+      const start = this.head
+      let end = start
+      let size = 0
+      while (end < queue.length && (end === start || size + lengths[end]! <= this.maxBatch)) {
+        size += lengths[end]!
+        end++
+      }
+      writable = this.writeBatch(start, end, size)
+      for (let i = start; i < end; i++) queue[i] = undefined as unknown as Outgoing
+      this.head = end
+      this.queued -= size
+    }
+    if (this.head === queue.length) {
+      this.queue = []
+      this.lengths = []
+      this.head = 0
+    } else if (this.head > 1024 && this.head * 2 > queue.length) {
+      this.queue = queue.slice(this.head)
+      this.lengths = lengths.slice(this.head)
+      this.head = 0
+    }
+  }
+
+  /**
+   * Writes items [start, end) as one buffer, except that a large value goes out as
+   * its own buffer (after the header part) rather than being copied. Returns the
+   * socket's verdict on the last write.
+   */
+  private writeBatch(start: number, end: number, size: number): boolean {
+    const queue = this.queue
+    let copied = size
+    for (let i = start; i < end; i++) {
+      const item = queue[i]!
+      if (!isBytes(item) && item.value !== undefined && item.value.length >= this.copyThreshold) {
+        copied -= item.value.length
+      }
+    }
+    const buffer = Buffer.allocUnsafe(copied)
+    let offset = 0
+    let from = 0
+    let ok = true
+    for (let i = start; i < end; i++) {
+      const item = queue[i]!
+      if (isBytes(item)) {
+        buffer.set(item, offset)
+        offset += item.length
+        continue
+      }
+      const value = item.value
+      if (value === undefined || value.length < this.copyThreshold) {
+        offset = writeFrame(buffer, offset, item)
+        continue
+      }
+      // Header, extras and key go into the batch with the body length of the whole
+      // frame; then the batch so far is written, then the value itself.
+      const headerAt = offset
+      offset = writeFrame(buffer, offset, { ...item, value: undefined })
+      buffer.writeUInt32BE(buffer.readUInt32BE(headerAt + 8) + value.length, headerAt + 8)
+      this.socket.write(buffer.subarray(from, offset))
+      ok = this.socket.write(value)
+      from = offset
+    }
+    if (offset > from) ok = this.socket.write(buffer.subarray(from, offset))
+    return ok
+  }
+
+  private stop(error: DriverError | undefined): void {
+    if (this.done) return
+    this.done = true
+    this.queue = []
+    this.lengths = []
+    this.head = 0
+    this.queued = 0
+    this.timerAt = undefined
+    destroyEvent(this.iops, this.event)
+    destroyTimer(this.iops, this.timer)
+    if (error === undefined) this.socket.close()
+    else this.socket.destroy()
+    this.handlers.onClose(error)
+  }
+}
