@@ -1,0 +1,452 @@
+/**
+ * An in-process Couchbase-compatible cluster: the default target of `npm start`, of
+ * this project's tests and of its users' tests. It speaks the binary KV protocol
+ * (SASL, HELLO, error map, CCCP cluster maps, NOT_MY_VBUCKET, replicas, OBSERVE), the
+ * management REST API clients bootstrap from, and hosts the views (capi) port, so the
+ * official Couchbase SDKs connect to it as to a real cluster.
+ *
+ * - Several nodes on 127.0.0.1, each with its own KV, capi and management port (port 0
+ *   = any free port), over real TCP and/or a {@link SimulatedNetwork}.
+ * - Buckets of type `couchbase` (1024 vBuckets by default, 0…3 replicas, writes
+ *   replicated synchronously) and `memcached` (no vBuckets: clients place keys with
+ *   ketama; each node also serves the bucket on a dedicated port without
+ *   authentication, which is how plain memcached clients and tools reach it).
+ * - Time is Effect's `Clock`, captured when the cluster is built, so under `TestClock`
+ *   TTLs and lock timeouts pass without waiting.
+ * - Views out of the box (the built-in view engine on every capi port), and the
+ *   `beer-sample` dataset preloaded on request (`buckets: [{ name: "beer-sample", sample: "beer-sample" }]`).
+ * - A control handle for topology (failover, add/remove node, rebalance,
+ *   stop/hang/restart) and for the copies of single keys (persist, unpersist, cache,
+ *   endure, purge), as CouchbaseMock offers.
+ *
+ * ```ts
+ * const program = Effect.gen(function* () {
+ *   const cluster = yield* EmbeddedCluster.EmbeddedCluster
+ *   console.log(cluster.connectionString) // couchbase://127.0.0.1:40123,…
+ *   yield* cluster.control.failover(1)
+ * }).pipe(Effect.provide(EmbeddedCluster.layer({ nodes: 3, replicas: 1 })))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Context, Data, Effect, Layer, Redacted, type Scope } from "effect"
+import type { SimulatedNetwork } from "./internal/iops/network.js"
+import type { ListenError } from "./internal/iops/serverSocket.js"
+import type { BucketDocument, BucketType, LoadDocument, ServerBucket } from "./server/Bucket.js"
+import type { ViewRequestHandler } from "./server/Capi.js"
+import { ClusterControlError, type ClusterSpec, type PortSpec, ServerCluster, type UserSpec } from "./server/Cluster.js"
+import {
+  type CopyInfo,
+  type KeyTargets,
+  type KeyValueSpec,
+  keyInfo,
+  placeCopies,
+  purgeCopies,
+  setPersisted
+} from "./server/KeyControl.js"
+import type { Membership, RunState, ServerNode } from "./server/ServerNode.js"
+import { simulatedTransport } from "./server/transport/simulated.js"
+import type { ServerTransport } from "./server/transport/Transport.js"
+import { tcpTransport } from "./server/transport/tcp.js"
+import { handleViewRequest, installDesignDocuments, loadBeerSample, type SampleDataset } from "./server/views/index.js"
+
+export type { ViewRequestContext, ViewRequestHandler } from "./server/Capi.js"
+export { ClusterControlError } from "./server/Cluster.js"
+export type { BucketDocument, BucketType, CopyInfo, KeyTargets, KeyValueSpec, LoadDocument, Membership, RunState }
+
+/** The version the embedded nodes report (VERSION, STAT, `/pools`). */
+export const SERVER_VERSION = "7.6.0-effect-couchbase"
+
+/** A password as options take it: preferably `Redacted`, a plain string is accepted. */
+export type Secret = Redacted.Redacted<string> | string
+
+/** A bucket to create. */
+export interface BucketOptions {
+  readonly name: string
+  /** Default `couchbase`. */
+  readonly type?: BucketType | undefined
+  /** Replica count of a couchbase bucket (0…3); default the cluster's `replicas`. */
+  readonly replicas?: number | undefined
+  /** vBuckets of a couchbase bucket; default the cluster's `vBuckets`. */
+  readonly vBuckets?: number | undefined
+  /** Creates a user named like the bucket with this password (pre-RBAC style; SASL then selects the bucket). */
+  readonly password?: Secret | undefined
+  /** Users with access to this bucket only. */
+  readonly users?: ReadonlyArray<{ readonly username: string; readonly password: Secret }> | undefined
+  /**
+   * Memcached buckets: also serve the bucket on a dedicated port per node, without
+   * authentication (default true). Ignored for couchbase buckets.
+   */
+  readonly dedicatedPort?: boolean | undefined
+  /**
+   * Preloads a sample dataset when the cluster starts: its documents through the normal
+   * store path (CAS, sequence numbers, replicas) and its design documents into the
+   * view engine. `beer-sample` is 7303 documents and the design document `beer`.
+   * Couchbase buckets only.
+   */
+  readonly sample?: SampleName | undefined
+}
+
+/** The sample datasets {@link BucketOptions.sample} can preload (each usually lives in a bucket of its name). */
+export type SampleName = "beer-sample"
+
+const SAMPLES: Readonly<Record<SampleName, () => SampleDataset>> = { "beer-sample": loadBeerSample }
+
+/** Options of {@link make}. */
+export interface Options {
+  /** Number of nodes (default 1). */
+  readonly nodes?: number | undefined
+  /** Default replica count of couchbase buckets, 0…3 (default 1 when there are several nodes, else 0). */
+  readonly replicas?: number | undefined
+  /** Default vBucket count of couchbase buckets (default 1024). */
+  readonly vBuckets?: number | undefined
+  /** Buckets (default one couchbase bucket named `default`). */
+  readonly buckets?: ReadonlyArray<BucketOptions> | undefined
+  /** The administrator (every bucket, management API). Default `Administrator`. */
+  readonly username?: string | undefined
+  /** The administrator's password. Default `password`. */
+  readonly password?: Secret | undefined
+  /** Host to bind and to advertise in the cluster map (default `127.0.0.1`). */
+  readonly host?: string | undefined
+  /** Ports per node (absent or 0 = any free port). */
+  readonly ports?: ReadonlyArray<PortSpec> | undefined
+  /** Listen on real TCP (default true). */
+  readonly tcp?: boolean | undefined
+  /** Also (or, with `tcp: false`, only) listen on this simulated network, with the same ports. */
+  readonly network?: SimulatedNetwork.Service | undefined
+  /**
+   * The request handler of the capi (views) ports. Default: the built-in view engine,
+   * so design documents and view queries work out of the box. Requests for memcached
+   * buckets never reach it: they are answered 404 `no_couchbase_bucket_exists`.
+   */
+  readonly viewHandler?: ViewRequestHandler | undefined
+}
+
+/** A node as seen from outside. */
+export interface NodeInfo {
+  /** The node's index: its position in {@link EmbeddedCluster.Service.nodes}, used by the control commands. */
+  readonly index: number
+  readonly host: string
+  readonly kv: number
+  readonly capi: number
+  readonly mgmt: number
+  /** Dedicated (unauthenticated) KV ports of memcached buckets, by bucket name. */
+  readonly bucketPorts: Readonly<Record<string, number>>
+  readonly membership: Membership
+  readonly state: RunState
+}
+
+/** A bucket's data, for preloading and for the view engine. */
+export interface EmbeddedBucket {
+  readonly name: string
+  readonly type: BucketType
+  readonly numReplicas: number
+  readonly numVBuckets: number
+  /** Live (not deleted, not expired) items of the active copies, in vBucket order. */
+  documents(): Iterable<BucketDocument>
+  /** The live document `id` of its active copy. */
+  getDocument(id: string): BucketDocument | undefined
+  /**
+   * Writes documents as upserts through the normal store path (new CAS, sequence
+   * numbers, replication). Objects are stored as JSON with the JSON flags; bytes as
+   * they are. Returns how many were stored.
+   */
+  load(docs: Iterable<LoadDocument>): Effect.Effect<number>
+  /** The server-side bucket (the view engine's `ViewSource`). */
+  readonly source: ServerBucket
+}
+
+/** Key-control commands name a bucket (default: the first bucket). */
+export interface KeyCommandOptions extends KeyTargets {
+  readonly bucket?: string | undefined
+}
+
+/** The control handle: topology, run state and single keys. */
+export interface Control {
+  /** Fails a node over: replicas are promoted, the node leaves the map (it keeps answering, with NOT_MY_VBUCKET). */
+  readonly failover: (node: number) => Effect.Effect<void, ClusterControlError>
+  /** Adds a node, listening at once; it takes vBuckets at the next {@link Control.rebalance}. */
+  readonly addNode: (ports?: PortSpec) => Effect.Effect<NodeInfo, EmbeddedClusterError>
+  /** Marks a node for removal at the next rebalance. */
+  readonly removeNode: (node: number) => Effect.Effect<void, ClusterControlError>
+  /** Moves vBuckets (with their data) so that they are spread over the member nodes. */
+  readonly rebalance: () => Effect.Effect<void>
+  /** Closes a node's listeners and connections (clients see connection refused). */
+  readonly stop: (node: number) => Effect.Effect<void, ClusterControlError>
+  /** Makes a node accept connections and requests but never answer. */
+  readonly hang: (node: number) => Effect.Effect<void, ClusterControlError>
+  /** Brings a stopped or hung node back on its ports (its connections are dropped). */
+  readonly restart: (node: number) => Effect.Effect<void, ClusterControlError | EmbeddedClusterError>
+  /** Marks copies of `key` as persisted; returns how many copies changed. */
+  readonly persist: (key: string, options?: KeyCommandOptions) => Effect.Effect<number, ClusterControlError>
+  /** Marks copies of `key` as only in memory; returns how many copies changed. */
+  readonly unpersist: (key: string, options?: KeyCommandOptions) => Effect.Effect<number, ClusterControlError>
+  /** Places unpersisted copies (of `value`, or the master's copy) on the chosen nodes only. */
+  readonly cache: (
+    key: string,
+    options?: KeyCommandOptions & KeyValueSpec
+  ) => Effect.Effect<number, ClusterControlError>
+  /** Places persisted copies on the chosen nodes. */
+  readonly endure: (
+    key: string,
+    options?: KeyCommandOptions & KeyValueSpec
+  ) => Effect.Effect<number, ClusterControlError>
+  /** Removes copies of `key` from the chosen nodes; returns how many existed. */
+  readonly purge: (key: string, options?: KeyCommandOptions) => Effect.Effect<number, ClusterControlError>
+  /** Every copy of `key` in its vBucket's chain. */
+  readonly keyInfo: (
+    key: string,
+    options?: { readonly bucket?: string | undefined }
+  ) => Effect.Effect<ReadonlyArray<CopyInfo>, ClusterControlError>
+}
+
+/** The options were invalid, or a port could not be bound. */
+export class EmbeddedClusterError extends Data.TaggedError("EmbeddedClusterError")<{
+  readonly message: string
+  readonly cause?: unknown
+}> {}
+
+/** The embedded cluster as a service. */
+export class EmbeddedCluster extends Context.Tag("effect-couchbase/EmbeddedCluster")<
+  EmbeddedCluster,
+  EmbeddedCluster.Service
+>() {}
+
+/** Types of {@link EmbeddedCluster}. */
+export declare namespace EmbeddedCluster {
+  /** A running cluster. */
+  export interface Service {
+    /** `couchbase://host:kv,…` of the nodes in the cluster map when it was built. */
+    readonly connectionString: string
+    /** The administrator's name. */
+    readonly username: string
+    /** The administrator's password. */
+    readonly password: Redacted.Redacted<string>
+    /** The first bucket's name (what clients open by default). */
+    readonly defaultBucket: string
+    /** Every node ever created, by index (a snapshot taken at each access). */
+    readonly nodes: ReadonlyArray<NodeInfo>
+    /** `memcached://host:port,…` of a memcached bucket's dedicated ports on the member nodes. */
+    readonly memcachedConnectionString: (bucket: string) => string | undefined
+    /** A bucket's data, by name. */
+    readonly bucket: (name: string) => EmbeddedBucket | undefined
+    /** Replaces the capi ports' request handler (`undefined`: view paths answer 404). */
+    readonly setViewHandler: (handler: ViewRequestHandler | undefined) => void
+    /** Topology, run state and key control. */
+    readonly control: Control
+    /** The current cluster map revision. */
+    readonly revision: () => number
+  }
+}
+
+const reveal = (secret: Secret): string => (typeof secret === "string" ? secret : Redacted.value(secret))
+
+const invalid = (message: string) => Effect.fail(new EmbeddedClusterError({ message }))
+
+const isCount = (n: number, min: number, max: number): boolean => Number.isInteger(n) && n >= min && n <= max
+
+const nodeInfo = (node: ServerNode): NodeInfo => ({
+  index: node.id,
+  host: node.host,
+  kv: node.kv,
+  capi: node.capi,
+  mgmt: node.mgmt,
+  bucketPorts: Object.fromEntries(node.bucketPorts),
+  membership: node.membership,
+  state: node.state
+})
+
+const listenFailed = (error: ListenError): EmbeddedClusterError =>
+  new EmbeddedClusterError({ message: error.message, cause: error })
+
+/**
+ * Starts a cluster in the current scope; closing the scope stops every node and
+ * closes every connection. Fails with {@link EmbeddedClusterError} for invalid options
+ * or a port that cannot be bound.
+ */
+export const make = (
+  options: Options = {}
+): Effect.Effect<EmbeddedCluster.Service, EmbeddedClusterError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const nodes = options.nodes ?? 1
+    if (!isCount(nodes, 1, 64)) return yield* invalid(`nodes must be an integer from 1 to 64, got ${nodes}`)
+    const replicas = options.replicas ?? Math.min(1, nodes - 1)
+    if (!isCount(replicas, 0, 3)) return yield* invalid(`replicas must be an integer from 0 to 3, got ${replicas}`)
+    const vBuckets = options.vBuckets ?? 1024
+    if (!isCount(vBuckets, 1, 65536))
+      return yield* invalid(`vBuckets must be an integer from 1 to 65536, got ${vBuckets}`)
+    const bucketOptions = options.buckets ?? [{ name: "default" }]
+    if (bucketOptions.length === 0) return yield* invalid("at least one bucket is needed")
+    const username = options.username ?? "Administrator"
+    const password = options.password === undefined ? "password" : reveal(options.password)
+    if (username === "") return yield* invalid("the administrator's user name must not be empty")
+    const users: Array<UserSpec> = [{ username, password, buckets: "*" }]
+    const names = new Set<string>()
+    for (const b of bucketOptions) {
+      if (!/^[A-Za-z0-9._%-]{1,100}$/.test(b.name)) {
+        return yield* invalid(`invalid bucket name ${JSON.stringify(b.name)}: use letters, digits, . _ % - (1-100)`)
+      }
+      if (names.has(b.name)) return yield* invalid(`bucket ${JSON.stringify(b.name)} is declared twice`)
+      names.add(b.name)
+      const r = b.replicas ?? replicas
+      if (!isCount(r, 0, 3)) return yield* invalid(`bucket ${b.name}: replicas must be 0…3, got ${r}`)
+      const v = b.vBuckets ?? vBuckets
+      if (!isCount(v, 1, 65536)) return yield* invalid(`bucket ${b.name}: vBuckets must be 1…65536, got ${v}`)
+      if (b.sample !== undefined) {
+        if (!Object.hasOwn(SAMPLES, b.sample)) {
+          return yield* invalid(`bucket ${b.name}: unknown sample ${JSON.stringify(b.sample)}`)
+        }
+        if ((b.type ?? "couchbase") !== "couchbase") {
+          return yield* invalid(`bucket ${b.name}: a sample needs a couchbase bucket (it has views)`)
+        }
+      }
+      if (b.password !== undefined) users.push({ username: b.name, password: reveal(b.password), buckets: [b.name] })
+      for (const u of b.users ?? [])
+        users.push({ username: u.username, password: reveal(u.password), buckets: [b.name] })
+    }
+    const passwords = new Map<string, string>()
+    for (const u of users) {
+      const known = passwords.get(u.username)
+      if (known !== undefined && known !== u.password) {
+        return yield* invalid(`user ${JSON.stringify(u.username)} is declared twice with different passwords`)
+      }
+      passwords.set(u.username, u.password)
+    }
+    const transports: Array<ServerTransport> = []
+    if (options.tcp ?? true) transports.push(tcpTransport)
+    if (options.network !== undefined) transports.push(simulatedTransport(options.network))
+    if (transports.length === 0) return yield* invalid("nothing to listen on: set tcp or network")
+    const clock = yield* Effect.clock
+    const spec: ClusterSpec = {
+      host: options.host ?? "127.0.0.1",
+      nodes,
+      buckets: bucketOptions.map((b) => ({
+        name: b.name,
+        type: b.type ?? "couchbase",
+        numReplicas: b.replicas ?? replicas,
+        numVBuckets: b.vBuckets ?? vBuckets,
+        dedicatedPort: b.dedicatedPort ?? true
+      })),
+      users,
+      ports: options.ports ?? [],
+      version: SERVER_VERSION
+    }
+    // The clock is captured once: under TestClock, TTLs and locks follow the test's time.
+    const cluster = yield* ServerCluster.make(spec, transports, () => clock.unsafeCurrentTimeMillis()).pipe(
+      Effect.mapError(listenFailed)
+    )
+    cluster.viewHandler = couchbaseBucketsOnly(options.viewHandler ?? handleViewRequest)
+    for (const b of bucketOptions) {
+      if (b.sample !== undefined) yield* loadSample(cluster, cluster.bucket(b.name)!, b.sample)
+    }
+    return service(cluster, username, password, bucketOptions[0]!.name)
+  })
+
+// A memcached bucket has no views; a node answers its capi paths as for a missing database.
+const couchbaseBucketsOnly = (handler: ViewRequestHandler | undefined): ViewRequestHandler | undefined =>
+  handler === undefined
+    ? undefined
+    : (req, res, bucketName, bucket, context) => {
+        if (bucket.type === "couchbase") return handler(req, res, bucketName, bucket, context)
+        const body = JSON.stringify({ error: "not_found", reason: "no_couchbase_bucket_exists" })
+        res.writeHead(404, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) })
+        res.end(body)
+      }
+
+// The dataset ships with the package: failing to read it is reported, not thrown.
+const loadSample = (
+  cluster: ServerCluster,
+  bucket: ServerBucket,
+  sample: SampleName
+): Effect.Effect<void, EmbeddedClusterError> =>
+  Effect.try({
+    try: () => {
+      const dataset = SAMPLES[sample]()
+      cluster.load(bucket, dataset.documents)
+      installDesignDocuments(bucket, dataset)
+    },
+    catch: (cause) =>
+      new EmbeddedClusterError({ message: `cannot load the sample ${sample} into bucket ${bucket.name}`, cause })
+  })
+
+const service = (
+  cluster: ServerCluster,
+  username: string,
+  password: string,
+  defaultBucket: string
+): EmbeddedCluster.Service => {
+  const host = cluster.spec.host
+  const connectionString = `couchbase://${cluster
+    .members()
+    .map((n) => `${host}:${n.kv}`)
+    .join(",")}`
+  const bucketNamed = (name: string | undefined): Effect.Effect<ServerBucket, ClusterControlError> => {
+    const bucket = cluster.bucket(name ?? defaultBucket)
+    if (bucket === undefined) {
+      return Effect.fail(new ClusterControlError({ message: `there is no bucket ${JSON.stringify(name)}` }))
+    }
+    if (bucket.type !== "couchbase") {
+      return Effect.fail(
+        new ClusterControlError({ message: `bucket ${bucket.name} is a memcached bucket: it has no copies to control` })
+      )
+    }
+    return Effect.succeed(bucket)
+  }
+  const keyCommand =
+    (run: (bucket: ServerBucket, key: string, options: KeyCommandOptions & KeyValueSpec) => number) =>
+    (key: string, options: KeyCommandOptions & KeyValueSpec = {}) =>
+      Effect.map(bucketNamed(options.bucket), (bucket) => run(bucket, key, options))
+  const control: Control = {
+    failover: (node) => cluster.failover(node),
+    addNode: (ports) => cluster.addNode(ports).pipe(Effect.map(nodeInfo), Effect.mapError(listenFailed)),
+    removeNode: (node) => cluster.removeNode(node),
+    rebalance: () => cluster.rebalance(),
+    stop: (node) => cluster.stop(node),
+    hang: (node) => cluster.hang(node),
+    restart: (node) =>
+      cluster.restart(node).pipe(Effect.mapError((e) => (e._tag === "ListenError" ? listenFailed(e) : e))),
+    persist: keyCommand((bucket, key, targets) => setPersisted(bucket, key, targets, true)),
+    unpersist: keyCommand((bucket, key, targets) => setPersisted(bucket, key, targets, false)),
+    cache: keyCommand((bucket, key, options) => placeCopies(bucket, key, options, options, false)),
+    endure: keyCommand((bucket, key, options) => placeCopies(bucket, key, options, options, true)),
+    purge: keyCommand((bucket, key, targets) => purgeCopies(bucket, key, targets)),
+    keyInfo: (key, options = {}) => Effect.map(bucketNamed(options.bucket), (bucket) => keyInfo(bucket, key))
+  }
+  return {
+    connectionString,
+    username,
+    password: Redacted.make(password),
+    defaultBucket,
+    get nodes() {
+      return cluster.nodes.map(nodeInfo)
+    },
+    memcachedConnectionString: (name) => {
+      const ports = cluster.members().map((n) => n.bucketPorts.get(name))
+      if (ports.length === 0 || ports.some((p) => p === undefined)) return undefined
+      return `memcached://${ports.map((p) => `${host}:${p}`).join(",")}`
+    },
+    bucket: (name) => {
+      const source = cluster.bucket(name)
+      if (source === undefined) return undefined
+      return {
+        name: source.name,
+        type: source.type,
+        numReplicas: source.numReplicas,
+        numVBuckets: source.numVBuckets,
+        documents: () => source.documents(),
+        getDocument: (id) => source.getDocument(id),
+        load: (docs) => Effect.sync(() => cluster.load(source, docs)),
+        source
+      }
+    },
+    setViewHandler: (handler) => {
+      cluster.viewHandler = couchbaseBucketsOnly(handler)
+    },
+    control,
+    revision: () => cluster.rev
+  }
+}
+
+/** The cluster as a scoped layer. */
+export const layer = (options: Options = {}): Layer.Layer<EmbeddedCluster, EmbeddedClusterError> =>
+  Layer.scoped(EmbeddedCluster, make(options))

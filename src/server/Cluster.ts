@@ -1,0 +1,347 @@
+/**
+ * The embedded cluster's core: nodes, buckets, users, the cluster map revision and
+ * topology changes, independent of how it listens (see `transport/`).
+ *
+ * Every topology change (failover, rebalance) bumps the revision; clients learn of it
+ * through NOT_MY_VBUCKET bodies, GET_CLUSTER_CONFIG, clustermap notifications pushed
+ * to the sessions that asked for them, and the streaming `/pools/default/bs/<bucket>`.
+ *
+ * @internal
+ */
+import { randomUUID } from "node:crypto"
+import { Data, Effect, ExecutionStrategy, Exit, Scope } from "effect"
+import { makeContinuum, serverOf } from "../internal/hashing/ketama.js"
+import type { ListenError, ServerSocket } from "../internal/iops/serverSocket.js"
+import { type BucketDocument, type BucketType, type LoadDocument, ServerBucket } from "./Bucket.js"
+import { capiHandler, type ViewRequestHandler } from "./Capi.js"
+import { bucketConfig, type ConfigCluster, globalConfig } from "./ClusterConfig.js"
+import { mgmtHandler } from "./Mgmt.js"
+import { ServerNode } from "./ServerNode.js"
+import { Session } from "./Session.js"
+import type { Closable, ServerTransport } from "./transport/Transport.js"
+import { UserDb } from "./Users.js"
+
+/** A control command that cannot be carried out (unknown node, last node, bad state). */
+export class ClusterControlError extends Data.TaggedError("ClusterControlError")<{
+  readonly message: string
+}> {}
+
+/** A bucket to create. */
+export interface BucketSpec {
+  readonly name: string
+  readonly type: BucketType
+  readonly numReplicas: number
+  readonly numVBuckets: number
+  /** A memcached bucket also listens on a dedicated unauthenticated port per node. */
+  readonly dedicatedPort: boolean
+}
+
+/** A user to create. */
+export interface UserSpec {
+  readonly username: string
+  readonly password: string
+  readonly buckets: "*" | ReadonlyArray<string>
+}
+
+/** Ports a node asks for (0 or absent = any free port). */
+export interface PortSpec {
+  readonly kv?: number | undefined
+  readonly capi?: number | undefined
+  readonly mgmt?: number | undefined
+}
+
+/** Everything the cluster is built from. */
+export interface ClusterSpec {
+  readonly host: string
+  readonly nodes: number
+  readonly buckets: ReadonlyArray<BucketSpec>
+  readonly users: ReadonlyArray<UserSpec>
+  readonly ports: ReadonlyArray<PortSpec>
+  readonly version: string
+}
+
+/** The cluster. */
+export class ServerCluster {
+  rev = 1
+  readonly revEpoch = 1
+  readonly uuid = randomUUID().replace(/-/g, "")
+  readonly version: string
+  readonly nodes: Array<ServerNode> = []
+  readonly buckets = new Map<string, ServerBucket>()
+  readonly users = new UserDb()
+  viewHandler: ViewRequestHandler | undefined = undefined
+  private readonly configCache = new Map<string, Buffer>()
+  private readonly configListeners = new Set<() => void>()
+
+  constructor(
+    readonly spec: ClusterSpec,
+    readonly transports: ReadonlyArray<ServerTransport>,
+    /** The server clock in ms (Effect's Clock, captured when the cluster is built). */
+    readonly now: () => number,
+    /** The scope the listeners live in. */
+    private readonly scope: Scope.Scope
+  ) {
+    this.version = spec.version
+    for (let i = 0; i < spec.nodes; i++) this.nodes.push(new ServerNode(i, spec.host, "active", now()))
+    const ids = this.nodes.map((n) => n.id)
+    for (const b of spec.buckets) {
+      this.buckets.set(
+        b.name,
+        new ServerBucket(
+          { name: b.name, type: b.type, numReplicas: b.numReplicas, numVBuckets: b.numVBuckets },
+          ids,
+          now
+        )
+      )
+    }
+    for (const u of spec.users) this.users.add(u.username, u.password, u.buckets)
+  }
+
+  /** Builds the cluster and starts every node's listeners. */
+  static make(
+    spec: ClusterSpec,
+    transports: ReadonlyArray<ServerTransport>,
+    now: () => number
+  ): Effect.Effect<ServerCluster, ListenError, Scope.Scope> {
+    return Effect.gen(function* () {
+      const scope = yield* Effect.scope
+      const cluster = new ServerCluster(spec, transports, now, scope)
+      yield* Effect.addFinalizer(() => Effect.sync(() => cluster.configListeners.clear()))
+      for (const node of cluster.nodes) yield* cluster.startNode(node, spec.ports[node.id] ?? {})
+      return cluster
+    })
+  }
+
+  // ---- lookups -----------------------------------------------------------------------
+
+  /** A bucket by name. */
+  bucket(name: string): ServerBucket | undefined {
+    return this.buckets.get(name)
+  }
+
+  /** The nodes in the cluster map, in server-index order. */
+  members(): Array<ServerNode> {
+    return this.nodes.filter((n) => n.inMap)
+  }
+
+  /** A node by id, or a control error. */
+  node(id: number): Effect.Effect<ServerNode, ClusterControlError> {
+    const node = this.nodes[id]
+    return node === undefined
+      ? Effect.fail(
+          new ClusterControlError({ message: `there is no node ${id} (nodes are 0…${this.nodes.length - 1})` })
+        )
+      : Effect.succeed(node)
+  }
+
+  /** The current `(revEpoch, rev)`. */
+  revision(): { readonly epoch: number; readonly rev: number } {
+    return { epoch: this.revEpoch, rev: this.rev }
+  }
+
+  private configCluster(): ConfigCluster {
+    return { rev: this.rev, revEpoch: this.revEpoch, uuid: this.uuid }
+  }
+
+  /** The terse config object of `bucket` (or the global one) as `node` reports it. */
+  configObject(bucket: ServerBucket | undefined, node: ServerNode | undefined): Record<string, unknown> {
+    const members = this.members()
+    return bucket === undefined
+      ? globalConfig(this.configCluster(), members, node?.id)
+      : bucketConfig(this.configCluster(), bucket, members, node?.id)
+  }
+
+  /** The config JSON as `node` reports it, cached until the next revision. */
+  configJson(bucket: ServerBucket | undefined, node: ServerNode): Buffer {
+    const cacheKey = `${bucket?.name ?? ""}\0${node.id}`
+    let json = this.configCache.get(cacheKey)
+    if (json === undefined) {
+      json = Buffer.from(JSON.stringify(this.configObject(bucket, node)), "utf8")
+      this.configCache.set(cacheKey, json)
+    }
+    return json
+  }
+
+  /** Subscribes to topology changes; returns the unsubscribe function. */
+  onConfigChange(listener: () => void): () => void {
+    this.configListeners.add(listener)
+    return () => this.configListeners.delete(listener)
+  }
+
+  /** Bumps the revision and tells everyone who listens. */
+  private changed(): void {
+    this.rev++
+    this.configCache.clear()
+    for (const node of this.nodes) for (const session of node.sessions) session.notifyConfig()
+    for (const listener of [...this.configListeners]) listener()
+  }
+
+  /** Live items of the vBuckets `node` is master of. */
+  localDocuments(bucket: ServerBucket, node: ServerNode): Iterable<BucketDocument> {
+    return bucket.documentsOn(node.id)
+  }
+
+  /** Preloads documents into a bucket through the normal store path; returns the count stored. */
+  load(bucket: ServerBucket, docs: Iterable<LoadDocument>): number {
+    if (bucket.type === "couchbase") return bucket.load(docs)
+    const members = this.members()
+    const continuum = makeContinuum(
+      members.map((n) => ({ host: n.host, port: n.kv })),
+      { omitDefaultPort: false }
+    )
+    return bucket.load(docs, (key) => members[serverOf(continuum, key)]?.id ?? members[0]!.id)
+  }
+
+  // ---- listeners ---------------------------------------------------------------------
+
+  private accept(node: ServerNode, socket: ServerSocket, bound: ServerBucket | undefined): void {
+    if (node.state === "stopped") {
+      socket.destroy()
+      return
+    }
+    new Session(this, node, socket, bound)
+  }
+
+  /**
+   * Opens the node's listeners on every transport: KV, capi, mgmt and the dedicated
+   * ports of memcached buckets. The first transport picks free ports where 0 was asked;
+   * the others reuse the same numbers.
+   */
+  private startNode(node: ServerNode, ports: PortSpec): Effect.Effect<void, ListenError> {
+    const cluster = this
+    return Effect.gen(function* () {
+      const scope = yield* Scope.fork(cluster.scope, ExecutionStrategy.sequential)
+      node.listenerScope = scope
+      const bind = Effect.gen(function* () {
+        let kv = node.kv || (ports.kv ?? 0)
+        let capi = node.capi || (ports.capi ?? 0)
+        let mgmt = node.mgmt || (ports.mgmt ?? 0)
+        const dedicated = new Map(node.bucketPorts)
+        for (const transport of cluster.transports) {
+          const host = node.host
+          kv = (yield* transport.listen(host, kv, (s) => cluster.accept(node, s, undefined))).port
+          const track = (c: Closable) => {
+            node.httpSockets.add(c)
+            c.once("close", () => node.httpSockets.delete(c))
+          }
+          capi = (yield* transport.listenHttp(host, capi, capiHandler(cluster, node), track)).port
+          mgmt = (yield* transport.listenHttp(host, mgmt, mgmtHandler(cluster, node), track)).port
+          for (const spec of cluster.spec.buckets) {
+            if (spec.type !== "memcached" || !spec.dedicatedPort) continue
+            const bucket = cluster.buckets.get(spec.name)!
+            const listener = yield* transport.listen(host, dedicated.get(spec.name) ?? 0, (s) =>
+              cluster.accept(node, s, bucket)
+            )
+            dedicated.set(spec.name, listener.port)
+          }
+        }
+        node.kv = kv
+        node.capi = capi
+        node.mgmt = mgmt
+        for (const [name, port] of dedicated) node.bucketPorts.set(name, port)
+      })
+      yield* Scope.extend(bind, scope).pipe(Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause))))
+      node.state = "running"
+      node.startedAt = cluster.now()
+    })
+  }
+
+  private stopListeners(node: ServerNode): Effect.Effect<void> {
+    const scope = node.listenerScope
+    node.listenerScope = undefined
+    return Effect.sync(() => node.dropConnections()).pipe(
+      Effect.zipRight(scope === undefined ? Effect.void : Scope.close(scope, Exit.void))
+    )
+  }
+
+  // ---- run state ---------------------------------------------------------------------
+
+  /** Stops a node: its listeners close and its connections drop (clients get connection refused). */
+  stop(id: number): Effect.Effect<void, ClusterControlError> {
+    return Effect.flatMap(this.node(id), (node) => {
+      node.state = "stopped"
+      return this.stopListeners(node)
+    })
+  }
+
+  /** Hangs a node: it keeps accepting connections and requests but never answers. */
+  hang(id: number): Effect.Effect<void, ClusterControlError> {
+    return Effect.map(this.node(id), (node) => {
+      if (node.state === "running") node.state = "hung"
+    })
+  }
+
+  /**
+   * Restarts a node (stopped or hung): existing connections are dropped and the
+   * listeners reopen on the same ports.
+   */
+  restart(id: number): Effect.Effect<void, ClusterControlError | ListenError> {
+    return Effect.gen(this, function* () {
+      const node = yield* this.node(id)
+      yield* this.stopListeners(node)
+      yield* this.startNode(node, {})
+    })
+  }
+
+  // ---- topology ----------------------------------------------------------------------
+
+  /** Fails a node over: its replicas are promoted and it leaves the cluster map. */
+  failover(id: number): Effect.Effect<void, ClusterControlError> {
+    return Effect.gen(this, function* () {
+      const node = yield* this.node(id)
+      if (!node.inMap) {
+        return yield* new ClusterControlError({ message: `node ${id} is not in the cluster map (${node.membership})` })
+      }
+      if (this.members().length === 1) {
+        return yield* new ClusterControlError({ message: `node ${id} is the last node of the cluster` })
+      }
+      node.membership = "failed"
+      for (const bucket of this.buckets.values()) bucket.failover(id)
+      this.changed()
+    })
+  }
+
+  /** Adds a node (listening at once); it joins the cluster map at the next rebalance. */
+  addNode(ports: PortSpec = {}): Effect.Effect<ServerNode, ListenError> {
+    return Effect.gen(this, function* () {
+      const node = new ServerNode(this.nodes.length, this.spec.host, "pending", this.now())
+      this.nodes.push(node)
+      yield* this.startNode(node, ports)
+      return node
+    })
+  }
+
+  /** Marks a node for removal; it leaves the cluster map at the next rebalance (a pending node leaves at once). */
+  removeNode(id: number): Effect.Effect<void, ClusterControlError> {
+    return Effect.gen(this, function* () {
+      const node = yield* this.node(id)
+      if (node.membership === "pending") {
+        node.membership = "removed"
+        return
+      }
+      if (node.membership !== "active") {
+        return yield* new ClusterControlError({ message: `node ${id} cannot be removed (${node.membership})` })
+      }
+      if (this.members().filter((n) => n.membership === "active").length === 1) {
+        return yield* new ClusterControlError({ message: `node ${id} is the last node of the cluster` })
+      }
+      node.membership = "ejecting"
+    })
+  }
+
+  /**
+   * Rebalances: pending nodes join, ejecting and failed-over nodes leave, and every
+   * bucket's vBuckets are spread evenly over the resulting nodes, data included.
+   */
+  rebalance(): Effect.Effect<void> {
+    return Effect.sync(() => {
+      for (const node of this.nodes) {
+        if (node.membership === "pending") node.membership = "active"
+        else if (node.membership === "ejecting" || node.membership === "failed") node.membership = "removed"
+      }
+      const ids = this.members().map((n) => n.id)
+      for (const bucket of this.buckets.values()) bucket.rebalance(ids)
+      this.changed()
+    })
+  }
+}

@@ -1,0 +1,214 @@
+/**
+ * A node's management HTTP port (ns_server's REST API, the part clients use):
+ *
+ * - `GET /pools` — cluster info and the pool list (no authentication);
+ * - `GET /pools/default` — the nodes with their ports and membership;
+ * - `GET /pools/default/buckets[/<b>]` — bucket configs (verbose);
+ * - `GET /pools/default/b/<b>` — the terse bucket config;
+ * - `GET /pools/default/bs/<b>` and `/pools/default/bucketsStreaming/<b>` — streamed
+ *   configs: one now, then one per topology change, each followed by `"\n\n\n\n"`;
+ * - `GET /pools/default/nodeServices` — the global config;
+ * - `GET /pools/default/buckets/<b>/ddocs` — the bucket's design documents (what
+ *   SDKs' view index managers list).
+ *
+ * HTTP Basic authentication: administrators see everything, a bucket's users see
+ * that bucket.
+ *
+ * @internal
+ */
+import type { IncomingMessage, ServerResponse } from "node:http"
+import type { ServerBucket } from "./Bucket.js"
+import { basicAuth } from "./httpAuth.js"
+import type { ServerNode } from "./ServerNode.js"
+import { canAccess, isAdmin, type UserDb } from "./Users.js"
+import { viewEngineFor } from "./views/ViewEngine.js"
+
+/** What the management port needs from the cluster. */
+export interface MgmtCluster {
+  readonly users: UserDb
+  readonly uuid: string
+  readonly version: string
+  readonly nodes: ReadonlyArray<ServerNode>
+  readonly buckets: ReadonlyMap<string, ServerBucket>
+  bucket(name: string): ServerBucket | undefined
+  /** The terse config object of a bucket (or the global one) as `node` reports it. */
+  configObject(bucket: ServerBucket | undefined, node: ServerNode | undefined): Record<string, unknown>
+  /** Subscribes to topology changes; returns the unsubscribe function. */
+  onConfigChange(listener: () => void): () => void
+}
+
+const STREAM_SEPARATOR = "\n\n\n\n"
+
+const send = (res: ServerResponse, status: number, body: unknown): void => {
+  const text = typeof body === "string" ? body : JSON.stringify(body)
+  res.writeHead(status, {
+    "Content-Type": typeof body === "string" ? "text/plain" : "application/json",
+    "Content-Length": Buffer.byteLength(text),
+    "Cache-Control": "no-cache"
+  })
+  res.end(text)
+}
+
+const unauthorized = (res: ServerResponse): void => {
+  res.writeHead(401, { "WWW-Authenticate": 'Basic realm="Couchbase Server Admin / REST"', "Content-Length": 0 })
+  res.end()
+}
+
+const notFound = (res: ServerResponse): void => send(res, 404, "Requested resource not found.\r\n")
+
+const membershipName = (node: ServerNode): string =>
+  node.inMap ? "active" : node.membership === "pending" ? "inactiveAdded" : "inactiveFailed"
+
+const nodeInfo = (cluster: MgmtCluster, node: ServerNode, self: ServerNode): Record<string, unknown> => ({
+  hostname: `${node.host}:${node.mgmt}`,
+  clusterMembership: membershipName(node),
+  status: node.state === "running" ? "healthy" : "unhealthy",
+  otpNode: `ns_${node.id}@${node.host}`,
+  version: cluster.version,
+  os: process.platform,
+  services: ["kv"],
+  ports: { direct: node.kv },
+  couchApiBase: `http://${node.host}:${node.capi}/`,
+  ...(node === self ? { thisNode: true } : {})
+})
+
+const verboseBucket = (cluster: MgmtCluster, bucket: ServerBucket, self: ServerNode): Record<string, unknown> => {
+  const terse = cluster.configObject(bucket, self)
+  const members = cluster.nodes.filter((n) => n.inMap)
+  return {
+    ...terse,
+    bucketType: bucket.type === "memcached" ? "memcached" : "membase",
+    authType: "sasl",
+    replicaNumber: bucket.numReplicas,
+    numVBuckets: bucket.numVBuckets,
+    nodes: members.map((n) => ({
+      ...nodeInfo(cluster, n, self),
+      couchApiBase: `http://${n.host}:${n.capi}/${encodeURIComponent(bucket.name)}`
+    }))
+  }
+}
+
+/** The management request handler of `node`. */
+export const mgmtHandler =
+  (cluster: MgmtCluster, node: ServerNode) =>
+  (req: IncomingMessage, res: ServerResponse): void => {
+    // A hung node accepts the request and never answers.
+    if (node.state !== "running") return
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      send(res, 405, "Method Not Allowed\r\n")
+      return
+    }
+    const path = (req.url ?? "/").split("?")[0]!
+    let segments: Array<string>
+    try {
+      segments = path
+        .split("/")
+        .filter((s) => s !== "")
+        .map(decodeURIComponent)
+    } catch {
+      send(res, 400, "Bad request: the path is not correctly percent-encoded.\r\n")
+      return
+    }
+    const user = basicAuth(cluster.users, req)
+    if (segments.length === 1 && segments[0] === "pools") {
+      send(res, 200, {
+        isAdminCreds: isAdmin(user),
+        isROAdminCreds: false,
+        isEnterprise: false,
+        implementationVersion: cluster.version,
+        uuid: cluster.uuid,
+        pools: [
+          {
+            name: "default",
+            uri: `/pools/default?uuid=${cluster.uuid}`,
+            streamingUri: `/poolsStreaming/default?uuid=${cluster.uuid}`
+          }
+        ]
+      })
+      return
+    }
+    if (segments[0] !== "pools" || segments[1] !== "default") {
+      notFound(res)
+      return
+    }
+    if (user === undefined) {
+      unauthorized(res)
+      return
+    }
+    const rest = segments.slice(2)
+    if (rest.length === 0) {
+      send(res, 200, {
+        name: "default",
+        nodes: cluster.nodes.filter((n) => n.membership !== "removed").map((n) => nodeInfo(cluster, n, node)),
+        buckets: { uri: `/pools/default/buckets?uuid=${cluster.uuid}` },
+        rebalanceStatus: "none"
+      })
+      return
+    }
+    if (rest.length === 1 && rest[0] === "nodeServices") {
+      send(res, 200, cluster.configObject(undefined, node))
+      return
+    }
+    if (rest.length === 1 && rest[0] === "buckets") {
+      const visible = [...cluster.buckets.values()].filter((b) => canAccess(user, b.name))
+      send(
+        res,
+        200,
+        visible.map((b) => verboseBucket(cluster, b, node))
+      )
+      return
+    }
+    const isDdocs = rest.length === 3 && rest[0] === "buckets" && rest[2] === "ddocs"
+    if (rest.length !== 2 && !isDdocs) {
+      notFound(res)
+      return
+    }
+    const bucket = cluster.bucket(rest[1]!)
+    if (bucket === undefined) {
+      notFound(res)
+      return
+    }
+    if (!canAccess(user, bucket.name)) {
+      unauthorized(res)
+      return
+    }
+    if (isDdocs) {
+      // ns_server refuses to list design documents of a bucket that cannot have any.
+      if (bucket.type === "couchbase") send(res, 200, viewEngineFor(bucket).designDocumentsListing())
+      else send(res, 400, { error: "bad_request", reason: "memcached buckets have no design documents" })
+      return
+    }
+    switch (rest[0]) {
+      case "buckets":
+        send(res, 200, verboseBucket(cluster, bucket, node))
+        return
+      case "b":
+        send(res, 200, cluster.configObject(bucket, node))
+        return
+      case "bs":
+        stream(cluster, node, res, () => cluster.configObject(bucket, node))
+        return
+      case "bucketsStreaming":
+        stream(cluster, node, res, () => verboseBucket(cluster, bucket, node))
+        return
+      default:
+        notFound(res)
+        return
+    }
+  }
+
+const stream = (
+  cluster: MgmtCluster,
+  node: ServerNode,
+  res: ServerResponse,
+  render: () => Record<string, unknown>
+): void => {
+  res.writeHead(200, { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-cache" })
+  res.flushHeaders()
+  const push = (): void => {
+    if (node.state === "running" && !res.writableEnded) res.write(JSON.stringify(render()) + STREAM_SEPARATOR)
+  }
+  push()
+  const unsubscribe = cluster.onConfigChange(push)
+  res.on("close", unsubscribe)
+}

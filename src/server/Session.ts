@@ -1,0 +1,268 @@
+/**
+ * One client connection to a node's KV port: the framing (the protocol decoder run in
+ * the server's direction), the connection state the handshake builds (HELLO features,
+ * the authenticated user, the selected bucket, a SASL exchange in progress) and the
+ * output path.
+ *
+ * Requests are executed synchronously in arrival order, and the responses to one
+ * chunk of input are written with a single socket write (or one per
+ * {@link OUTPUT_FLUSH_BYTES} when they are large). When the socket's buffer is full,
+ * execution stops and reading pauses until it drains, so a client that pipelines
+ * requests without reading the answers holds at most one input chunk and about
+ * {@link OUTPUT_FLUSH_BYTES} of output here. Bytes that cannot be framed (garbage, an
+ * oversized body) close this connection only.
+ *
+ * @internal
+ */
+import type { ServerSocket } from "../internal/iops/serverSocket.js"
+import { Datatype, Magic } from "../internal/protocol/constants.js"
+import { encodeFrame, type Frame, type FrameInit } from "../internal/protocol/Frame.js"
+import { FrameDecoder } from "../internal/protocol/FrameDecoder.js"
+import type { ScramServer } from "../internal/sasl/scramServer.js"
+import type { ServerBucket } from "./Bucket.js"
+import { execute } from "./KvEngine.js"
+import type { NodeSession, ServerNode } from "./ServerNode.js"
+import type { User, UserDb } from "./Users.js"
+
+/** What a session needs from the cluster. */
+export interface SessionCluster {
+  /** The server clock in ms. */
+  readonly now: () => number
+  readonly users: UserDb
+  /** The version string of VERSION and STAT. */
+  readonly version: string
+  /** A bucket by name. */
+  bucket(name: string): ServerBucket | undefined
+  /** The config JSON as `node` reports it: the bucket's, or the global one. */
+  configJson(bucket: ServerBucket | undefined, node: ServerNode): Buffer
+  /** The current `(revEpoch, rev)`. */
+  revision(): { readonly epoch: number; readonly rev: number }
+}
+
+/** HELLO features this server acknowledges, and the state they switch on. */
+export interface SessionFeatures {
+  tcpNoDelay: boolean
+  mutationSeqno: boolean
+  xerror: boolean
+  selectBucket: boolean
+  json: boolean
+  duplex: boolean
+  clustermapNotification: boolean
+  altRequest: boolean
+  knownVersion: boolean
+}
+
+const noFeatures = (): SessionFeatures => ({
+  tcpNoDelay: false,
+  mutationSeqno: false,
+  xerror: false,
+  selectBucket: false,
+  json: false,
+  duplex: false,
+  clustermapNotification: false,
+  altRequest: false,
+  knownVersion: false
+})
+
+/** Parts of a response besides status and the echoed header fields. */
+export interface ResponseParts {
+  readonly extras?: Uint8Array | undefined
+  readonly key?: Uint8Array | undefined
+  readonly value?: Uint8Array | undefined
+  readonly cas?: bigint | undefined
+  readonly datatype?: number | undefined
+}
+
+let nextSessionId = 1
+
+/** Queued response bytes that trigger a write in the middle of a batch of requests. */
+export const OUTPUT_FLUSH_BYTES = 1024 * 1024
+
+/** A KV connection. */
+export class Session implements NodeSession {
+  readonly id = nextSessionId++
+  features: SessionFeatures = noFeatures()
+  /** The user name and agent string given by HELLO. */
+  agent = ""
+  user: User | undefined
+  bucket: ServerBucket | undefined
+  /** A SCRAM exchange waiting for its SASL_STEP. */
+  sasl: ScramServer | undefined
+  private readonly decoder = new FrameDecoder()
+  private out: Array<Buffer> = []
+  private outBytes = 0
+  /** Decoded requests not yet executed (the rest of a chunk, while the socket is full). */
+  private backlog: Array<Frame> = []
+  private backlogAt = 0
+  private closing = false
+  private paused = false
+  private notifyOpaque = 0
+
+  constructor(
+    readonly cluster: SessionCluster,
+    readonly node: ServerNode,
+    readonly socket: ServerSocket,
+    /** On a memcached bucket's dedicated port, the bucket the connection is bound to without authentication. */
+    readonly boundBucket: ServerBucket | undefined
+  ) {
+    this.bucket = boundBucket
+    node.sessions.add(this)
+    node.stats.totalConnections++
+    socket.onData((chunk) => this.receive(chunk))
+    socket.onDrain(() => {
+      if (this.paused && !this.closing) {
+        this.paused = false
+        this.run()
+        if (!this.paused) socket.resume()
+      }
+    })
+    socket.onClose(() => this.closed())
+  }
+
+  /** True when the connection is on its way out (QUIT, garbage, node stop). */
+  get isClosing(): boolean {
+    return this.closing
+  }
+
+  /** Feeds bytes from the client. */
+  receive(chunk: Buffer): void {
+    if (this.closing || this.node.state !== "running") return
+    const error = this.decoder.feed(chunk, (frame) => {
+      this.backlog.push(frame)
+    })
+    if (error !== undefined) {
+      // The stream has lost its framing: answer nothing more on it.
+      this.backlog = []
+      this.backlogAt = 0
+      this.destroy()
+      return
+    }
+    this.run()
+  }
+
+  /** Executes queued requests until none is left or the socket is full. */
+  private run(): void {
+    const backlog = this.backlog
+    while (this.backlogAt < backlog.length && !this.closing && !this.paused) {
+      this.dispatch(backlog[this.backlogAt++]!)
+      if (this.outBytes >= OUTPUT_FLUSH_BYTES) this.flush()
+    }
+    if (this.backlogAt === backlog.length) {
+      this.backlog = []
+      this.backlogAt = 0
+    }
+    this.flush()
+  }
+
+  private dispatch(frame: Frame): void {
+    const magic = frame.magic
+    if (magic === Magic.ClientRequest || magic === Magic.AltClientRequest) {
+      execute(this, frame)
+      return
+    }
+    // A response to one of our clustermap notifications: nothing to do.
+    if (magic === Magic.ServerResponse && this.features.duplex) return
+    // Anything else is a protocol violation: the stream cannot be trusted any more.
+    this.flush()
+    this.destroy()
+  }
+
+  /** Queues a response to `request`. */
+  reply(request: Frame, status: number, parts?: ResponseParts): void {
+    this.push({
+      magic: Magic.ClientResponse,
+      opcode: request.opcode,
+      opaque: request.opaque,
+      status,
+      cas: parts?.cas ?? 0n,
+      datatype: parts?.datatype ?? 0,
+      extras: parts?.extras,
+      key: parts?.key,
+      value: parts?.value
+    })
+  }
+
+  /**
+   * Queues an error response. Clients that negotiated XERROR get a JSON context saying
+   * what was wrong; others get an empty body, as a memcached client expects.
+   */
+  fail(request: Frame, status: number, context?: string, key?: Uint8Array): void {
+    if (context !== undefined && this.features.xerror) {
+      this.reply(request, status, {
+        key,
+        value: Buffer.from(JSON.stringify({ error: { context } })),
+        datatype: this.features.json ? Datatype.Json : 0
+      })
+    } else {
+      this.reply(request, status, { key })
+    }
+  }
+
+  /** Queues a raw frame. */
+  push(init: FrameInit): void {
+    const bytes = encodeFrame(init)
+    this.out.push(bytes)
+    this.outBytes += bytes.length
+  }
+
+  /** Writes what is queued, pausing input when the socket's buffer is full. */
+  flush(): void {
+    const out = this.out
+    if (out.length === 0) return
+    this.out = []
+    this.outBytes = 0
+    const bytes = out.length === 1 ? out[0]! : Buffer.concat(out)
+    if (!this.socket.write(bytes) && !this.paused && !this.closing) {
+      this.paused = true
+      this.socket.pause()
+    }
+  }
+
+  /** Sends what is queued, then closes (QUIT). */
+  end(): void {
+    this.flush()
+    this.closing = true
+    this.socket.end()
+  }
+
+  /** Closes at once (garbage, node stop). */
+  destroy(): void {
+    this.closing = true
+    this.out = []
+    this.outBytes = 0
+    this.backlog = []
+    this.socket.destroy()
+    this.closed()
+  }
+
+  private closed(): void {
+    this.closing = true
+    this.sasl = undefined
+    this.node.sessions.delete(this)
+  }
+
+  /** Resets the HELLO state to `features`. */
+  setFeatures(features: SessionFeatures): void {
+    this.features = features
+  }
+
+  /** Pushes the current cluster map to a client that subscribed to clustermap notifications. */
+  notifyConfig(): void {
+    if (this.closing || !this.features.clustermapNotification || this.node.state !== "running") return
+    if (this.user === undefined && this.boundBucket === undefined) return
+    const { epoch, rev } = this.cluster.revision()
+    const extras = Buffer.alloc(16)
+    extras.writeBigInt64BE(BigInt(epoch), 0)
+    extras.writeBigInt64BE(BigInt(rev), 8)
+    this.push({
+      magic: Magic.ServerRequest,
+      opcode: 0x01,
+      opaque: ++this.notifyOpaque,
+      datatype: this.features.json ? Datatype.Json : 0,
+      extras,
+      key: this.bucket === undefined ? undefined : Buffer.from(this.bucket.name, "utf8"),
+      value: this.cluster.configJson(this.bucket, this.node)
+    })
+    this.flush()
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * What the KV command handlers share: request-shape validation, resolution of the
+ * copy a command works on (bucket selected, vBucket owned by this node), the mapping
+ * of lock conditions to statuses (which depends on XERROR, as in kv_engine), and the
+ * bookkeeping of a stored mutation.
+ *
+ * @internal
+ */
+
+import { Datatype, Status } from "../../internal/protocol/constants.js"
+import type { Frame } from "../../internal/protocol/Frame.js"
+import type { ServerBucket, StoreRef } from "../Bucket.js"
+import { type Item, MAX_KEY_LENGTH } from "../Item.js"
+import { keyString } from "../ItemStore.js"
+import type { BucketCounters } from "../NodeStats.js"
+import type { Session } from "../Session.js"
+
+/** The allowed shape of a request. */
+export interface Shape {
+  /** Allowed extras lengths. */
+  readonly extras: ReadonlyArray<number>
+  readonly key: "required" | "none" | "optional"
+  readonly value: "required" | "none" | "optional"
+}
+
+/** Status kv_engine calls `NotLocked` (UNLOCK of an item that is not locked, with XERROR). */
+export const STATUS_NOT_LOCKED = 0x0e
+
+/** Checks the request against `shape`; sends EINVAL and returns false when it does not fit. */
+export const checkShape = (s: Session, f: Frame, shape: Shape): boolean => {
+  let problem: string | undefined
+  if (!shape.extras.includes(f.extras.length)) {
+    problem = `invalid extras length ${f.extras.length} (expected ${shape.extras.join(" or ")})`
+  } else if (shape.key === "required" && f.key.length === 0) {
+    problem = "the request must have a key"
+  } else if (shape.key === "none" && f.key.length > 0) {
+    problem = "the request must not have a key"
+  } else if (shape.value === "none" && f.value.length > 0) {
+    problem = "the request must not have a value"
+  } else if (shape.value === "required" && f.value.length === 0) {
+    problem = "the request must have a value"
+  } else if ((f.datatype & ~(s.features.json ? Datatype.Json : 0)) !== 0) {
+    problem = `datatype 0x${f.datatype.toString(16)} was not negotiated with HELLO`
+  } else if (f.key.length > MAX_KEY_LENGTH) {
+    problem = `the key is longer than ${MAX_KEY_LENGTH} bytes`
+  }
+  if (problem === undefined) return true
+  s.fail(f, Status.Invalid, problem)
+  return false
+}
+
+/** Where a data command works. */
+export interface Target {
+  readonly bucket: ServerBucket
+  readonly ref: StoreRef
+  /** The key as the store's map key. */
+  readonly key: string
+  readonly counters: BucketCounters
+  /** The server clock in ms when the command started. */
+  readonly now: number
+}
+
+/** The selected bucket, or undefined after sending NO_BUCKET. */
+export const selectedBucket = (s: Session, f: Frame): ServerBucket | undefined => {
+  const bucket = s.bucket
+  if (bucket === undefined) {
+    s.fail(f, Status.NoBucket, "no bucket is selected: authenticate and SELECT_BUCKET first")
+    return undefined
+  }
+  return bucket
+}
+
+/** Sends NOT_MY_VBUCKET with the current cluster map in the body. */
+export const notMyVbucket = (s: Session, f: Frame, bucket: ServerBucket): void => {
+  s.reply(f, Status.NotMyVbucket, {
+    value: s.cluster.configJson(bucket, s.node),
+    datatype: s.features.json ? Datatype.Json : 0
+  })
+}
+
+/**
+ * Resolves the copy a data command reads or writes: validates the request, checks
+ * that a bucket is selected and, for a couchbase bucket, that this node is the
+ * vBucket's master (or replica, for `mode: "replica"`). On failure the error response
+ * is already queued and undefined is returned.
+ */
+export const resolveTarget = (
+  s: Session,
+  f: Frame,
+  shape: Shape,
+  mode: "active" | "replica" = "active"
+): Target | undefined => {
+  if (!checkShape(s, f, shape)) return undefined
+  const bucket = selectedBucket(s, f)
+  if (bucket === undefined) return undefined
+  if (bucket.type === "couchbase" && f.vbucket >= bucket.numVBuckets) {
+    notMyVbucket(s, f, bucket)
+    return undefined
+  }
+  const ref = mode === "active" ? bucket.active(s.node.id, f.vbucket) : bucket.replica(s.node.id, f.vbucket)
+  if (ref === undefined) {
+    notMyVbucket(s, f, bucket)
+    return undefined
+  }
+  return {
+    bucket,
+    ref,
+    key: keyString(f.key),
+    counters: s.node.stats.bucket(bucket.name),
+    now: s.cluster.now()
+  }
+}
+
+/** Status for a mutation against a locked item: LOCKED with XERROR, else KEY_EEXISTS (kv_engine's remap). */
+export const lockedStatus = (s: Session): number => (s.features.xerror ? Status.Locked : Status.KeyExists)
+
+/** Status for locking an already-locked item, or unlocking with the wrong CAS: LOCKED, else ETMPFAIL. */
+export const lockedTmpfailStatus = (s: Session): number => (s.features.xerror ? Status.Locked : Status.TemporaryFailure)
+
+/** Status for unlocking an item that is not locked: NOT_LOCKED, else ETMPFAIL. */
+export const notLockedStatus = (s: Session): number => (s.features.xerror ? STATUS_NOT_LOCKED : Status.TemporaryFailure)
+
+/** Datatype of a value sent to this client: only what it negotiated. */
+export const responseDatatype = (s: Session, item: Item): number =>
+  s.features.json ? item.datatype & Datatype.Json : 0
+
+/** The 4-byte flags extras of a retrieval response. */
+export const flagsExtras = (flags: number): Buffer => {
+  const extras = Buffer.allocUnsafe(4)
+  extras.writeUInt32BE(flags >>> 0, 0)
+  return extras
+}
+
+/**
+ * Stores `item` as the new master copy of the target's key and replicates it.
+ * Returns the response extras: the vBucket UUID and sequence number when the client
+ * negotiated MUTATION_SEQNO on a couchbase bucket, else nothing.
+ */
+export const commitItem = (s: Session, t: Target, item: Item): Buffer | undefined => {
+  t.ref.store.set(t.key, item)
+  const seqno = t.bucket.commit(t.ref, t.key, item)
+  return mutationExtras(s, t, seqno)
+}
+
+/** The MUTATION_SEQNO extras of a mutation response, when negotiated. */
+export const mutationExtras = (s: Session, t: Target, seqno: number): Buffer | undefined => {
+  const vb = t.ref.vb
+  if (!s.features.mutationSeqno || vb === undefined) return undefined
+  const extras = Buffer.allocUnsafe(16)
+  extras.writeBigUInt64BE(vb.uuid, 0)
+  extras.writeBigUInt64BE(BigInt(seqno), 8)
+  return extras
+}
+
+/** A new item version of `previous` (or a fresh item), persisted, unlocked. */
+export const newItem = (
+  t: Target,
+  previous: Item | undefined,
+  fields: Pick<Item, "value" | "flags" | "datatype" | "expiry">
+): Item => ({
+  value: fields.value,
+  flags: fields.flags,
+  datatype: fields.datatype,
+  expiry: fields.expiry,
+  cas: t.bucket.nextCas(),
+  lockedUntil: 0,
+  deleted: false,
+  persisted: true,
+  revSeqno: (previous?.revSeqno ?? 0) + 1,
+  mtime: t.now
+})
+
+/** Copies a request's key or value out of the input chunk (the decoder's views keep the whole chunk alive). */
+export const own = (bytes: Buffer): Buffer => Buffer.from(bytes)

@@ -1,0 +1,81 @@
+/**
+ * OBSERVE (0x92): for each `(vBucket, key)` of the request, the state of this node's
+ * copy and its CAS — what clients poll to learn that a write reached replicas or disk.
+ *
+ * Key states: 0x00 found, not persisted; 0x01 found and persisted; 0x80 not found
+ * (or its deletion is persisted); 0x81 deleted, deletion not yet persisted.
+ *
+ * @internal
+ */
+
+import { Status } from "../../internal/protocol/constants.js"
+import type { Frame } from "../../internal/protocol/Frame.js"
+import { keyString } from "../ItemStore.js"
+import type { Session } from "../Session.js"
+import { checkShape, notMyVbucket, selectedBucket } from "./common.js"
+
+/** OBSERVE key states. */
+export const ObserveState = {
+  FoundNotPersisted: 0x00,
+  FoundPersisted: 0x01,
+  NotFound: 0x80,
+  LogicallyDeleted: 0x81
+} as const
+
+/** OBSERVE. */
+export const observe = (s: Session, f: Frame): void => {
+  if (!checkShape(s, f, { extras: [0], key: "none", value: "required" })) return
+  const bucket = selectedBucket(s, f)
+  if (bucket === undefined) return
+  if (bucket.type === "memcached") {
+    s.fail(f, Status.NotSupported, "memcached buckets do not support OBSERVE")
+    return
+  }
+  const body = f.value
+  const now = s.cluster.now()
+  const parts: Array<Buffer> = []
+  let at = 0
+  while (at < body.length) {
+    if (body.length - at < 4) {
+      s.fail(f, Status.Invalid, "truncated OBSERVE entry")
+      return
+    }
+    const vbid = body.readUInt16BE(at)
+    const keyLength = body.readUInt16BE(at + 2)
+    if (body.length - at - 4 < keyLength || keyLength === 0) {
+      s.fail(f, Status.Invalid, "bad OBSERVE key length")
+      return
+    }
+    const key = body.subarray(at + 4, at + 4 + keyLength)
+    at += 4 + keyLength
+    if (vbid >= bucket.numVBuckets) {
+      notMyVbucket(s, f, bucket)
+      return
+    }
+    const held = bucket.held(s.node.id, vbid)
+    if (held === undefined) {
+      notMyVbucket(s, f, bucket)
+      return
+    }
+    const item = held.store.get(keyString(key), now)
+    let state: number
+    let cas = 0n
+    if (item === undefined) {
+      state = ObserveState.NotFound
+    } else if (item.deleted) {
+      state = item.persisted ? ObserveState.NotFound : ObserveState.LogicallyDeleted
+      cas = item.cas
+    } else {
+      state = item.persisted ? ObserveState.FoundPersisted : ObserveState.FoundNotPersisted
+      cas = item.cas
+    }
+    const entry = Buffer.allocUnsafe(4 + keyLength + 9)
+    entry.writeUInt16BE(vbid, 0)
+    entry.writeUInt16BE(keyLength, 2)
+    key.copy(entry, 4)
+    entry[4 + keyLength] = state
+    entry.writeBigUInt64BE(cas, 5 + keyLength)
+    parts.push(entry)
+  }
+  s.reply(f, Status.Success, { value: Buffer.concat(parts) })
+}

@@ -1,0 +1,166 @@
+/**
+ * `effect-couchbase server`: starts, prints one JSON line with the connection details,
+ * serves KV with those credentials, and exits with status 0 on SIGTERM.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import * as net from "node:net"
+import { createInterface } from "node:readline"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { parseBucket } from "../../src/cli/server.js"
+import { vbucketOf } from "../../src/internal/hashing/vbucket.js"
+import { Opcode, Status } from "../../src/internal/protocol/constants.js"
+import { rawClient, setExtras } from "./support/rawClient.js"
+
+interface Ready {
+  readonly connectionString: string
+  readonly username: string
+  readonly password: string
+  readonly nodes: ReadonlyArray<{ readonly kv: number; readonly capi: number; readonly mgmt: number }>
+  readonly buckets: ReadonlyArray<{ readonly name: string; readonly type: string; readonly memcached?: string }>
+}
+
+/** Spawns the CLI; the process is killed with the scope if the test did not end it. */
+const startServer = (args: ReadonlyArray<string>) =>
+  Effect.acquireRelease(
+    Effect.async<{ readonly child: ChildProcess; readonly ready: Ready }, Error>((resume) => {
+      const child = spawn("node_modules/.bin/tsx", ["src/cli/main.ts", "server", ...args], {
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      let stderr = ""
+      child.stderr!.on("data", (d: Buffer) => {
+        stderr += d.toString()
+      })
+      const lines = createInterface({ input: child.stdout! })
+      lines.once("line", (line) => resume(Effect.succeed({ child, ready: JSON.parse(line) as Ready })))
+      child.once("exit", (code) => resume(Effect.fail(new Error(`the server exited with ${code}: ${stderr}`))))
+    }),
+    ({ child }) => Effect.sync(() => child.exitCode === null && child.kill("SIGKILL"))
+  )
+
+/** A port that was free a moment ago. */
+const freePort = Effect.async<number>((resume) => {
+  const probe = net.createServer()
+  probe.listen(0, "127.0.0.1", () => {
+    const { port } = probe.address() as net.AddressInfo
+    probe.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+const exitOf = (child: ChildProcess) =>
+  Effect.async<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>((resume) => {
+    if (child.exitCode !== null) return resume(Effect.succeed({ code: child.exitCode, signal: null }))
+    child.once("exit", (code, signal) => resume(Effect.succeed({ code, signal })))
+  })
+
+describe("effect-couchbase server", () => {
+  it.scopedLive(
+    "prints the connection details, serves them, and exits cleanly on SIGTERM",
+    () =>
+      Effect.gen(function* () {
+        const { child, ready } = yield* startServer([
+          "--nodes",
+          "2",
+          "--bucket",
+          "default",
+          "--bucket",
+          "cache:memcached"
+        ])
+        expect(ready.username).toBe("Administrator")
+        expect(ready.password).toBe("password")
+        expect(ready.nodes.length).toBe(2)
+        expect(ready.connectionString).toBe(`couchbase://${ready.nodes.map((n) => `127.0.0.1:${n.kv}`).join(",")}`)
+        for (const node of ready.nodes) {
+          expect(new Set([node.kv, node.capi, node.mgmt]).size).toBe(3)
+        }
+        expect(ready.buckets.map((b) => [b.name, b.type])).toEqual([
+          ["default", "couchbase"],
+          ["cache", "memcached"]
+        ])
+        expect(ready.buckets[1]!.memcached).toMatch(/^memcached:\/\/127\.0\.0\.1:\d+,127\.0\.0\.1:\d+$/)
+
+        const key = "cli-key"
+        const master = ready.nodes[vbucketOf(key, 1024) % 2]!
+        const client = yield* rawClient(master.kv)
+        expect(yield* Effect.promise(() => client.authScram(ready.username, ready.password))).toBe(Status.Success)
+        expect(yield* Effect.promise(() => client.selectBucket("default"))).toBe(Status.Success)
+        const stored = yield* Effect.promise(() =>
+          client.request({
+            opcode: Opcode.Set,
+            key: Buffer.from(key),
+            vbucket: vbucketOf(key, 1024),
+            extras: setExtras(0, 0),
+            value: Buffer.from("from the CLI test")
+          })
+        )
+        expect(stored.status).toBe(Status.Success)
+        const read = yield* Effect.promise(() =>
+          client.request({ opcode: Opcode.Get, key: Buffer.from(key), vbucket: vbucketOf(key, 1024) })
+        )
+        expect(read.value.toString()).toBe("from the CLI test")
+
+        child.kill("SIGTERM")
+        const exit = yield* exitOf(child)
+        expect(exit).toEqual({ code: 0, signal: null })
+        yield* Effect.promise(() => client.closed)
+      }),
+    60_000
+  )
+
+  it.scopedLive(
+    "takes the user, password and first KV port from its options",
+    () =>
+      Effect.gen(function* () {
+        const port = yield* freePort
+        const { child, ready } = yield* startServer([
+          "--user",
+          "admin",
+          "--password",
+          "s3cret",
+          "--replicas",
+          "0",
+          "--port",
+          String(port)
+        ])
+        expect([ready.username, ready.password, ready.nodes.length, ready.nodes[0]!.kv]).toEqual([
+          "admin",
+          "s3cret",
+          1,
+          port
+        ])
+        expect(ready.connectionString).toBe(`couchbase://127.0.0.1:${port}`)
+        const client = yield* rawClient(ready.nodes[0]!.kv)
+        expect(yield* Effect.promise(() => client.authPlain("admin", "s3cret"))).toBe(Status.Success)
+        child.kill("SIGINT")
+        expect((yield* exitOf(child)).code).toBe(0)
+      }),
+    60_000
+  )
+
+  it.live(
+    "refuses invalid options with one clear line and status 1",
+    () =>
+      Effect.async<{ readonly code: number | null; readonly stderr: string }>((resume) => {
+        const child = spawn("node_modules/.bin/tsx", ["src/cli/main.ts", "server", "--replicas", "9"], {
+          stdio: ["ignore", "pipe", "pipe"]
+        })
+        let stderr = ""
+        child.stderr!.on("data", (d: Buffer) => {
+          stderr += d.toString()
+        })
+        child.once("exit", (code) => resume(Effect.succeed({ code, stderr })))
+      }).pipe(
+        Effect.tap(({ code, stderr }) => {
+          expect(code).toBe(1)
+          expect(stderr.trim()).toBe("effect-couchbase: replicas must be an integer from 0 to 3, got 9")
+        })
+      ),
+    60_000
+  )
+
+  it("parses --bucket NAME[:TYPE]", () => {
+    expect(parseBucket("travel")).toEqual({ name: "travel", type: "couchbase" })
+    expect(parseBucket("cache:memcached")).toEqual({ name: "cache", type: "memcached" })
+    expect(parseBucket("x:ephemeral")).toContain("invalid bucket type")
+  })
+})
