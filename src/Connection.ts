@@ -48,8 +48,8 @@
  *
  * @since 0.1.0
  */
-import type { Duration, Effect, HKT } from "effect"
-import { Context } from "effect"
+import type { Duration, HKT, Scope } from "effect"
+import { type Config, type ConfigError, Context, Effect, Layer } from "effect"
 import type {
   ArgumentError,
   AuthError,
@@ -73,6 +73,10 @@ import type {
   UnknownCommandError,
   ValueFormatError
 } from "./Errors.js"
+import type { Iops } from "./Iops.js"
+import { type MakeClientError, makeClient } from "./internal/connection/Client.js"
+import type { Options } from "./internal/connection/options.js"
+import * as ConnectionOptions from "./internal/connection/options.js"
 import type {
   CounterResult,
   MissingResult,
@@ -680,3 +684,46 @@ export declare namespace Connection {
 
 /** The tag that carries a connection with quiet default `Q`. */
 export type TagFor<Q extends boolean> = Q extends true ? QuietConnection : Connection
+
+/** What building a connection can fail with: invalid options, or no seed could be bootstrapped. */
+export type MakeError = MakeClientError
+
+/** The quiet default of options `O`, as a literal type. */
+export type QuietDefault<O> = O extends { readonly quiet: true } ? true : false
+
+/**
+ * Connects: bootstraps from the first seed that answers (connect, HELLO, SASL, bucket,
+ * cluster config) and returns the connection, which lives until the `Scope` closes.
+ * A bootstrap that fails names the host and the step. Sockets and timers come from
+ * the {@link Iops} service (`Iops.layerNode()` by default, `Iops.layerSimulated()` in tests).
+ */
+export const make: <const O extends Options = {}>(
+  options?: O
+) => Effect.Effect<Connection.Service<QuietDefault<O>>, MakeError, Scope.Scope | Iops> = makeClient
+
+/** A layer providing {@link Connection} (the loud default); the connection closes with the layer. */
+export const layer = (
+  options: Options & { readonly quiet?: false | undefined }
+): Layer.Layer<Connection, MakeError, Iops> =>
+  Layer.scoped(Connection, make(options) as Effect.Effect<Connection.Service, MakeError, Scope.Scope | Iops>)
+
+/** A layer providing {@link QuietConnection}: every read treats a missing key as a value. */
+export const layerQuiet = (options: Omit<Options, "quiet">): Layer.Layer<QuietConnection, MakeError, Iops> =>
+  Layer.scoped(QuietConnection, make({ ...options, quiet: true as const }))
+
+/**
+ * A layer providing {@link Connection} from configuration (e.g. `Config.nested(…,
+ * "COUCHBASE")`). A `quiet` read from configuration is applied at run time; the tag
+ * stays the loud one because configuration cannot change a type.
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<Options>
+): Layer.Layer<Connection, MakeError | ConfigError.ConfigError, Iops> =>
+  Layer.scoped(
+    Connection,
+    Effect.flatMap(ConnectionOptions.unwrap(config), (options) => make(options)) as Effect.Effect<
+      Connection.Service,
+      MakeError | ConfigError.ConfigError,
+      Scope.Scope | Iops
+    >
+  )

@@ -1,0 +1,396 @@
+/**
+ * The key/value client: `makeClient(options)` bootstraps from the seeds and returns
+ * the `Connection.Service`, whose operations run on the {@link Core}.
+ *
+ * Lifecycle, all owned by the caller's `Scope`:
+ * - bootstrap (probe on acquire): the first seed that completes connect → HELLO →
+ *   SASL → bucket → config wins; failure is a typed `BootstrapError` naming host and
+ *   step. The other nodes connect in the background; operations for them wait;
+ * - a config poller fiber (every `configPollInterval`, 0 disables it) and one-off
+ *   fetches when NOT_MY_VBUCKET brings no config;
+ * - background reconnects with backoff when a node's connection is lost;
+ * - on scope close: every node connection is closed, waiting and in-flight
+ *   operations fail with a `NetworkError`, the background fibers are interrupted.
+ *   Nothing in the shutdown waits on the network, so it is bounded.
+ *
+ * Each public operation: arguments are checked and encoded synchronously by the
+ * `ops` modules (an `ArgumentError` before anything is sent), then one `Effect.async`
+ * sends the request and is resumed by the response callback. A span covers the
+ * public operation only.
+ *
+ * @internal
+ */
+import { Duration, Effect, Either, FiberSet, type Scope } from "effect"
+import type { Connection } from "../../Connection.js"
+import { type ArgumentError, type CouchbaseErrorBase, NetworkError, NotSupportedError } from "../../Errors.js"
+import { Iops } from "../../Iops.js"
+import { MultiResult, type ObserveResult } from "../../Result.js"
+import type * as Transcoder from "../../Transcoder.js"
+import { prepareCounter, prepareCounterMulti } from "../ops/counter.js"
+import {
+  prepareGet,
+  prepareGetMulti,
+  prepareGetReplica,
+  prepareGetReplicaMulti,
+  prepareLock,
+  prepareLockMulti,
+  prepareTouch,
+  prepareTouchMulti,
+  prepareUnlock,
+  prepareUnlockMulti
+} from "../ops/get.js"
+import { assembleMulti } from "../ops/multi.js"
+import {
+  observeResult,
+  prepareEndure,
+  prepareEndureMulti,
+  prepareObserve,
+  prepareObserveMulti
+} from "../ops/observe.js"
+import type { OpContext, PreparedOp, Route } from "../ops/PreparedOp.js"
+import { prepareRemove, prepareRemoveMulti } from "../ops/remove.js"
+import { StatsCollector, validateStats } from "../ops/stats.js"
+import { prepareConcat, prepareConcatMulti, prepareStore, prepareStoreMulti } from "../ops/store.js"
+import { Opcode, Status } from "../protocol/constants.js"
+import { agentJson, type BootstrapError, bootstrap, type HandshakeSettings, newClientId } from "./Bootstrap.js"
+import { parse as parseConfig } from "./ClusterConfig.js"
+import { Core } from "./Core.js"
+import { endureKeys, observeKeys } from "./Durability.js"
+import type { NodeOwner } from "./NodeConnection.js"
+import { type Options, resolve } from "./options.js"
+import { StatsRequest } from "./Requests.js"
+
+/** What `makeClient` can fail with: bad options, or no seed could be bootstrapped from. */
+export type MakeClientError = ArgumentError | BootstrapError
+
+/** Reconnection backoff: 10 ms doubling up to 2 s. */
+const BACKOFF = { initial: 10, max: 2000 } as const
+
+const millis = (d: Duration.Duration): number => Duration.toMillis(d)
+
+/** What a view of the connection reads and writes with. */
+interface View {
+  readonly quiet: boolean
+  readonly transcoder: Transcoder.Transcoder<any>
+  readonly defaultFormat: number
+}
+
+type AnyEffect = Effect.Effect<any, any>
+
+const MEMCACHED_UNSUPPORTED: ReadonlySet<string> = new Set([
+  "lock",
+  "lockMulti",
+  "unlock",
+  "unlockMulti",
+  "getReplica",
+  "getReplicaMulti",
+  "observe",
+  "observeMulti",
+  "endure",
+  "endureMulti"
+])
+
+const copyOf = (route: Route): number => (route._tag === "Replica" ? route.index + 1 : 0)
+
+/** Builds the service object of one view (quiet default, transcoder) over `core`. */
+const makeService = (core: Core, view: View, now: () => number): Connection.Service<any, any> => {
+  const ctx: OpContext = {
+    transcoder: view.transcoder,
+    defaultFormat: view.defaultFormat,
+    quiet: view.quiet,
+    now,
+    get replicas() {
+      return core.replicas
+    }
+  }
+
+  const span = <A, E>(name: string, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+    Effect.withSpan(effect, `couchbase.${name}`, {
+      kind: "client",
+      captureStackTrace: false,
+      attributes: { "db.system": "couchbase" }
+    })
+
+  /**
+   * memcached has no locks, replicas, OBSERVE or durability, and Debian's memcached
+   * drops the connection on an unknown opcode: refuse before sending.
+   */
+  const unsupported = (name: string, op?: PreparedOp<any, any>): NotSupportedError | undefined => {
+    if (core.settings.memcached !== true) return undefined
+    const what = MEMCACHED_UNSUPPORTED.has(name)
+      ? name
+      : op !== undefined && op.route._tag !== "Master"
+        ? `${name} from a replica`
+        : op?.durability !== undefined
+          ? `${name} with persistTo/replicateTo`
+          : undefined
+    if (what === undefined) return undefined
+    return new NotSupportedError({
+      key: op?.key,
+      message: `${what} is not supported by memcached servers (memcached:// connection)`
+    })
+  }
+
+  /** A prepared single-key operation, run on its route. */
+  const one = (name: string, prepared: Either.Either<PreparedOp<any, any>, CouchbaseErrorBase>): AnyEffect => {
+    if (Either.isLeft(prepared)) return prepared
+    const op = prepared.right
+    const refused = unsupported(name, op)
+    if (refused !== undefined) return Effect.fail(refused)
+    return span(name, op.route._tag === "AnyReplica" ? core.anyReplica(op) : core.execute(op, copyOf(op.route)))
+  }
+
+  /** Prepared multi-key operations, pipelined per node. */
+  const many = (
+    name: string,
+    prepared: Either.Either<ReadonlyArray<PreparedOp<any, any>>, CouchbaseErrorBase>,
+    quietBatch = false
+  ): AnyEffect => {
+    if (Either.isLeft(prepared)) return prepared
+    const ops = prepared.right
+    const route = ops[0]!.route
+    const refused = unsupported(name, ops[0])
+    if (refused !== undefined) return Effect.fail(refused)
+    if (route._tag === "AnyReplica") {
+      // Each key tries the replicas in turn on its own.
+      return span(
+        name,
+        Effect.flatMap(
+          Effect.forEach(ops, (op) => Effect.either(core.anyReplica(op)), { concurrency: "unbounded" }),
+          (outcomes) => assembleMulti(ops, outcomes as Array<Either.Either<any, any>>)
+        )
+      )
+    }
+    return span(name, core.executeMulti(ops, { copy: copyOf(route), quietBatch }))
+  }
+
+  const service = {
+    quiet: view.quiet,
+    withQuiet: (quiet: boolean) => makeService(core, { ...view, quiet }, now),
+    withTranscoder: (transcoder: Transcoder.Transcoder<any>) => makeService(core, { ...view, transcoder }, now),
+
+    get: (key: unknown, options?: any) => one("get", prepareGet(key, options, ctx)),
+    getMulti: (keys: unknown, options?: any) => many("getMulti", prepareGetMulti(keys, options, ctx), true),
+    getReplica: (key: unknown, options?: any) => one("getReplica", prepareGetReplica(key, options, ctx)),
+    getReplicaMulti: (keys: unknown, options?: any) =>
+      many("getReplicaMulti", prepareGetReplicaMulti(keys, options, ctx)),
+
+    upsert: (key: unknown, value: unknown, options?: any) =>
+      one("upsert", prepareStore("upsert", key, value, options, ctx)),
+    upsertMulti: (values: unknown, options?: any) =>
+      many("upsertMulti", prepareStoreMulti("upsert", values, options, ctx)),
+    insert: (key: unknown, value: unknown, options?: any) =>
+      one("insert", prepareStore("insert", key, value, options, ctx)),
+    insertMulti: (values: unknown, options?: any) =>
+      many("insertMulti", prepareStoreMulti("insert", values, options, ctx)),
+    replace: (key: unknown, value: unknown, options?: any) =>
+      one("replace", prepareStore("replace", key, value, options, ctx)),
+    replaceMulti: (values: unknown, options?: any) =>
+      many("replaceMulti", prepareStoreMulti("replace", values, options, ctx)),
+    append: (key: unknown, value: unknown, options?: any) =>
+      one("append", prepareConcat("append", key, value, options, ctx)),
+    appendMulti: (values: unknown, options?: any) =>
+      many("appendMulti", prepareConcatMulti("append", values, options, ctx)),
+    prepend: (key: unknown, value: unknown, options?: any) =>
+      one("prepend", prepareConcat("prepend", key, value, options, ctx)),
+    prependMulti: (values: unknown, options?: any) =>
+      many("prependMulti", prepareConcatMulti("prepend", values, options, ctx)),
+
+    remove: (key: unknown, options?: any) => one("remove", prepareRemove(key, options, ctx)),
+    removeMulti: (keys: unknown, options?: any) => many("removeMulti", prepareRemoveMulti(keys, options, ctx)),
+    counter: (key: unknown, options?: any) => one("counter", prepareCounter(key, options, ctx)),
+    counterMulti: (keys: unknown, options?: any) => many("counterMulti", prepareCounterMulti(keys, options, ctx)),
+    touch: (key: unknown, options?: any) => one("touch", prepareTouch(key, options, ctx)),
+    touchMulti: (keys: unknown, options?: any) => many("touchMulti", prepareTouchMulti(keys, options, ctx)),
+    lock: (key: unknown, options?: any) => one("lock", prepareLock(key, options, ctx)),
+    lockMulti: (keys: unknown, options?: any) => many("lockMulti", prepareLockMulti(keys, options, ctx)),
+    unlock: (key: unknown, cas: unknown) => one("unlock", prepareUnlock(key, cas, ctx)),
+    unlockMulti: (locks: unknown) => many("unlockMulti", prepareUnlockMulti(locks, ctx)),
+
+    observe: (key: unknown, options?: any): AnyEffect => {
+      const prepared = prepareObserve(key, options, ctx)
+      if (Either.isLeft(prepared)) return prepared
+      const refused = unsupported("observe")
+      if (refused !== undefined) return Effect.fail(refused)
+      const p = prepared.right
+      return span(
+        "observe",
+        Effect.suspend(() => observeKeys(core, [p], p.masterOnly, core.deadline())).pipe(
+          Effect.map((infos) => observeResult(p.key, infos[0]!))
+        )
+      )
+    },
+    observeMulti: (keys: unknown, options?: any): AnyEffect => {
+      const prepared = prepareObserveMulti(keys, options, ctx)
+      if (Either.isLeft(prepared)) return prepared
+      const refused = unsupported("observeMulti")
+      if (refused !== undefined) return Effect.fail(refused)
+      const ps = prepared.right
+      return span(
+        "observeMulti",
+        Effect.suspend(() => observeKeys(core, ps, ps[0]!.masterOnly, core.deadline())).pipe(
+          Effect.map((infos) => {
+            const out = new MultiResult<ObserveResult>()
+            for (let i = 0; i < ps.length; i++) out.set(ps[i]!.key, observeResult(ps[i]!.key, infos[i]!))
+            return out
+          })
+        )
+      )
+    },
+
+    endure: (key: unknown, options?: any): AnyEffect => {
+      const prepared = prepareEndure(key, options, ctx)
+      if (Either.isLeft(prepared)) return prepared
+      const refused = unsupported("endure")
+      if (refused !== undefined) return Effect.fail(refused)
+      const p = prepared.right
+      const timeout = p.timeout === undefined ? core.settings.durabilityTimeout : millis(p.timeout)
+      const interval = p.interval === undefined ? core.settings.durabilityInterval : millis(p.interval)
+      return span(
+        "endure",
+        Effect.flatMap(endureKeys(core, [p], timeout, interval), (outcomes) => outcomes[0]!)
+      )
+    },
+    endureMulti: (keys: unknown, options?: any): AnyEffect => {
+      const prepared = prepareEndureMulti(keys, options, ctx)
+      if (Either.isLeft(prepared)) return prepared
+      const refused = unsupported("endureMulti")
+      if (refused !== undefined) return Effect.fail(refused)
+      const ps = prepared.right
+      const first = ps[0]!
+      const timeout = first.timeout === undefined ? core.settings.durabilityTimeout : millis(first.timeout)
+      const interval = first.interval === undefined ? core.settings.durabilityInterval : millis(first.interval)
+      return span(
+        "endureMulti",
+        Effect.flatMap(endureKeys(core, ps, timeout, interval), (outcomes) => assembleMulti(ps, outcomes))
+      )
+    },
+
+    stats: (groups?: unknown): AnyEffect => {
+      const checked = validateStats(groups)
+      if (Either.isLeft(checked)) return checked
+      return span(
+        "stats",
+        Effect.suspend(() => {
+          const collector = new StatsCollector()
+          const deadline = core.deadline()
+          const requests = core.activeNodes.flatMap((node) => checked.right.map((group) => [node, group] as const))
+          if (requests.length === 0) {
+            return Effect.fail(new NetworkError({ message: "stats: the connection has no nodes (is it closed?)" }))
+          }
+          return Effect.forEach(
+            requests,
+            ([node, group]) =>
+              Effect.async<void, CouchbaseErrorBase>((resume) => {
+                const request = new StatsRequest(group, node.address, collector, deadline, resume)
+                request.node = node
+                node.send(request)
+                return Effect.sync(() => node.cancel(request))
+              }),
+            { concurrency: "unbounded", discard: true }
+          ).pipe(Effect.as(collector.result()))
+        })
+      )
+    }
+  }
+  return service as unknown as Connection.Service<any, any>
+}
+
+/** The connection's options with the quiet default as a literal, for the result type. */
+type QuietOf<O> = O extends { readonly quiet: true } ? true : false
+
+/**
+ * Connects (bootstrap from the seeds, see the module documentation) and returns the
+ * connection service. The connection lives until `Scope` closes.
+ */
+export const makeClient = <const O extends Options = {}>(
+  options?: O
+): Effect.Effect<Connection.Service<QuietOf<O>>, MakeClientError, Scope.Scope | Iops> =>
+  Effect.gen(function* () {
+    const resolved = yield* resolve(options ?? {})
+    const iops = yield* Iops
+    const clock = yield* Effect.clock
+    const run = yield* FiberSet.makeRuntime<never, void, never>()
+    const clientId = newClientId()
+    let connections = 0
+    const settings: HandshakeSettings = {
+      memcached: resolved.memcached,
+      tls: resolved.tls,
+      bucket: resolved.bucket,
+      username: resolved.username,
+      password: resolved.password,
+      forceSaslPlain: resolved.forceSaslPlain,
+      // Each connection reports its own id in the agent JSON (servers log it).
+      get agent() {
+        connections++
+        return agentJson(clientId, connections.toString(16).padStart(16, "0"))
+      }
+    }
+    const owner: NodeOwner = {
+      iops,
+      settings,
+      connectTimeout: millis(resolved.bootstrapTimeout),
+      backoff: BACKOFF,
+      fork: (effect) => {
+        run(effect, { immediate: false })
+      }
+    }
+    const core = new Core(iops, owner, {
+      tls: resolved.tls,
+      bucket: resolved.memcached ? undefined : resolved.bucket,
+      operationTimeout: millis(resolved.operationTimeout),
+      durabilityTimeout: millis(resolved.durabilityTimeout),
+      durabilityInterval: millis(resolved.durabilityInterval),
+      memcached: resolved.memcached
+    })
+    yield* Effect.addFinalizer(() => Effect.sync(() => core.close()))
+
+    const boot = yield* bootstrap(iops, resolved.seeds, settings, millis(resolved.bootstrapTimeout))
+    if (resolved.memcached) {
+      const index = resolved.seeds.indexOf(boot.seed)
+      core.useServers(resolved.seeds, { index, pipeline: boot.pipeline, info: boot.info })
+    } else {
+      core.applyConfig(boot.config!, {
+        host: boot.seed.host,
+        port: boot.seed.port,
+        pipeline: boot.pipeline,
+        info: boot.info
+      })
+    }
+
+    let turn = 0
+    /** One GET_CLUSTER_CONFIG from the next ready node, applied if newer; failures wait for the next round. */
+    const refreshOnce: Effect.Effect<void> = Effect.suspend(() => {
+      const ready = core.activeNodes.filter((n) => n.ready)
+      if (ready.length === 0) return Effect.void
+      const node = ready[turn++ % ready.length]!
+      return node.pipeline!.exchange({ opcode: Opcode.GetClusterConfig }, core.deadline()).pipe(
+        Effect.map((frame) => {
+          const parsed = frame.status === Status.Success ? parseConfig(frame.value, node.host) : undefined
+          return parsed !== undefined && Either.isRight(parsed) && core.applyConfig(parsed.right)
+        }),
+        Effect.ignore
+      )
+    })
+    core.durability = (op, cas) =>
+      Effect.flatMap(
+        endureKeys(
+          core,
+          [{ key: op.key, keyBytes: op.keyBytes, cas, requirement: op.durability! }],
+          core.settings.durabilityTimeout,
+          core.settings.durabilityInterval
+        ),
+        (outcomes) => outcomes[0]!
+      )
+    if (!resolved.memcached) {
+      core.refresh = () => refreshOnce
+      const interval = millis(resolved.configPollInterval)
+      if (interval > 0) yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(interval), refreshOnce)))
+    }
+
+    return makeService(
+      core,
+      { quiet: resolved.quiet, transcoder: resolved.transcoder, defaultFormat: resolved.defaultFormat },
+      () => clock.unsafeCurrentTimeMillis()
+    ) as Connection.Service<QuietOf<O>>
+  })

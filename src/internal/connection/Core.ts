@@ -1,0 +1,467 @@
+/**
+ * The client's engine: the current cluster map, one {@link NodeConnection} per node,
+ * and how an operation gets from a {@link PreparedOp} to its outcome.
+ *
+ * - **Routing.** The router of the newest config maps the key to a server index; the
+ *   request goes to that node's connection (or waits there while it connects).
+ * - **NOT_MY_VBUCKET.** The body's config is applied when it is newer (configs are
+ *   ordered by `(revEpoch, rev)`) and the operation is re-routed at once; when the
+ *   body brings nothing new, a config fetch is triggered and the operation retried
+ *   after a short backoff.
+ * - **ETMPFAIL / EBUSY.** Retried with exponential backoff while the operation's
+ *   deadline allows; the last error is returned when it does not. A locked key is
+ *   never retried: it is a `TemporaryFailError` at once (SPEC.md §3.2).
+ * - **Durability.** A mutation with `persistTo`/`replicateTo` completes only after
+ *   OBSERVE polling (see `Durability.ts`) sees the requirement met.
+ *
+ * Every operation has one deadline, fixed when it starts: retries, waiting for a
+ * connection and the response all count against it.
+ *
+ * @internal
+ */
+import { Effect, Either } from "effect"
+import { ArgumentError, type CouchbaseErrorBase, NetworkError, NotMyVbucketError } from "../../Errors.js"
+import type { Iops } from "../../Iops.js"
+import type { MultiResult } from "../../Result.js"
+import { now } from "../iops/core.js"
+import { LockOp, UnlockOp } from "../ops/get.js"
+import { assembleMulti } from "../ops/multi.js"
+import type { PreparedOp } from "../ops/PreparedOp.js"
+import { Datatype, Status } from "../protocol/constants.js"
+import type { Frame } from "../protocol/Frame.js"
+import type { NodeInfo } from "./Bootstrap.js"
+import { type ClusterConfig, hostPort, isNewer, parse as parseConfig } from "./ClusterConfig.js"
+import { NodeConnection, type NodeOwner } from "./NodeConnection.js"
+import type { Pipeline } from "./Pipeline.js"
+import { MultiKeyRequest, MultiRun, OpRequest, QuietBatchRequest } from "./Requests.js"
+import { fromConfig, ketamaRouter, type Router } from "./Router.js"
+
+/** Tuning of the engine, in milliseconds. */
+export interface CoreSettings {
+  /** Whether the connection uses TLS (picks the TLS KV ports of the config). */
+  readonly tls: boolean
+  /** The bucket configs must be about. */
+  readonly bucket: string | undefined
+  /** Default operation timeout. */
+  readonly operationTimeout: number
+  /** Durability polling defaults. */
+  readonly durabilityTimeout: number
+  readonly durabilityInterval: number
+  /** Plain memcached servers: no locks, replicas, OBSERVE or durability. */
+  readonly memcached?: boolean | undefined
+  /** The least time between two config fetches triggered by NOT_MY_VBUCKET. */
+  readonly refreshInterval?: number | undefined
+}
+
+const EMPTY_ROUTER: Router = ketamaRouter([], "couchbase")
+
+/** Delay before retry `attempt` (1, 2, …) of a transient failure: 1, 2, 4 … up to 256 ms. */
+export const backoffDelay = (attempt: number): number => Math.min(2 ** Math.max(0, attempt - 1), 256)
+
+/** What a request that may be retried carries. */
+export interface Retryable {
+  readonly op: PreparedOp<any, any>
+  readonly copy: number
+  readonly deadline: number
+  readonly attempt: number
+  readonly pipeline: Pipeline | undefined
+}
+
+/** See the module documentation. */
+export class Core {
+  config: ClusterConfig | undefined = undefined
+  router: Router = EMPTY_ROUTER
+  /** Node connections by server index. */
+  nodes: ReadonlyArray<NodeConnection | undefined> = []
+  closed = false
+  private readonly byAddress = new Map<string, NodeConnection>()
+  private lastRefresh = Number.NEGATIVE_INFINITY
+  private refreshing = false
+  /** Set by the client: runs one config fetch (the NOT_MY_VBUCKET trigger and the poller share it). */
+  refresh: (() => Effect.Effect<void>) | undefined = undefined
+  /** Set by the client: waits for durability after a mutation. */
+  durability: ((op: PreparedOp<any, any>, cas: bigint) => Effect.Effect<void, any>) | undefined = undefined
+
+  constructor(
+    readonly iops: Iops.Service,
+    readonly owner: NodeOwner,
+    readonly settings: CoreSettings
+  ) {}
+
+  /** The bucket's replica count (0 for memcached), undefined before the first config. */
+  get replicas(): number | undefined {
+    if (this.config === undefined) return this.router === EMPTY_ROUTER ? undefined : 0
+    return this.config.vbuckets?.numReplicas ?? 0
+  }
+
+  /** Every node connection currently in the map. */
+  get activeNodes(): ReadonlyArray<NodeConnection> {
+    return this.nodes.filter((n): n is NodeConnection => n !== undefined)
+  }
+
+  /** The deadline of an operation starting now. */
+  deadline(timeout = this.settings.operationTimeout): number {
+    return now(this.iops) + timeout
+  }
+
+  // ---------------------------------------------------------------------------
+  // Topology
+  // ---------------------------------------------------------------------------
+
+  private nodeFor(host: string, port: number): NodeConnection {
+    const address = hostPort(host, port)
+    let node = this.byAddress.get(address)
+    if (node === undefined || node.closed) {
+      node = new NodeConnection(this.owner, host, port)
+      this.byAddress.set(address, node)
+    }
+    return node
+  }
+
+  /**
+   * Uses plain memcached servers, in order, with libmemcached's ketama (memcached
+   * mode: no config ever arrives).
+   */
+  useServers(
+    servers: ReadonlyArray<{ readonly host: string; readonly port: number }>,
+    seed?: { readonly index: number; readonly pipeline: Pipeline; readonly info: NodeInfo } | undefined
+  ): void {
+    const nodes = servers.map((s) => this.nodeFor(s.host, s.port))
+    this.router = ketamaRouter(servers, "libmemcached")
+    this.nodes = nodes
+    if (seed !== undefined) nodes[seed.index]!.adopt(seed.pipeline, seed.info)
+    for (const node of nodes) node.connect()
+  }
+
+  /**
+   * Applies `config` if it is newer than the current one: new router, connections
+   * to new nodes (the bootstrap's `seed` connection is handed to its node), removed
+   * nodes retired. Returns whether it was applied.
+   */
+  applyConfig(
+    config: ClusterConfig,
+    seed?:
+      | { readonly host: string; readonly port: number; readonly pipeline: Pipeline; readonly info: NodeInfo }
+      | undefined
+  ): boolean {
+    if (this.closed || !isNewer(config, this.config)) return false
+    if (this.settings.bucket !== undefined && config.bucket !== undefined && config.bucket !== this.settings.bucket) {
+      return false
+    }
+    const tls = this.settings.tls
+    const nodes: Array<NodeConnection | undefined> = config.servers.map((s) => {
+      const port = tls ? s.services.kvSSL : s.services.kv
+      return port === undefined ? undefined : this.nodeFor(s.host, port)
+    })
+    const keep = new Set(nodes)
+    for (const [address, node] of this.byAddress) {
+      if (keep.has(node)) continue
+      this.byAddress.delete(address)
+      node.retire(this.settings.operationTimeout)
+    }
+    this.config = config
+    this.router = fromConfig(config, tls)
+    this.nodes = nodes
+    if (seed !== undefined) {
+      const byThis = config.thisNode === undefined ? undefined : nodes[config.thisNode]
+      const byAddress = this.byAddress.get(hostPort(seed.host, seed.port))
+      const target = byThis ?? byAddress
+      if (target !== undefined && !target.ready) target.adopt(seed.pipeline, seed.info)
+      else seed.pipeline.close()
+    }
+    for (const node of nodes) node?.connect()
+    return true
+  }
+
+  /**
+   * Reads the config in a NOT_MY_VBUCKET body (when there is one) and applies it if
+   * newer. Triggers a fetch when the body brings nothing new.
+   */
+  notMyVbucket(frame: Frame, pipeline: Pipeline | undefined): boolean {
+    let applied = false
+    const body = frame.value
+    if (body.length > 0 && ((frame.datatype & Datatype.Json) !== 0 || body[0] === 0x7b) && pipeline !== undefined) {
+      const parsed = parseConfig(body, pipeline.socket.remoteHost)
+      if (Either.isRight(parsed)) applied = this.applyConfig(parsed.right)
+    }
+    if (!applied) this.requestRefresh()
+    return applied
+  }
+
+  /** Fetches a config soon, at most once per refresh interval. */
+  requestRefresh(): void {
+    const refresh = this.refresh
+    if (refresh === undefined || this.refreshing || this.closed) return
+    const t = now(this.iops)
+    if (t - this.lastRefresh < (this.settings.refreshInterval ?? 100)) return
+    this.lastRefresh = t
+    this.refreshing = true
+    this.owner.fork(refresh().pipe(Effect.ensuring(Effect.sync(() => (this.refreshing = false)))))
+  }
+
+  /** Closes every node connection: waiting and in-flight operations fail with a `NetworkError`. */
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    for (const node of this.byAddress.values()) node.close()
+    for (const node of this.nodes) node?.close()
+    this.byAddress.clear()
+  }
+
+  // ---------------------------------------------------------------------------
+  // Single-key operations
+  // ---------------------------------------------------------------------------
+
+  /**
+   * Runs `op` on copy `copy` (0 = master) until its outcome: the result, its error, or
+   * the error left when retries ran out of time. `deadline` undefined: the default
+   * timeout from when the Effect runs.
+   */
+  execute<R, E>(op: PreparedOp<any, any>, copy = 0, deadline?: number, attempt = 0): Effect.Effect<R, E> {
+    return Effect.async<R, E>((resume) => {
+      const request = new OpRequest(this, op, copy, deadline ?? this.deadline(), attempt, resume)
+      this.dispatch(request)
+      return Effect.sync(() => request.node?.cancel(request))
+    })
+  }
+
+  private dispatch(request: OpRequest): void {
+    if (this.closed) {
+      request.fail(new NetworkError({ message: "the connection is closed; open a new one" }))
+      return
+    }
+    const op = request.op
+    const router = this.router
+    const vbucket = router.vbucket(op.keyBytes)
+    const server = router.server(op.keyBytes, vbucket, request.copy)
+    const node = server < 0 ? undefined : this.nodes[server]
+    if (node === undefined) {
+      if (request.copy > 0) {
+        request.fail(
+          new NetworkError({
+            message: `no node holds replica ${request.copy - 1} of vBucket ${vbucket} right now (the bucket has ${router.numReplicas} replica(s))`
+          })
+        )
+        return
+      }
+      // No master: a failover or rebalance is in progress. Wait for a new map.
+      this.requestRefresh()
+      request.redirect(
+        this.later(
+          op,
+          0,
+          request.deadline,
+          request.attempt + 1,
+          new NetworkError({
+            message: `no node serves vBucket ${vbucket} right now (the cluster map is changing)`,
+            key: op.key
+          })
+        )
+      )
+      return
+    }
+    request.vbucket = vbucket
+    request.node = node
+    node.send(request)
+  }
+
+  /** The Effect that retries a request after `frame`, or undefined when `frame` is its outcome. */
+  retryFor(request: Retryable, frame: Frame): Effect.Effect<any, any> | undefined {
+    return this.retryOne(request.op, request.copy, request.deadline, request.attempt + 1, frame, request.pipeline)
+  }
+
+  /** See {@link retryFor}. */
+  retryOne(
+    op: PreparedOp<any, any>,
+    copy: number,
+    deadline: number,
+    attempt: number,
+    frame: Frame,
+    pipeline: Pipeline | undefined
+  ): Effect.Effect<any, any> | undefined {
+    const status = frame.status
+    if (status === Status.NotMyVbucket) {
+      const applied = this.notMyVbucket(frame, pipeline)
+      if (applied) return this.execute(op, copy, deadline, attempt)
+      return this.later(
+        op,
+        copy,
+        deadline,
+        attempt,
+        new NotMyVbucketError({
+          key: op.key,
+          status,
+          message: `${pipeline?.remote ?? "the node"} does not own the key's vBucket and no newer cluster map has arrived yet`
+        })
+      )
+    }
+    if ((status === Status.TemporaryFailure || status === Status.Busy) && isRetryable(op)) {
+      const decoded = op.decode(frame)
+      return this.later(op, copy, deadline, attempt, Either.isLeft(decoded) ? decoded.left : undefined)
+    }
+    return undefined
+  }
+
+  /** Retries after a backoff, or fails with `lastError` when the deadline does not leave time. */
+  later(
+    op: PreparedOp<any, any>,
+    copy: number,
+    deadline: number,
+    attempt: number,
+    lastError: CouchbaseErrorBase | undefined
+  ): Effect.Effect<any, any> {
+    return Effect.suspend(() => {
+      const delay = backoffDelay(attempt)
+      if (now(this.iops) + delay >= deadline) {
+        return Effect.fail(
+          lastError ?? new NetworkError({ key: op.key, message: "the operation could not be retried in time" })
+        )
+      }
+      return Effect.zipRight(Effect.sleep(delay), this.execute(op, copy, deadline, attempt))
+    })
+  }
+
+  /** The outcome of a mutation with durability: the result once durability is observed. */
+  withDurability(
+    op: PreparedOp<any, any>,
+    outcome: Either.Either<any, any> | Effect.Effect<never>
+  ): Effect.Effect<any, any> {
+    if (!Either.isEither(outcome) || Either.isLeft(outcome) || this.durability === undefined) return outcome
+    const result = outcome.right as { readonly cas: bigint; readonly success: boolean }
+    if (!result.success) return outcome
+    return Effect.as(this.durability(op, result.cas), result)
+  }
+
+  /**
+   * Reads from the replicas in turn (replica 0 first) until one answers with the
+   * value; the last error when none does.
+   */
+  anyReplica<R, E>(op: PreparedOp<any, any>): Effect.Effect<R, E | ArgumentError> {
+    return Effect.suspend((): Effect.Effect<R, E | ArgumentError> => {
+      const replicas = this.router.numReplicas
+      if (replicas === 0) {
+        return Effect.fail(
+          new ArgumentError({ key: op.key, message: `${op.name}: the bucket has no replicas to read from` })
+        )
+      }
+      const deadline = this.deadline()
+      const attempt = (copy: number): Effect.Effect<R, E> =>
+        copy === replicas
+          ? this.execute<R, E>(op, copy, deadline)
+          : Effect.catchAll(this.execute<R, E>(op, copy, deadline), () => attempt(copy + 1))
+      return attempt(1)
+    })
+  }
+
+  // ---------------------------------------------------------------------------
+  // Multi-key operations
+  // ---------------------------------------------------------------------------
+
+  /**
+   * Runs several keys' operations as one pipelined batch per node. `quiet` gets of
+   * two or more keys per node go as quiet gets closed by a NOOP. The outcome is the
+   * `MultiResult`, or the first failing key's error carrying every key's result.
+   */
+  executeMulti<E>(
+    ops: ReadonlyArray<PreparedOp<any, any>>,
+    options: { readonly copy?: number | undefined; readonly quietBatch?: boolean | undefined } = {}
+  ): Effect.Effect<MultiResult<any>, E> {
+    const copy = options.copy ?? 0
+    return Effect.async<MultiResult<any>, E>((resume) => {
+      const run = new MultiRun(ops, this.deadline(), resume, (r) => this.finishMulti<E>(r))
+      this.dispatchMulti(run, copy, options.quietBatch === true)
+      return Effect.sync(() => run.cancel())
+    })
+  }
+
+  private dispatchMulti(run: MultiRun, copy: number, quietBatch: boolean): void {
+    const ops = run.ops
+    if (this.closed) {
+      const error = new NetworkError({ message: "the connection is closed; open a new one" })
+      for (let i = 0; i < ops.length; i++) run.settle(i, Either.left(error))
+      return
+    }
+    const router = this.router
+    // Quiet batches: per node, the keys that have a quiet form.
+    const batches = quietBatch
+      ? new Map<NodeConnection, { indexes: Array<number>; vbuckets: Array<number> }>()
+      : undefined
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!
+      const vbucket = router.vbucket(op.keyBytes)
+      const server = router.server(op.keyBytes, vbucket, copy)
+      const node = server < 0 ? undefined : this.nodes[server]
+      if (node === undefined) {
+        // Same path as a single key: it waits for a map or fails.
+        run.defer(i, copy > 0 ? this.execute(op, copy, run.deadline) : this.later(op, copy, run.deadline, 1, undefined))
+        continue
+      }
+      if (batches !== undefined && op.hasQuietForm) {
+        let batch = batches.get(node)
+        if (batch === undefined) batches.set(node, (batch = { indexes: [], vbuckets: [] }))
+        batch.indexes.push(i)
+        batch.vbuckets.push(vbucket)
+        continue
+      }
+      const request = new MultiKeyRequest(this, run, i, op, copy)
+      request.vbucket = vbucket
+      request.node = node
+      run.requests.push(request)
+      node.send(request)
+    }
+    if (batches === undefined) return
+    for (const [node, batch] of batches) {
+      if (batch.indexes.length === 1) {
+        // One key gains nothing from a NOOP.
+        const i = batch.indexes[0]!
+        const request = new MultiKeyRequest(this, run, i, ops[i]!, copy)
+        request.vbucket = batch.vbuckets[0]!
+        request.node = node
+        run.requests.push(request)
+        node.send(request)
+        continue
+      }
+      const request = new QuietBatchRequest(this, run, batch.indexes, batch.vbuckets)
+      request.node = node
+      run.requests.push(request)
+      node.send(request)
+    }
+  }
+
+  private finishMulti<E>(run: MultiRun): Effect.Effect<MultiResult<any>, E> {
+    const ops = run.ops
+    const outcomes = run.outcomes
+    const needsDurability = this.durability !== undefined && ops.some((op) => op.durability !== undefined)
+    if (run.deferred.length === 0 && !needsDurability) {
+      return assembleMulti(ops, outcomes as Array<Either.Either<any, any>>) as Effect.Effect<MultiResult<any>, E>
+    }
+    return Effect.gen(this, function* () {
+      yield* Effect.forEach(
+        run.deferred,
+        ([index, effect]) => Effect.map(Effect.either(effect), (outcome) => (outcomes[index] = outcome)),
+        { concurrency: "unbounded", discard: true }
+      )
+      if (needsDurability) {
+        yield* Effect.forEach(
+          ops,
+          (op, index) => {
+            const outcome = outcomes[index]!
+            if (op.durability === undefined || Either.isLeft(outcome) || !outcome.right.success) return Effect.void
+            return Effect.map(Effect.either(this.durability!(op, outcome.right.cas)), (d) => {
+              if (Either.isLeft(d)) outcomes[index] = d
+            })
+          },
+          { concurrency: "unbounded", discard: true }
+        )
+      }
+      return yield* assembleMulti(ops, outcomes as Array<Either.Either<any, any>>)
+    }) as Effect.Effect<MultiResult<any>, E>
+  }
+}
+
+/**
+ * Whether ETMPFAIL/EBUSY may be retried for `op`. Not for lock and unlock: there a
+ * temporary failure means "locked" or "wrong lock CAS" on servers without XERROR,
+ * which waiting does not fix.
+ */
+const isRetryable = (op: PreparedOp<any, any>): boolean => !(op instanceof LockOp || op instanceof UnlockOp)

@@ -1,0 +1,272 @@
+/**
+ * One pipelined connection to one node: requests go out as soon as they are sent
+ * (coalesced per tick by the {@link Driver}), responses come back in any number and
+ * are matched to their request by `opaque`.
+ *
+ * Guarantees, which the rest of the client builds on:
+ * - **Exactly once.** A request ends by exactly one of: its last response
+ *   (`onResponse` returned true), its deadline (`onFailure(TimeoutError)`), the end of
+ *   the connection (`onFailure` with the connection's `NetworkError` or
+ *   `ProtocolError`, which names `host:port`), or {@link Pipeline.cancel}. Nothing is
+ *   delivered to it afterwards; a late response to a timed-out request is dropped.
+ * - **One timer.** Deadlines are checked by the driver's single timer, armed for the
+ *   earliest deadline; there is no timer per request.
+ * - **No Effect per frame.** Everything here is plain callbacks; the Effect boundary
+ *   is the operation's `Effect.async` (see `Client.ts`).
+ *
+ * A request may span several consecutive opaques (`frames`): a pipelined multi-get
+ * sends N quiet gets and one NOOP, and is complete when the NOOP's answer arrives.
+ *
+ * @internal
+ */
+import { Effect } from "effect"
+import { NetworkError, type ProtocolError, TimeoutError } from "../../Errors.js"
+import type { Iops } from "../../Iops.js"
+import { Driver, type DriverError } from "../driver/Driver.js"
+import { isResponseMagic } from "../protocol/constants.js"
+import type { Frame, FrameInit } from "../protocol/Frame.js"
+
+/** Why a request ended without its response. */
+export type PipelineFailure = NetworkError | ProtocolError | TimeoutError
+
+/**
+ * A request in a pipeline. Subclasses say what to send and what to do with the
+ * answers; the pipeline owns the bookkeeping fields.
+ */
+export abstract class PipelineRequest {
+  /** First opaque, assigned when sent. */
+  opaque = 0
+  /** Consecutive opaques (frames) this request sends. */
+  frames = 1
+  /** Absolute deadline on the Iops clock, in milliseconds. */
+  deadline = Number.POSITIVE_INFINITY
+  /** Set once the request has ended, whichever way. */
+  ended = false
+  /** The pipeline it was sent on, while it is in flight. */
+  pipeline: Pipeline | undefined = undefined
+
+  /** The frame with index `index` (0 … frames-1), correlated by `opaque`. */
+  abstract build(opaque: number, index: number): FrameInit
+  /** A response to one of this request's opaques; true when the request is complete. */
+  abstract onResponse(frame: Frame): boolean
+  /** The request ended without (all of) its response. */
+  abstract onFailure(error: PipelineFailure): void
+}
+
+/** The owner's side of a {@link Pipeline}. */
+export interface PipelineHandlers {
+  /** The connection ended (after every in-flight request was failed); `undefined` after `close()`. */
+  readonly onClose?: ((error: DriverError | undefined) => void) | undefined
+  /** A frame that is not a response to a request in flight (e.g. a server push); default: dropped. */
+  readonly onUnmatched?: ((frame: Frame) => void) | undefined
+}
+
+/** Tuning of a {@link Pipeline}. */
+export interface PipelineOptions {
+  /** Largest response body accepted. */
+  readonly maxBodyLength?: number | undefined
+}
+
+/** See the module documentation. */
+export class Pipeline {
+  private readonly driver: Driver
+  private readonly inFlight = new Map<number, PipelineRequest>()
+  private nextOpaque = 1
+  private count = 0
+  /** What the node acknowledged in HELLO; set by the bootstrap. */
+  features: { readonly json: boolean; readonly xerror: boolean; readonly selectBucket: boolean } = {
+    json: false,
+    xerror: false,
+    selectBucket: false
+  }
+
+  constructor(
+    readonly iops: Iops.Service,
+    readonly socket: Iops.Socket,
+    /** Replaceable: the bootstrap hands a connection over to its node's owner. */
+    public handlers: PipelineHandlers = {},
+    options: PipelineOptions = {}
+  ) {
+    this.driver = new Driver(
+      iops,
+      socket,
+      { onFrame: this.onFrame, onTimer: this.onTimer, onClose: this.onDriverClose },
+      { maxBodyLength: options.maxBodyLength }
+    )
+  }
+
+  /** `host:port` of the node, for messages. */
+  get remote(): string {
+    return this.driver.remote
+  }
+
+  /** Whether the connection has ended. */
+  get closed(): boolean {
+    return this.driver.closed
+  }
+
+  /** Requests in flight. */
+  get pending(): number {
+    return this.count
+  }
+
+  /** Bytes queued and not yet written (for back-pressure decisions of the owner). */
+  get queuedBytes(): number {
+    return this.driver.queuedBytes
+  }
+
+  /** The clock deadlines are measured on, in milliseconds. */
+  now(): number {
+    return this.driver.now()
+  }
+
+  /**
+   * Sends `request`. Returns false, and leaves it untouched, when the connection has
+   * already ended (the owner then queues it elsewhere or fails it).
+   */
+  send(request: PipelineRequest): boolean {
+    if (this.driver.closed) return false
+    const frames = request.frames
+    const opaque = this.allocate(frames)
+    request.opaque = opaque
+    request.pipeline = this
+    request.ended = false
+    for (let i = 0; i < frames; i++) {
+      this.inFlight.set((opaque + i) >>> 0, request)
+      this.driver.send(request.build((opaque + i) >>> 0, i))
+    }
+    this.count++
+    if (request.deadline !== Number.POSITIVE_INFINITY) this.driver.armTimer(request.deadline)
+    return true
+  }
+
+  /** Forgets `request` without calling it back (interruption). Its response, if any, is dropped. */
+  cancel(request: PipelineRequest): void {
+    if (request.pipeline !== this || request.ended) return
+    this.finish(request)
+  }
+
+  /** Closes the connection: every request in flight fails with a `NetworkError` saying so. */
+  close(): void {
+    this.driver.close()
+  }
+
+  private allocate(frames: number): number {
+    // Opaques wrap at 2^32; a wrapped counter skips ones still in flight (a request
+    // that has been waiting for four billion others is long past its deadline anyway).
+    let opaque = this.nextOpaque
+    for (;;) {
+      let free = true
+      if (opaque + frames > 0xffffffff) opaque = 1
+      else {
+        for (let i = 0; i < frames && free; i++) if (this.inFlight.has(opaque + i)) free = false
+        if (free) break
+        opaque += frames
+      }
+    }
+    this.nextOpaque = opaque + frames
+    return opaque
+  }
+
+  private finish(request: PipelineRequest): void {
+    request.ended = true
+    request.pipeline = undefined
+    for (let i = 0; i < request.frames; i++) this.inFlight.delete((request.opaque + i) >>> 0)
+    this.count--
+  }
+
+  private readonly onFrame = (frame: Frame): void => {
+    const request = isResponseMagic(frame.magic) ? this.inFlight.get(frame.opaque) : undefined
+    if (request === undefined) {
+      this.handlers.onUnmatched?.(frame)
+      return
+    }
+    // Requests never throw: the client's requests turn a decoder bug into a defect of their own operation.
+    if (request.onResponse(frame) && !request.ended) this.finish(request)
+  }
+
+  private readonly onTimer = (): void => {
+    const now = this.driver.now()
+    let next = Number.POSITIVE_INFINITY
+    let expired: Array<PipelineRequest> | undefined
+    for (const request of this.inFlight.values()) {
+      if (request.ended) continue
+      if (request.deadline <= now) {
+        // A multi-frame request appears once per opaque: finish it once.
+        this.finish(request)
+        ;(expired ??= []).push(request)
+      } else if (request.deadline < next) next = request.deadline
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.driver.armTimer(next)
+    if (expired === undefined) return
+    const error = new TimeoutError({
+      message: `no response from ${this.remote} before the operation's deadline; the operation may or may not have been applied`
+    })
+    for (const request of expired) request.onFailure(error)
+  }
+
+  private readonly onDriverClose = (error: DriverError | undefined): void => {
+    const failure =
+      error ??
+      new NetworkError({
+        message: `the connection to ${this.remote} was closed by the client; the operation may or may not have been applied`
+      })
+    const requests: Array<PipelineRequest> = []
+    for (const request of this.inFlight.values()) {
+      if (request.ended) continue
+      request.ended = true
+      requests.push(request)
+    }
+    this.inFlight.clear()
+    this.count = 0
+    for (const request of requests) {
+      request.pipeline = undefined
+      request.onFailure(failure)
+    }
+    this.handlers.onClose?.(error)
+  }
+
+  /**
+   * One request/response exchange as an Effect, for the handshake and other
+   * infrequent commands (not the hot path). Interrupting it cancels the request.
+   */
+  exchange(init: Omit<FrameInit, "opaque">, deadline: number): Effect.Effect<Frame, PipelineFailure> {
+    return Effect.async<Frame, PipelineFailure>((resume) => {
+      const request = new SingleExchange(init, deadline, resume)
+      if (!this.send(request)) {
+        resume(
+          Effect.fail(
+            new NetworkError({ message: `the connection to ${this.remote} is closed; cannot send the request` })
+          )
+        )
+        return
+      }
+      return Effect.sync(() => this.cancel(request))
+    })
+  }
+}
+
+/** A request answered by one frame, resumed into an Effect. */
+class SingleExchange extends PipelineRequest {
+  constructor(
+    private readonly init: Omit<FrameInit, "opaque">,
+    deadline: number,
+    private readonly resume: (effect: Effect.Effect<Frame, PipelineFailure>) => void
+  ) {
+    super()
+    this.deadline = deadline
+  }
+
+  build(opaque: number): FrameInit {
+    return { ...this.init, opaque }
+  }
+
+  onResponse(frame: Frame): boolean {
+    this.resume(Effect.succeed(frame))
+    return true
+  }
+
+  onFailure(error: PipelineFailure): void {
+    this.resume(Effect.fail(error))
+  }
+}

@@ -1,0 +1,351 @@
+/**
+ * The pipeline requests of the key/value client: how one key's operation, a multi
+ * operation's keys, a pipelined quiet multi-get, an OBSERVE and a STAT travel over a
+ * {@link Pipeline} and come back as the outcome the operation resumes with.
+ *
+ * These are plain classes with callbacks: one object per key (or per batch) and no
+ * Effect until the operation's `Effect.async` is resumed. A response that asks for a
+ * retry (NOT_MY_VBUCKET, ETMPFAIL, EBUSY) is turned by the {@link Core} into the
+ * Effect that retries, so the common path never allocates one.
+ *
+ * @internal
+ */
+import { Effect, Either } from "effect"
+import type { CouchbaseErrorBase, ErrorFields } from "../../Errors.js"
+import type { ObserveInfo } from "../../Result.js"
+import { decodeObserveResponse, type ObserveEntry, observeInfo } from "../ops/observe.js"
+import type { PreparedOp } from "../ops/PreparedOp.js"
+import * as Request from "../ops/requests.js"
+import { decodeStat, type StatsCollector } from "../ops/stats.js"
+import { Status } from "../protocol/constants.js"
+import type { Frame, FrameInit } from "../protocol/Frame.js"
+import type { Core } from "./Core.js"
+import type { NodeConnection } from "./NodeConnection.js"
+import { type PipelineFailure, PipelineRequest } from "./Pipeline.js"
+
+/** The resume function of an `Effect.async`. */
+export type Resume = (effect: Effect.Effect<any, any>) => void
+
+/** An operation's outcome for one key. */
+export type Outcome = Either.Either<any, any>
+
+/** `error` with `key` attached (same class), for failures that happened to a whole connection. */
+export const withKey = <E extends CouchbaseErrorBase>(error: E, key: string): E => {
+  if (error.key !== undefined) return error
+  const Ctor = error.constructor as new (fields: ErrorFields) => E
+  return new Ctor({ message: error.message, key, status: error.status, cause: error })
+}
+
+/** Decodes without letting a decoder bug escape into the I/O loop. */
+const decodeSafely = (op: PreparedOp<any, any>, frame: Frame): Outcome | Effect.Effect<never> => {
+  try {
+    return op.decode(frame)
+  } catch (defect) {
+    return Effect.die(defect)
+  }
+}
+
+/** A request bound to one key's copy: the node and vBucket it was routed to. */
+abstract class KeyRequest extends PipelineRequest {
+  vbucket = 0
+  node: NodeConnection | undefined = undefined
+
+  constructor(
+    readonly op: PreparedOp<any, any>,
+    /** 0 = master, i + 1 = replica i. */
+    readonly copy: number,
+    deadline: number,
+    /** How many times this operation was sent before. */
+    readonly attempt: number
+  ) {
+    super()
+    this.deadline = deadline
+  }
+
+  build(opaque: number): FrameInit {
+    return this.op.request(this.vbucket, opaque, this.pipeline!.features)
+  }
+}
+
+/** One key's operation. Resumes with its result, its error, or the Effect that retries it. */
+export class OpRequest extends KeyRequest {
+  constructor(
+    private readonly core: Core,
+    op: PreparedOp<any, any>,
+    copy: number,
+    deadline: number,
+    attempt: number,
+    private readonly resume: Resume
+  ) {
+    super(op, copy, deadline, attempt)
+  }
+
+  onResponse(frame: Frame): boolean {
+    if (frame.status !== Status.Success) {
+      const retry = this.core.retryFor(this, frame)
+      if (retry !== undefined) {
+        this.resume(retry)
+        return true
+      }
+    }
+    const outcome = decodeSafely(this.op, frame)
+    this.resume(this.op.durability === undefined ? outcome : this.core.withDurability(this.op, outcome))
+    return true
+  }
+
+  onFailure(error: PipelineFailure): void {
+    this.resume(Effect.fail(withKey(error, this.op.key)))
+  }
+
+  /** Fails without having been sent (no node for the key, client closed). */
+  fail(error: CouchbaseErrorBase): void {
+    this.ended = true
+    this.resume(Effect.fail(withKey(error, this.op.key)))
+  }
+
+  /** Resumes with `effect` without having been sent (e.g. a retry after a config change). */
+  redirect(effect: Effect.Effect<any, any>): void {
+    this.ended = true
+    this.resume(effect)
+  }
+}
+
+/**
+ * The keys of one multi operation: each key settles with its outcome, or defers to
+ * an Effect (a retry); once every key is accounted for, the run resumes with the
+ * Effect that finishes the operation (retries, durability, assembly).
+ */
+export class MultiRun {
+  readonly outcomes: Array<Outcome | undefined>
+  readonly deferred: Array<readonly [index: number, effect: Effect.Effect<any, any>]> = []
+  readonly requests: Array<PipelineRequest & { node: NodeConnection | undefined }> = []
+  private remaining: number
+  private finished = false
+
+  constructor(
+    readonly ops: ReadonlyArray<PreparedOp<any, any>>,
+    readonly deadline: number,
+    private readonly resume: Resume,
+    private readonly finish: (run: MultiRun) => Effect.Effect<any, any>
+  ) {
+    this.outcomes = new Array(ops.length)
+    this.remaining = ops.length
+  }
+
+  /** Records key `index`'s outcome. */
+  settle(index: number, outcome: Outcome): void {
+    this.outcomes[index] = outcome
+    this.countdown()
+  }
+
+  /** Key `index` is finished by `effect` (a retry) after the batch. */
+  defer(index: number, effect: Effect.Effect<any, any>): void {
+    this.deferred.push([index, effect])
+    this.countdown()
+  }
+
+  /** Cancels every request still out (interruption). */
+  cancel(): void {
+    this.finished = true
+    for (const r of this.requests) r.node?.cancel(r)
+  }
+
+  private countdown(): void {
+    if (--this.remaining === 0 && !this.finished) {
+      this.finished = true
+      this.resume(this.finish(this))
+    }
+  }
+}
+
+/** One key of a multi operation, sent on its own. */
+export class MultiKeyRequest extends KeyRequest {
+  constructor(
+    private readonly core: Core,
+    private readonly run: MultiRun,
+    private readonly index: number,
+    op: PreparedOp<any, any>,
+    copy: number
+  ) {
+    super(op, copy, run.deadline, 0)
+  }
+
+  onResponse(frame: Frame): boolean {
+    if (frame.status !== Status.Success) {
+      const retry = this.core.retryFor(this, frame)
+      if (retry !== undefined) {
+        this.run.defer(this.index, retry)
+        return true
+      }
+    }
+    const outcome = decodeSafely(this.op, frame)
+    if (Either.isEither(outcome)) this.run.settle(this.index, outcome)
+    else this.run.defer(this.index, outcome)
+    return true
+  }
+
+  onFailure(error: PipelineFailure): void {
+    this.run.settle(this.index, Either.left(error))
+  }
+}
+
+/**
+ * A pipelined multi-get to one node: a quiet get per key, then one NOOP. Hits (and
+ * errors) answer their own opaque; when the NOOP answers, the server has processed
+ * every earlier request, so the keys left unanswered are misses. Saves a response
+ * per miss and lets the node stream hits back to back.
+ */
+export class QuietBatchRequest extends PipelineRequest {
+  node: NodeConnection | undefined = undefined
+  private readonly answered: Uint8Array
+
+  constructor(
+    private readonly core: Core,
+    private readonly run: MultiRun,
+    /** Indexes into the run's keys. */
+    private readonly indexes: ReadonlyArray<number>,
+    private readonly vbuckets: ReadonlyArray<number>
+  ) {
+    super()
+    this.frames = indexes.length + 1
+    this.deadline = run.deadline
+    this.answered = new Uint8Array(indexes.length)
+  }
+
+  build(opaque: number, i: number): FrameInit {
+    if (i === this.indexes.length) return Request.noop(opaque)
+    return this.run.ops[this.indexes[i]!]!.quietRequest(this.vbuckets[i]!, opaque, this.pipeline!.features)
+  }
+
+  onResponse(frame: Frame): boolean {
+    const i = (frame.opaque - this.opaque) >>> 0
+    const count = this.indexes.length
+    if (i < count) {
+      if (this.answered[i] === 1) return false
+      this.answered[i] = 1
+      const index = this.indexes[i]!
+      const op = this.run.ops[index]!
+      if (frame.status !== Status.Success) {
+        const retry = this.core.retryOne(op, 0, this.run.deadline, 1, frame, this.pipeline)
+        if (retry !== undefined) {
+          this.run.defer(index, retry)
+          return false
+        }
+      }
+      const outcome = decodeSafely(op, frame)
+      if (Either.isEither(outcome)) this.run.settle(index, outcome)
+      else this.run.defer(index, outcome)
+      return false
+    }
+    for (let j = 0; j < count; j++) {
+      if (this.answered[j] === 1) continue
+      this.answered[j] = 1
+      const index = this.indexes[j]!
+      this.run.settle(index, this.run.ops[index]!.notFound())
+    }
+    return true
+  }
+
+  onFailure(error: PipelineFailure): void {
+    for (let j = 0; j < this.indexes.length; j++) {
+      if (this.answered[j] === 1) continue
+      this.answered[j] = 1
+      this.run.settle(this.indexes[j]!, Either.left(error))
+    }
+  }
+}
+
+/** One key's place in an OBSERVE request. */
+export interface ObserveTarget {
+  /** Index of the key in the caller's list. */
+  readonly index: number
+  readonly keyBytes: Uint8Array
+  readonly vbucket: number
+  readonly fromMaster: boolean
+}
+
+/** OBSERVE for every key a node holds a copy of; resumes with each key's answer. */
+export class ObserveRequest extends PipelineRequest {
+  node: NodeConnection | undefined = undefined
+
+  constructor(
+    private readonly targets: ReadonlyArray<ObserveTarget>,
+    deadline: number,
+    private readonly about: string,
+    private readonly resume: (
+      effect: Effect.Effect<ReadonlyArray<readonly [index: number, info: ObserveInfo]>, any>
+    ) => void
+  ) {
+    super()
+    this.deadline = deadline
+  }
+
+  build(opaque: number): FrameInit {
+    return Request.observe(
+      opaque,
+      this.targets.map((t) => ({ vbucket: t.vbucket, key: t.keyBytes }))
+    )
+  }
+
+  onResponse(frame: Frame): boolean {
+    const decoded = decodeObserveResponse(frame, this.about)
+    if (Either.isLeft(decoded)) {
+      this.resume(Effect.fail(decoded.left))
+      return true
+    }
+    const out: Array<readonly [number, ObserveInfo]> = []
+    for (const entry of decoded.right) {
+      const target = this.targets.find((t) => t.vbucket === entry.vbucket && sameKey(t.keyBytes, entry))
+      if (target !== undefined) out.push([target.index, observeInfo(entry, target.fromMaster)])
+    }
+    this.resume(Effect.succeed(out))
+    return true
+  }
+
+  onFailure(error: PipelineFailure): void {
+    this.resume(Effect.fail(error))
+  }
+}
+
+const sameKey = (key: Uint8Array, entry: ObserveEntry): boolean => Buffer.from(key).equals(entry.key)
+
+/** STAT for one group on one node: statistics stream in until an empty-key packet ends them. */
+export class StatsRequest extends PipelineRequest {
+  node: NodeConnection | undefined = undefined
+  private failure: any = undefined
+
+  constructor(
+    private readonly group: string,
+    private readonly label: string,
+    private readonly collector: StatsCollector,
+    deadline: number,
+    private readonly resume: (effect: Effect.Effect<void, any>) => void
+  ) {
+    super()
+    this.deadline = deadline
+  }
+
+  build(opaque: number): FrameInit {
+    return Request.stat(opaque, this.group)
+  }
+
+  onResponse(frame: Frame): boolean {
+    const packet = decodeStat(frame, this.group)
+    if (Either.isLeft(packet)) {
+      // An error ends the group on the server too (the error response is the last).
+      this.failure ??= packet.left
+      this.resume(Effect.fail(this.failure))
+      return true
+    }
+    if (packet.right._tag === "End") {
+      this.resume(Effect.void)
+      return true
+    }
+    this.collector.add(this.label, packet.right.name, packet.right.value)
+    return false
+  }
+
+  onFailure(error: PipelineFailure): void {
+    this.resume(Effect.fail(error))
+  }
+}
