@@ -146,6 +146,23 @@ describe("client against the embedded cluster (Node Iops)", () => {
     })
   )
 
+  it.scopedLive("any-replica reads move past a replica that misses", () =>
+    Effect.gen(function* () {
+      const cluster = yield* EmbeddedCluster.make({ nodes: 3, replicas: 2 })
+      const cb: Connection.Service = yield* connect(cluster)
+      yield* cb.upsert("two-copies", "v", { format: FMT_UTF8, replicateTo: 2 })
+      yield* cluster.control.purge("two-copies", { onMaster: false, onReplicas: [0] })
+      expect((yield* cb.getReplica("two-copies", { replicaIndex: 0, quiet: true })).success).toBe(false)
+      expect((yield* cb.getReplica("two-copies", { replicaIndex: 1 })).value).toBe("v")
+      // Replica 0 misses, replica 1 answers: quiet or not, the value is found.
+      expect((yield* cb.getReplica("two-copies")).value).toBe("v")
+      expect((yield* cb.getReplica("two-copies", { quiet: true })).value).toBe("v")
+      const multi = yield* cb.getReplicaMulti(["two-copies", "nowhere"], { quiet: true })
+      expect(multi.get("two-copies")!.value).toBe("v")
+      expect(multi.get("nowhere")!.success).toBe(false)
+    })
+  )
+
   it.scopedLive("follows a rebalance through NOT_MY_VBUCKET without polling", () =>
     Effect.gen(function* () {
       const cluster = yield* EmbeddedCluster.make({ nodes: 2, replicas: 1 })

@@ -4,7 +4,7 @@
  * keys over two servers exactly as libmemcached would.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Exit } from "effect"
+import { Effect, Either, Exit, Tracer } from "effect"
 import type { Connection } from "../../src/Connection.js"
 import { Iops } from "../../src/Iops.js"
 import { makeClient } from "../../src/internal/connection/Client.js"
@@ -179,6 +179,24 @@ describe("memcached mode against Debian's memcached", () => {
       // Argument errors come first and name the problem.
       const bad = yield* failure(cb.get(""))
       expect(bad._tag).toBe("ArgumentError")
+    })
+  )
+
+  it.scopedLive("a span per public operation when a tracer is installed", () =>
+    Effect.gen(function* () {
+      const mc = yield* startMemcached
+      const cb: Connection.Service = yield* connect([mc])
+      const native = yield* Effect.tracer
+      const names: Array<string> = []
+      const recording = Tracer.make({
+        span: (...args) => {
+          names.push(args[0])
+          return native.span(...args)
+        },
+        context: native.context
+      })
+      yield* Effect.withTracer(Effect.zip(cb.upsert("traced", 1), cb.getMulti(["traced"])), recording)
+      expect(names).toEqual(["couchbase.upsert", "couchbase.getMulti"])
     })
   )
 

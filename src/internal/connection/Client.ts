@@ -22,7 +22,13 @@
  */
 import { Duration, Effect, Either, FiberSet, type Scope } from "effect"
 import type { Connection } from "../../Connection.js"
-import { type ArgumentError, type CouchbaseErrorBase, NetworkError, NotSupportedError } from "../../Errors.js"
+import {
+  type ArgumentError,
+  type CouchbaseErrorBase,
+  NetworkError,
+  NotSupportedError,
+  ProtocolError
+} from "../../Errors.js"
 import { Iops } from "../../Iops.js"
 import { MultiResult, type ObserveResult } from "../../Result.js"
 import type * as Transcoder from "../../Transcoder.js"
@@ -53,7 +59,7 @@ import { StatsCollector, validateStats } from "../ops/stats.js"
 import { prepareConcat, prepareConcatMulti, prepareStore, prepareStoreMulti } from "../ops/store.js"
 import { Opcode, Status } from "../protocol/constants.js"
 import { agentJson, type BootstrapError, bootstrap, type HandshakeSettings, newClientId } from "./Bootstrap.js"
-import { parse as parseConfig } from "./ClusterConfig.js"
+import { hostPort, parse as parseConfig } from "./ClusterConfig.js"
 import { Core } from "./Core.js"
 import { endureKeys, observeKeys } from "./Durability.js"
 import type { NodeOwner } from "./NodeConnection.js"
@@ -67,6 +73,9 @@ export type MakeClientError = ArgumentError | BootstrapError
 const BACKOFF = { initial: 10, max: 2000 } as const
 
 const millis = (d: Duration.Duration): number => Duration.toMillis(d)
+
+/** The tracer of Effect's default services (no exporter). */
+const NATIVE_TRACER = Effect.runSync(Effect.tracer)
 
 /** What a view of the connection reads and writes with. */
 interface View {
@@ -105,11 +114,17 @@ const makeService = (core: Core, view: View, now: () => number): Connection.Serv
   }
 
   const span = <A, E>(name: string, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-    Effect.withSpan(effect, `couchbase.${name}`, {
-      kind: "client",
-      captureStackTrace: false,
-      attributes: { "db.system": "couchbase" }
-    })
+    Effect.tracerWith((tracer) =>
+      // Effect's built-in tracer records nothing anyone can read, and a span costs
+      // more than the rest of a key/value operation: create one only for a real tracer.
+      tracer === NATIVE_TRACER
+        ? effect
+        : Effect.withSpan(effect, `couchbase.${name}`, {
+            kind: "client",
+            captureStackTrace: false,
+            attributes: { "db.system": "couchbase" }
+          })
+    )
 
   /**
    * memcached has no locks, replicas, OBSERVE or durability, and Debian's memcached
@@ -350,12 +365,16 @@ export const makeClient = <const O extends Options = {}>(
       const index = resolved.seeds.indexOf(boot.seed)
       core.useServers(resolved.seeds, { index, pipeline: boot.pipeline, info: boot.info })
     } else {
-      core.applyConfig(boot.config!, {
-        host: boot.seed.host,
-        port: boot.seed.port,
-        pipeline: boot.pipeline,
-        info: boot.info
-      })
+      const config = boot.config!
+      const seed = { host: boot.seed.host, port: boot.seed.port, pipeline: boot.pipeline, info: boot.info }
+      if (!core.applyConfig(config, seed)) {
+        boot.pipeline.close()
+        return yield* Effect.fail(
+          new ProtocolError({
+            message: `${hostPort(boot.seed.host, boot.seed.port)}: GET_CLUSTER_CONFIG returned the config of bucket ${JSON.stringify(config.bucket)}, not of ${JSON.stringify(resolved.bucket)}`
+          })
+        )
+      }
     }
 
     let turn = 0

@@ -345,10 +345,15 @@ export class Core {
         )
       }
       const deadline = this.deadline()
+      // A failure or a quiet miss moves on to the next replica; the last one's outcome stands.
       const attempt = (copy: number): Effect.Effect<R, E> =>
         copy === replicas
           ? this.execute<R, E>(op, copy, deadline)
-          : Effect.catchAll(this.execute<R, E>(op, copy, deadline), () => attempt(copy + 1))
+          : Effect.matchEffect(this.execute<R, E>(op, copy, deadline), {
+              onFailure: () => attempt(copy + 1),
+              onSuccess: (result) =>
+                (result as { readonly success: boolean }).success ? Effect.succeed(result) : attempt(copy + 1)
+            })
       return attempt(1)
     })
   }

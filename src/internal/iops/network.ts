@@ -272,7 +272,15 @@ class Pipe {
 
   /** Schedules the pump for the head piece unless it is already scheduled or held. */
   arm(): void {
-    if (this.pumpTask !== undefined || this.stalled || this.partitioned || this.head >= this.queue.length) return
+    // A reset link delivers nothing more (a FIN queued by a late close() must not spin the pump).
+    if (
+      this.pumpTask !== undefined ||
+      this.stalled ||
+      this.partitioned ||
+      this.link.reset ||
+      this.head >= this.queue.length
+    )
+      return
     this.pumpTask = this.net.scheduler.at(this.queue[this.head]!.at, this.pump)
   }
 

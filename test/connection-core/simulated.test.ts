@@ -1,0 +1,152 @@
+/**
+ * Faults on the simulated network under TestClock: the embedded cluster listens on
+ * the simulated network only, the client uses the simulated Iops, and time passes
+ * only when the test says so.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, Option, TestClock } from "effect"
+import type { Connection } from "../../src/Connection.js"
+import * as EmbeddedCluster from "../../src/EmbeddedCluster.js"
+import { makeNetwork, make as makeSimulatedIops } from "../../src/Iops/Simulated.js"
+import { Iops } from "../../src/Iops.js"
+import { makeClient } from "../../src/internal/connection/Client.js"
+import type { Options } from "../../src/internal/connection/options.js"
+import { FMT_UTF8 } from "../../src/Transcoder.js"
+
+/** A cluster and a client on one simulated network. */
+const setup = (nodes: number, options: Options = {}) =>
+  Effect.gen(function* () {
+    const network = yield* makeNetwork({ seed: 42 })
+    const cluster = yield* EmbeddedCluster.make({ nodes, replicas: 1, tcp: false, network })
+    const cb: Connection.Service = yield* makeClient({
+      connectionString: cluster.connectionString,
+      username: cluster.username,
+      password: cluster.password,
+      ...options
+    }).pipe(Effect.provideService(Iops, makeSimulatedIops(network)))
+    return { network, cluster, cb }
+  })
+
+/** `count` keys whose master is node `node`. */
+const keysOn = (cluster: EmbeddedCluster.EmbeddedCluster.Service, node: number, count: number, prefix: string) =>
+  Effect.gen(function* () {
+    const keys: Array<string> = []
+    for (let i = 0; keys.length < count; i++) {
+      const key = `${prefix}${String(i).padStart(4, "0")}`
+      const copies = yield* cluster.control.keyInfo(key)
+      if (copies.find((c) => c.role === "master")?.node === node) keys.push(key)
+    }
+    return keys
+  })
+
+describe("faults on the simulated network (TestClock)", () => {
+  it.scoped(
+    "a reset mid-pipeline fails exactly the operations in flight, once each; new ones succeed after reconnect",
+    () =>
+      Effect.gen(function* () {
+        const { network, cluster, cb } = yield* setup(2)
+        const keys = yield* keysOn(cluster, 0, 50, "r")
+        const values = Object.fromEntries(keys.map((k) => [k, `value-${k}`]))
+        expect((yield* cb.upsertMulti(values, { format: FMT_UTF8 })).allOk).toBe(true)
+        const node0 = `127.0.0.1:${cluster.nodes[0]!.kv}`
+
+        // Each GET answer is 24 + 4 (flags) + 11 (value) bytes. Cut the stream toward
+        // the client 20 answers and a half in: 20 complete, the 21st is torn.
+        const answer = 24 + 4 + "value-r0000".length
+        network.faults.latency(node0, "5 millis")
+        const gets = yield* Effect.fork(
+          Effect.forEach(keys, (k) => Effect.exit(cb.get(k)), { concurrency: "unbounded" })
+        )
+        yield* TestClock.adjust("1 millis")
+        network.faults.reset(node0, { afterBytes: answer * 20 + 7, direction: "toClient" })
+        yield* TestClock.adjust("20 millis")
+        const exits = yield* Fiber.join(gets)
+
+        expect(exits.length).toBe(50)
+        const ok = exits.filter(Exit.isSuccess)
+        const failed = exits.filter(Exit.isFailure)
+        expect(ok.length).toBe(20)
+        expect(failed.length).toBe(30)
+        for (const exit of ok) expect(exit.value.value).toBe(`value-${exit.value.key}`)
+        for (const exit of failed) {
+          expect(exit.cause._tag).toBe("Fail")
+          const error = (exit.cause as { error: { _tag: string; message: string; key: string } }).error
+          expect(error._tag).toBe("NetworkError")
+          expect(error.message).toContain(node0)
+          expect(keys).toContain(error.key)
+        }
+        // The keys that failed are exactly those not answered.
+        const failedKeys = new Set(failed.map((e) => (e.cause as { error: { key: string } }).error.key))
+        for (const exit of ok) expect(failedKeys.has(exit.value.key)).toBe(false)
+
+        // The client reconnects in the background; new operations wait for it and succeed.
+        network.faults.heal()
+        const after = yield* Effect.fork(cb.getMulti(keys))
+        yield* TestClock.adjust("100 millis")
+        const result = yield* Fiber.join(after)
+        expect(result.allOk).toBe(true)
+        expect(result.get(keys[33]!)!.value).toBe(`value-${keys[33]}`)
+      })
+  )
+
+  it.scoped("a stalled node: its operations time out on time, the other node's are unaffected", () =>
+    Effect.gen(function* () {
+      const { network, cluster, cb } = yield* setup(2, { operationTimeout: "1 second", configPollInterval: 0 })
+      const [slowKey] = yield* keysOn(cluster, 1, 1, "s")
+      const [fastKey] = yield* keysOn(cluster, 0, 1, "f")
+      yield* cb.upsert(slowKey!, "slow", { format: FMT_UTF8 })
+      yield* cb.upsert(fastKey!, "fast", { format: FMT_UTF8 })
+
+      network.faults.stall(`127.0.0.1:${cluster.nodes[1]!.kv}`)
+      const slow = yield* Effect.fork(cb.get(slowKey!))
+      const fast = yield* Effect.fork(cb.get(fastKey!))
+      yield* TestClock.adjust("1 millis")
+      const fastExit = yield* Fiber.join(fast)
+      expect(fastExit.value).toBe("fast")
+
+      yield* TestClock.adjust("997 millis")
+      expect(Option.isNone(yield* Fiber.poll(slow))).toBe(true)
+      // Other operations keep working while the slow one waits.
+      expect((yield* cb.get(fastKey!)).value).toBe("fast")
+      yield* TestClock.adjust("3 millis")
+      const slowExit = yield* Fiber.await(slow)
+      expect(Exit.isFailure(slowExit)).toBe(true)
+      if (Exit.isFailure(slowExit) && slowExit.cause._tag === "Fail") {
+        const error = slowExit.cause.error as { _tag: string; message: string; key?: string }
+        expect(error._tag).toBe("TimeoutError")
+        expect(error.key).toBe(slowKey)
+        expect(error.message).toContain(`127.0.0.1:${cluster.nodes[1]!.kv}`)
+      } else expect.unreachable("the slow get must fail with a TimeoutError")
+
+      // Once the node answers again, so do its operations.
+      network.faults.heal()
+      const healed = yield* Effect.fork(cb.get(slowKey!))
+      yield* TestClock.adjust("1 millis")
+      expect((yield* Fiber.join(healed)).value).toBe("slow")
+    })
+  )
+
+  it.scoped("operations wait for a node that is still connecting, and time out if it never comes", () =>
+    Effect.gen(function* () {
+      const { network, cluster, cb } = yield* setup(2, { operationTimeout: "500 millis", configPollInterval: 0 })
+      const [key] = yield* keysOn(cluster, 1, 1, "w")
+      yield* cb.upsert(key!, "here", { format: FMT_UTF8 })
+      const node1 = `127.0.0.1:${cluster.nodes[1]!.kv}`
+      // Drop node 1's connection and refuse new ones: operations queue and time out.
+      network.faults.refuse(node1)
+      network.faults.reset(node1)
+      yield* TestClock.adjust("1 millis")
+      const waiting = yield* Effect.fork(cb.get(key!))
+      yield* TestClock.adjust("600 millis")
+      const exit = yield* Fiber.await(waiting)
+      expect(Exit.isFailure(exit) && exit.cause._tag === "Fail" && (exit.cause.error as { _tag: string })._tag).toBe(
+        "TimeoutError"
+      )
+      // Refusal lifted: the background reconnect (with backoff) gets through.
+      network.faults.heal()
+      const later = yield* Effect.fork(cb.get(key!))
+      yield* TestClock.adjust("3 seconds")
+      expect((yield* Fiber.join(later)).value).toBe("here")
+    })
+  )
+})
