@@ -48,7 +48,7 @@
  *
  * @since 0.1.0
  */
-import type { Duration, HKT, Scope } from "effect"
+import type { Duration, HKT, Redacted, Scope } from "effect"
 import { type Config, type ConfigError, Context, Effect, Layer } from "effect"
 import type {
   ArgumentError,
@@ -665,6 +665,28 @@ export class QuietConnection extends Context.Tag("effect-couchbase/QuietConnecti
   Connection.Service<true>
 >() {}
 
+/**
+ * What the cluster's HTTP services (views) need from a connection: its bucket, its
+ * credentials and the nodes' service URLs, read from the cluster config it holds.
+ */
+export interface ClusterAccess {
+  /** The bucket the connection opened (`default` for a memcached connection). */
+  readonly bucket: string
+  /** The user it authenticates as; `undefined` without credentials. */
+  readonly username: string | undefined
+  /** Its password, kept `Redacted` until written to the wire. */
+  readonly password: Redacted.Redacted<string> | undefined
+  /** The `viewsTimeout` option (default 75 s). */
+  readonly viewsTimeout: Duration.Duration
+  /**
+   * The views (capi) base URLs, e.g. `http://10.0.0.1:8092`, of the nodes of the
+   * CURRENT cluster config that run the views service, in config order (HTTPS and the
+   * `capiSSL` ports over TLS). Read at each call, so that it follows rebalances;
+   * `$HOST` stands for the host the config was read from. Empty for memcached.
+   */
+  readonly capiBaseUrls: Effect.Effect<ReadonlyArray<string>>
+}
+
 /** The service types of {@link Connection}. */
 export declare namespace Connection {
   /**
@@ -679,6 +701,8 @@ export declare namespace Connection {
     withQuiet<Q extends boolean>(quiet: Q): Service<Q, Doc>
     /** The same connection reading and writing documents with another transcoder. */
     withTranscoder<A>(transcoder: Transcoder<A>): Service<Quiet, A>
+    /** The bucket, credentials and HTTP service URLs of the cluster (what `View.layerFromConnection` uses). */
+    readonly cluster: ClusterAccess
   }
 }
 

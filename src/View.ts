@@ -19,23 +19,15 @@
  * @since 0.1.0
  */
 import { HttpClient, type HttpClientError, HttpClientRequest } from "@effect/platform"
-import { Cause, Chunk, Context, Duration, Effect, Either, Layer, Option, type Redacted, Ref, Stream } from "effect"
+import { Cause, Chunk, Context, Duration, Effect, Either, Layer, Option, Redacted, Ref, Stream } from "effect"
+import { Connection, type GetError } from "./Connection.js"
 import {
   AlreadyQueriedError,
   ArgumentError,
-  type AuthError,
-  type BucketNotFoundError,
-  type BusyError,
-  type ClientTemporaryFailError,
-  type ConnectError,
   HTTPError,
   NetworkError,
-  type NoMemoryError,
-  type NotMyVbucketError,
   ProtocolError,
-  type TemporaryFailError,
   TimeoutError,
-  type ValueFormatError,
   ViewEngineError
 } from "./Errors.js"
 import {
@@ -106,21 +98,11 @@ export interface ViewQueryOptions {
 /** A query: parameters and options, or a raw query string. */
 export type ViewQuery = (ViewParams & ViewQueryOptions) | (ViewParamsUnrecognized & ViewQueryOptions) | string
 
-/** The errors the `include_docs` fetcher may fail with (those of a quiet `getMulti`). */
-export type IncludeDocsError =
-  | TimeoutError
-  | NetworkError
-  | ConnectError
-  | TemporaryFailError
-  | BusyError
-  | NoMemoryError
-  | ClientTemporaryFailError
-  | NotMyVbucketError
-  | ProtocolError
-  | AuthError
-  | BucketNotFoundError
-  | ValueFormatError
-  | ArgumentError
+/**
+ * The errors the `include_docs` fetcher may fail with: exactly those of a quiet
+ * `getMulti` (a missing document is a miss row, never an error).
+ */
+export type IncludeDocsError = GetError<true>
 
 /** Every way a view query can fail. */
 export type ViewError =
@@ -440,3 +422,54 @@ export const make = (options: ViewOptions): Effect.Effect<View.Service, never, H
 /** A layer of the View service. */
 export const layer = (options: ViewOptions): Layer.Layer<View, never, HttpClient.HttpClient> =>
   Layer.effect(View, make(options))
+
+/** Options of {@link makeFromConnection}: what the connection does not already say. */
+export interface ViewFromConnectionOptions {
+  /** The views timeout; default the connection's `viewsTimeout` (75 s unless set). */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** Documents per `include_docs` fetch (default 500). */
+  readonly includeDocsBatchSize?: number | undefined
+  /** The largest row accepted from the server, in bytes (default 64 MiB). */
+  readonly maxRowBytes?: number | undefined
+}
+
+/**
+ * The `include_docs` fetcher of a connection: one quiet `getMulti` per batch, so a
+ * document deleted since the index was built comes back as a miss, not an error.
+ */
+export const includeDocsFrom =
+  <Q extends boolean, D>(connection: Connection.Service<Q, D>): IncludeDocsFetcher =>
+  (keys) =>
+    connection.getMulti(keys, { quiet: true })
+
+/**
+ * Builds the View service over a connection: the capi URLs of the nodes of its
+ * current cluster config (read at each query, so a rebalance is followed, and used in
+ * turn), its bucket and credentials, its `viewsTimeout`, and `include_docs` through
+ * its `getMulti`.
+ */
+export const makeFromConnection = <Q extends boolean, D>(
+  connection: Connection.Service<Q, D>,
+  options: ViewFromConnectionOptions = {}
+): Effect.Effect<View.Service, never, HttpClient.HttpClient> => {
+  const cluster = connection.cluster
+  return make({
+    capiBaseUrls: cluster.capiBaseUrls,
+    bucket: cluster.bucket,
+    username: cluster.username ?? "",
+    password: cluster.password ?? Redacted.make(""),
+    timeout: options.timeout ?? cluster.viewsTimeout,
+    includeDocs: includeDocsFrom(connection),
+    includeDocsBatchSize: options.includeDocsBatchSize,
+    maxRowBytes: options.maxRowBytes
+  })
+}
+
+/** A layer of the View service over the {@link Connection} in the context. */
+export const layerFromConnection = (
+  options: ViewFromConnectionOptions = {}
+): Layer.Layer<View, never, Connection | HttpClient.HttpClient> =>
+  Layer.effect(
+    View,
+    Effect.flatMap(Connection, (connection) => makeFromConnection(connection, options))
+  )

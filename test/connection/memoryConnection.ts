@@ -10,7 +10,7 @@
  * the engine → a response frame → `readFrameAt` → `PreparedOp.decode`. Observe,
  * endure and stats are not implemented (they fail with `NotSupportedError`).
  */
-import { Effect, Either } from "effect"
+import { Duration, Effect, Either } from "effect"
 import type { Connection } from "../../src/Connection.js"
 import { NotSupportedError } from "../../src/Errors.js"
 import * as Ops from "../../src/internal/ops/index.js"
@@ -196,6 +196,14 @@ export const makeMemoryConnection = <Q extends boolean = false>(
     quiet,
     withQuiet: (q: boolean) => makeMemoryConnection(engine, q, transcoder),
     withTranscoder: (t: Transcoder.Transcoder<any>) => makeMemoryConnection(engine, quiet, t),
+    // No cluster behind it: no HTTP services.
+    cluster: {
+      bucket: "default",
+      username: undefined,
+      password: undefined,
+      viewsTimeout: Duration.seconds(75),
+      capiBaseUrls: Effect.succeed([])
+    },
     get: (key: any, options?: any) => single("get", () => Ops.prepareGet(key, options, ctx)),
     getMulti: (keys: any, options?: any) => multi("getMulti", () => Ops.prepareGetMulti(keys, options, ctx)),
     getReplica: (key: any, options?: any) => single("getReplica", () => Ops.prepareGetReplica(key, options, ctx)),

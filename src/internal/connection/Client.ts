@@ -21,7 +21,7 @@
  * @internal
  */
 import { Duration, Effect, Either, FiberSet, type Scope } from "effect"
-import type { Connection } from "../../Connection.js"
+import type { ClusterAccess, Connection } from "../../Connection.js"
 import {
   type ArgumentError,
   type CouchbaseErrorBase,
@@ -101,8 +101,31 @@ const MEMCACHED_UNSUPPORTED: ReadonlySet<string> = new Set([
 
 const copyOf = (route: Route): number => (route._tag === "Replica" ? route.index + 1 : 0)
 
+/**
+ * The views (capi) base URLs of the current config's servers: one per node (a node
+ * appears once even if listed twice), HTTPS on `capiSSL` over TLS.
+ */
+const capiBaseUrls = (core: Core): ReadonlyArray<string> => {
+  const config = core.config
+  if (config === undefined) return []
+  const tls = core.settings.tls
+  const urls: Array<string> = []
+  for (const server of config.servers) {
+    const port = tls ? server.services.capiSSL : server.services.capi
+    if (port === undefined) continue
+    const url = `${tls ? "https" : "http"}://${hostPort(server.host, port)}`
+    if (!urls.includes(url)) urls.push(url)
+  }
+  return urls
+}
+
 /** Builds the service object of one view (quiet default, transcoder) over `core`. */
-const makeService = (core: Core, view: View, now: () => number): Connection.Service<any, any> => {
+const makeService = (
+  core: Core,
+  view: View,
+  now: () => number,
+  cluster: ClusterAccess
+): Connection.Service<any, any> => {
   const ctx: OpContext = {
     transcoder: view.transcoder,
     defaultFormat: view.defaultFormat,
@@ -181,8 +204,10 @@ const makeService = (core: Core, view: View, now: () => number): Connection.Serv
 
   const service = {
     quiet: view.quiet,
-    withQuiet: (quiet: boolean) => makeService(core, { ...view, quiet }, now),
-    withTranscoder: (transcoder: Transcoder.Transcoder<any>) => makeService(core, { ...view, transcoder }, now),
+    withQuiet: (quiet: boolean) => makeService(core, { ...view, quiet }, now, cluster),
+    withTranscoder: (transcoder: Transcoder.Transcoder<any>) =>
+      makeService(core, { ...view, transcoder }, now, cluster),
+    cluster,
 
     get: (key: unknown, options?: any) => one("get", prepareGet(key, options, ctx)),
     getMulti: (keys: unknown, options?: any) => many("getMulti", prepareGetMulti(keys, options, ctx), true),
@@ -410,6 +435,13 @@ export const makeClient = <const O extends Options = {}>(
     return makeService(
       core,
       { quiet: resolved.quiet, transcoder: resolved.transcoder, defaultFormat: resolved.defaultFormat },
-      () => clock.unsafeCurrentTimeMillis()
+      () => clock.unsafeCurrentTimeMillis(),
+      {
+        bucket: resolved.bucket,
+        username: resolved.username,
+        password: resolved.password,
+        viewsTimeout: resolved.viewsTimeout,
+        capiBaseUrls: Effect.sync(() => capiBaseUrls(core))
+      }
     ) as Connection.Service<QuietOf<O>>
   })
