@@ -123,7 +123,8 @@ describe("RowParser", () => {
         if (out.error !== undefined) throw out.error
         seen += out.rows.length
         expect(seen).toBe(i + 1)
-        expect(out.rows.at(-1)).toEqual(rows[i])
+        // Against the row as JSON carries it: a generated -0 travels as 0.
+        expect(out.rows.at(-1)).toEqual(JSON.parse(parts[i]!))
         offset = end + 1
       }
       const rest = parser.feed(bytes.subarray(fed))
