@@ -8,7 +8,7 @@
 import * as net from "node:net"
 import * as tls from "node:tls"
 import { Effect, type Scope } from "effect"
-import { ListenError, type ServerListener, type ServerSocket } from "./serverSocket.js"
+import { type ListenError, listenErrorFrom, type ServerListener, type ServerSocket } from "./serverSocket.js"
 
 let nextId = 1
 
@@ -98,18 +98,7 @@ export const listenNode = (
         options.tls === undefined
           ? net.createServer({ noDelay: true }, accept)
           : tls.createServer({ ...options.tls }, accept)
-      server.once("error", (error) =>
-        resume(
-          Effect.fail(
-            new ListenError({
-              host,
-              port,
-              message: `could not listen on ${host}:${port}: ${(error as { code?: string }).code ?? error.message}`,
-              cause: error
-            })
-          )
-        )
-      )
+      server.once("error", (error) => resume(Effect.fail(listenErrorFrom(host, port, error))))
       server.listen(port, host, () => {
         const bound = (server.address() as net.AddressInfo).port
         let closed = false

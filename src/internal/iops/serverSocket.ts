@@ -78,3 +78,15 @@ export class ListenError extends Data.TaggedError("ListenError")<{
   readonly message: string
   readonly cause?: unknown
 }> {}
+
+/**
+ * The `ListenError` of a Node server's `'error'` event, naming `host:port` and the
+ * system code (EADDRINUSE, EACCES…) that says what to change.
+ */
+export const listenErrorFrom = (host: string, port: number, error: Error): ListenError =>
+  new ListenError({
+    host,
+    port,
+    message: `could not listen on ${host}:${port}: ${(error as { code?: string }).code ?? error.message}`,
+    cause: error
+  })

@@ -8,7 +8,7 @@ import * as http from "node:http"
 import type * as net from "node:net"
 import { Effect } from "effect"
 import { listenNode } from "../../internal/iops/nodeServer.js"
-import { ListenError, type ServerListener } from "../../internal/iops/serverSocket.js"
+import { type ListenError, listenErrorFrom, type ServerListener } from "../../internal/iops/serverSocket.js"
 import type { ServerTransport } from "./Transport.js"
 
 /** Real sockets on the host's TCP stack. */
@@ -23,18 +23,7 @@ export const tcpTransport: ServerTransport = {
           socket.setNoDelay(true)
           track(socket)
         })
-        server.once("error", (error) =>
-          resume(
-            Effect.fail(
-              new ListenError({
-                host,
-                port,
-                message: `could not listen on ${host}:${port}: ${(error as { code?: string }).code ?? error.message}`,
-                cause: error
-              })
-            )
-          )
-        )
+        server.once("error", (error) => resume(Effect.fail(listenErrorFrom(host, port, error))))
         server.listen(port, host, () => {
           const bound = (server.address() as net.AddressInfo).port
           resume(
