@@ -2,38 +2,87 @@
  * `npm run bench`: key/value throughput of our client next to its peers, in one run.
  *
  * - get/upsert against the embedded cluster (1 node, over loopback TCP): our client
- *   versus the official `couchbase` SDK, with the same concurrency;
+ *   versus the official `couchbase` SDK, with the same concurrency. The cluster runs
+ *   in this process (`embedded-*`: client and server share one thread) and in a child
+ *   process (`embedded-child-*`: each has its own thread, as a real deployment would);
  * - get against Debian's `memcached` in memcached mode (when `/usr/bin/memcached` exists).
+ *
+ * Our client is measured two ways:
+ * - `effect-couchbase`: the way an Effect program runs it, CONCURRENCY fibers each
+ *   running operations one after the other in one runtime;
+ * - `effect-couchbase-runPromise`: each operation started from a Promise loop with
+ *   `Effect.runPromise` (a new fiber per operation), the way code outside Effect
+ *   might call it, and the shape of the SDK's loop.
+ *
+ * Each measurement is preceded by an unreported warm-up of BENCH_WARMUP operations
+ * (default: min(BENCH_OPS, 5000)) so that every client is measured after the JIT
+ * compiled its hot path. Environment: BENCH_OPS, BENCH_CONCURRENCY, BENCH_WARMUP,
+ * BENCH_SERVER (`both` (default), `in-process` or `child`), BENCH_SDK (`0` skips the SDK).
  *
  * Prints one JSON line per measurement: `{"bench", "client", "ops", "seconds", "opsPerSec"}`.
  * Numbers on a shared 2-core machine are noisy: compare clients within one run.
  */
-import { spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import * as net from "node:net"
-import { Effect, Redacted } from "effect"
+import * as readline from "node:readline"
+import { fileURLToPath } from "node:url"
+import { Effect, Redacted, type Scope } from "effect"
 import * as Connection from "../src/Connection.js"
 import * as EmbeddedCluster from "../src/EmbeddedCluster.js"
 import * as Iops from "../src/Iops.js"
 
 const OPS = Number(process.env.BENCH_OPS ?? 50_000)
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 256)
+const WARMUP = Number(process.env.BENCH_WARMUP ?? Math.min(OPS, 5000))
+const SERVER = process.env.BENCH_SERVER ?? "both"
+const SDK = process.env.BENCH_SDK !== "0"
 const KEYS = 1000
 
 const report = (bench: string, client: string, ops: number, ms: number) =>
   console.log(JSON.stringify({ bench, client, ops, seconds: ms / 1000, opsPerSec: Math.round((ops * 1000) / ms) }))
 
-/** Runs `op` OPS times with CONCURRENCY in flight and reports the rate. */
-const measure = async (bench: string, client: string, op: (i: number) => Promise<unknown>) => {
+/** Runs `op` `ops` times from CONCURRENCY Promise loops; returns the milliseconds taken. */
+const runPromises = async (ops: number, op: (i: number) => Promise<unknown>): Promise<number> => {
   let next = 0
   const start = performance.now()
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      while (next < OPS) await op(next++)
+      while (next < ops) await op(next++)
     })
   )
-  report(bench, client, OPS, performance.now() - start)
+  return performance.now() - start
 }
+
+/** Warms up, then runs `op` OPS times with CONCURRENCY in flight and reports the rate. */
+const measure = (bench: string, client: string, op: (i: number) => Promise<unknown>) =>
+  Effect.promise(async () => {
+    await runPromises(WARMUP, op)
+    report(bench, client, OPS, await runPromises(OPS, op))
+  })
+
+/** Runs `op` `ops` times from CONCURRENCY fibers of the current runtime; returns the milliseconds taken. */
+const runFibers = (ops: number, op: (i: number) => Effect.Effect<unknown, unknown>) =>
+  Effect.suspend(() => {
+    let next = 0
+    const start = performance.now()
+    const worker = Effect.whileLoop({
+      while: () => next < ops,
+      body: () => op(next++),
+      step: () => {}
+    })
+    return Effect.forEach(Array.from({ length: CONCURRENCY }), () => worker, {
+      concurrency: "unbounded",
+      discard: true
+    }).pipe(Effect.map(() => performance.now() - start))
+  })
+
+/** {@link measure} for an Effect operation run by fibers. */
+const measureEffect = (bench: string, client: string, op: (i: number) => Effect.Effect<unknown, unknown>) =>
+  Effect.gen(function* () {
+    yield* runFibers(WARMUP, op)
+    report(bench, client, OPS, yield* runFibers(OPS, op))
+  })
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -43,37 +92,79 @@ const freePort = () =>
     })
   })
 
-const ours = (connectionString: string, username?: string, password?: Redacted.Redacted) =>
-  Effect.gen(function* () {
-    const cb = yield* Connection.make({
-      connectionString,
-      ...(username === undefined ? {} : { username }),
-      ...(password === undefined ? {} : { password })
-    })
-    const run = <A, E>(e: Effect.Effect<A, E>) => Effect.runPromise(e)
-    return { cb, run }
+interface Target {
+  readonly connectionString: string
+  readonly username?: string | undefined
+  readonly password?: Redacted.Redacted | undefined
+}
+
+const ours = (target: Target) =>
+  Connection.make({
+    connectionString: target.connectionString,
+    ...(target.username === undefined ? {} : { username: target.username }),
+    ...(target.password === undefined ? {} : { password: target.password })
   })
 
+/** get and upsert with our client (both ways) and, unless disabled, with the SDK. */
+const kvBenches = (prefix: string, target: Target) =>
+  Effect.gen(function* () {
+    const cb = yield* ours(target)
+    for (let i = 0; i < KEYS; i++) yield* cb.upsert(`k${i}`, { i, name: `doc ${i}` })
+    const get = (i: number) => cb.get(`k${i % KEYS}`)
+    const upsert = (i: number) => cb.upsert(`k${i % KEYS}`, { i })
+    yield* measureEffect(`${prefix}-get`, "effect-couchbase", get)
+    yield* measure(`${prefix}-get`, "effect-couchbase-runPromise", (i) => Effect.runPromise(get(i)))
+    yield* measureEffect(`${prefix}-upsert`, "effect-couchbase", upsert)
+    yield* measure(`${prefix}-upsert`, "effect-couchbase-runPromise", (i) => Effect.runPromise(upsert(i)))
+    if (!SDK) return
+
+    const couchbase = yield* Effect.promise(() => import("couchbase"))
+    const sdk = yield* Effect.acquireRelease(
+      Effect.promise(() =>
+        couchbase.connect(target.connectionString, {
+          username: target.username ?? "",
+          password: target.password === undefined ? "" : Redacted.value(target.password)
+        })
+      ),
+      (sdk) => Effect.promise(() => sdk.close())
+    )
+    const coll = sdk.bucket("default").defaultCollection()
+    yield* measure(`${prefix}-get`, "couchbase-sdk", (i) => coll.get(`k${i % KEYS}`))
+    yield* measure(`${prefix}-upsert`, "couchbase-sdk", (i) => coll.upsert(`k${i % KEYS}`, { i }))
+  })
+
+/** The cluster in this process. */
 const embedded = Effect.gen(function* () {
   const cluster = yield* EmbeddedCluster.make({ nodes: 1 })
-  const { cb, run } = yield* ours(cluster.connectionString, cluster.username, cluster.password)
-  for (let i = 0; i < KEYS; i++) yield* cb.upsert(`k${i}`, { i, name: `doc ${i}` })
-  yield* Effect.promise(() => measure("embedded-get", "effect-couchbase", (i) => run(cb.get(`k${i % KEYS}`))))
-  yield* Effect.promise(() =>
-    measure("embedded-upsert", "effect-couchbase", (i) => run(cb.upsert(`k${i % KEYS}`, { i })))
-  )
+  yield* kvBenches("embedded", cluster)
+})
 
-  const couchbase = yield* Effect.promise(() => import("couchbase"))
-  const sdk = yield* Effect.promise(() =>
-    couchbase.connect(cluster.connectionString, {
-      username: cluster.username,
-      password: Redacted.value(cluster.password)
-    })
+/** Starts `bench/server.ts` in a child process and reads where it listens. */
+const childCluster: Effect.Effect<Target, never, Scope.Scope> = Effect.gen(function* () {
+  const script = fileURLToPath(new URL("./server.ts", import.meta.url))
+  const child = yield* Effect.acquireRelease(
+    Effect.sync(() => spawn(process.execPath, ["--import", "tsx", script], { stdio: ["pipe", "pipe", "inherit"] })),
+    (c: ChildProcess) => Effect.sync(() => c.kill())
   )
-  const coll = sdk.bucket("default").defaultCollection()
-  yield* Effect.promise(() => measure("embedded-get", "couchbase-sdk", (i) => coll.get(`k${i % KEYS}`)))
-  yield* Effect.promise(() => measure("embedded-upsert", "couchbase-sdk", (i) => coll.upsert(`k${i % KEYS}`, { i })))
-  yield* Effect.promise(() => sdk.close())
+  const line = yield* Effect.async<string>((resume) => {
+    const lines = readline.createInterface({ input: child.stdout! })
+    lines.once("line", (l) => {
+      lines.close()
+      resume(Effect.succeed(l))
+    })
+    child.once("exit", (code) => resume(Effect.dieMessage(`bench server exited with ${code} before listening`)))
+  })
+  const info = JSON.parse(line) as { connectionString: string; username: string; password: string }
+  return {
+    connectionString: info.connectionString,
+    username: info.username,
+    password: Redacted.make(info.password)
+  }
+})
+
+/** The cluster in a child process. */
+const embeddedChild = Effect.gen(function* () {
+  yield* kvBenches("embedded-child", yield* childCluster)
 })
 
 const memcached = Effect.gen(function* () {
@@ -86,14 +177,17 @@ const memcached = Effect.gen(function* () {
   )
   yield* Effect.sleep("300 millis")
   if (proc.exitCode !== null) return
-  const { cb, run } = yield* ours(`memcached://127.0.0.1:${port}`)
+  const cb = yield* ours({ connectionString: `memcached://127.0.0.1:${port}` })
   for (let i = 0; i < KEYS; i++) yield* cb.upsert(`k${i}`, `value ${i}`)
-  yield* Effect.promise(() => measure("memcached-get", "effect-couchbase", (i) => run(cb.get(`k${i % KEYS}`))))
+  const get = (i: number) => cb.get(`k${i % KEYS}`)
+  yield* measureEffect("memcached-get", "effect-couchbase", get)
+  yield* measure("memcached-get", "effect-couchbase-runPromise", (i) => Effect.runPromise(get(i)))
 })
 
 Effect.runPromise(
   Effect.gen(function* () {
-    yield* Effect.scoped(embedded)
+    if (SERVER !== "child") yield* Effect.scoped(embedded)
+    if (SERVER !== "in-process") yield* Effect.scoped(embeddedChild)
     yield* Effect.scoped(memcached)
   }).pipe(Effect.provide(Iops.layerNode()))
 ).then(

@@ -131,9 +131,14 @@ export class Pipeline {
     request.opaque = opaque
     request.pipeline = this
     request.ended = false
-    for (let i = 0; i < frames; i++) {
-      this.inFlight.set((opaque + i) >>> 0, request)
-      this.driver.send(request.build((opaque + i) >>> 0, i))
+    if (frames === 1) {
+      this.inFlight.set(opaque, request)
+      this.driver.send(request.build(opaque, 0))
+    } else {
+      for (let i = 0; i < frames; i++) {
+        this.inFlight.set((opaque + i) >>> 0, request)
+        this.driver.send(request.build((opaque + i) >>> 0, i))
+      }
     }
     this.count++
     if (request.deadline !== Number.POSITIVE_INFINITY) this.driver.armTimer(request.deadline)
@@ -152,9 +157,15 @@ export class Pipeline {
   }
 
   private allocate(frames: number): number {
+    let opaque = this.nextOpaque
+    // The common case: one frame, no wrap, and the next opaque free (it is unless the
+    // counter has wrapped onto a request still in flight).
+    if (frames === 1 && opaque < 0xffffffff && !this.inFlight.has(opaque)) {
+      this.nextOpaque = opaque + 1
+      return opaque
+    }
     // Opaques wrap at 2^32; a wrapped counter skips ones still in flight (a request
     // that has been waiting for four billion others is long past its deadline anyway).
-    let opaque = this.nextOpaque
     for (;;) {
       let free = true
       if (opaque + frames > 0xffffffff) opaque = 1
@@ -171,7 +182,8 @@ export class Pipeline {
   private finish(request: PipelineRequest): void {
     request.ended = true
     request.pipeline = undefined
-    for (let i = 0; i < request.frames; i++) this.inFlight.delete((request.opaque + i) >>> 0)
+    if (request.frames === 1) this.inFlight.delete(request.opaque)
+    else for (let i = 0; i < request.frames; i++) this.inFlight.delete((request.opaque + i) >>> 0)
     this.count--
   }
 

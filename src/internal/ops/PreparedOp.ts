@@ -100,8 +100,10 @@ export const encodeKey = (
   name: string,
   key: string,
   transcoder: Transcoder.Transcoder<any>
-): Either.Either<Uint8Array, ArgumentError | ValueFormatError> =>
-  Either.flatMap(Transcoder.encodeKeyEither(transcoder, key), (bytes) => checkEncodedKey(name, key, bytes))
+): Either.Either<Uint8Array, ArgumentError | ValueFormatError> => {
+  const bytes = Transcoder.encodeKeyEither(transcoder, key)
+  return Either.isLeft(bytes) ? bytes : checkEncodedKey(name, key, bytes.right)
+}
 
 /**
  * The shared skeleton: opcode check, success or status, and quiet misses.

@@ -20,6 +20,7 @@ import { Opcode } from "../protocol/constants.js"
 import type { Frame, FrameInit } from "../protocol/Frame.js"
 import {
   argumentError,
+  fail,
   isKeyList,
   traverse,
   validateCounterAmount,
@@ -56,28 +57,42 @@ const counterFields = (
   now: number,
   fallback: CounterFields | undefined,
   key?: string
-): Either.Either<CounterFields, ArgumentError> =>
-  Either.gen(function* () {
-    const delta =
-      o.delta === undefined ? (fallback?.delta ?? 1n) : yield* validateCounterAmount(op, "delta", o.delta, true, key)
-    const initial =
-      o.initial === undefined ? fallback?.initial : yield* validateCounterAmount(op, "initial", o.initial, false, key)
-    const expiry = o.ttl === undefined ? (fallback?.expiry ?? 0) : yield* toExpiry(op, o.ttl, now, key)
-    return { delta, initial, expiry }
-  })
+): Either.Either<CounterFields, ArgumentError> => {
+  let delta = fallback?.delta ?? 1n
+  if (o.delta !== undefined) {
+    const checked = validateCounterAmount(op, "delta", o.delta, true, key)
+    if (Either.isLeft(checked)) return fail(checked)
+    delta = checked.right
+  }
+  let initial = fallback?.initial
+  if (o.initial !== undefined) {
+    const checked = validateCounterAmount(op, "initial", o.initial, false, key)
+    if (Either.isLeft(checked)) return fail(checked)
+    initial = checked.right
+  }
+  let expiry = fallback?.expiry ?? 0
+  if (o.ttl !== undefined) {
+    const checked = toExpiry(op, o.ttl, now, key)
+    if (Either.isLeft(checked)) return fail(checked)
+    expiry = checked.right
+  }
+  return Either.right({ delta, initial, expiry })
+}
 
 /** Checks `counter(key, options)`. */
 export const validateCounter = (
   key: unknown,
   options: CounterOptions | undefined,
   now: number
-): Either.Either<CounterCommand, ArgumentError> =>
-  Either.gen(function* () {
-    const k = yield* validateKey("counter", key)
-    const o = yield* validateOptions("counter", options)
-    const f = yield* counterFields("counter", o, now, undefined, k)
-    return { key: k, ...f }
-  })
+): Either.Either<CounterCommand, ArgumentError> => {
+  const k = validateKey("counter", key)
+  if (Either.isLeft(k)) return fail(k)
+  const o = validateOptions("counter", options)
+  if (Either.isLeft(o)) return fail(o)
+  const f = counterFields("counter", o.right, now, undefined, k.right)
+  if (Either.isLeft(f)) return fail(f)
+  return Either.right({ key: k.right, ...f.right })
+}
 
 /**
  * Checks `counterMulti(keys | {k: delta | {delta, initial, ttl}}, options)`: the
@@ -87,26 +102,30 @@ export const validateCounterMulti = (
   keys: unknown,
   options: CounterOptions | undefined,
   now: number
-): Either.Either<ReadonlyArray<CounterCommand>, ArgumentError> =>
-  Either.gen(function* () {
-    const op = "counterMulti"
-    const o = yield* validateOptions(op, options)
-    const globals = yield* counterFields(op, o, now, undefined)
-    if (isKeyList(keys)) {
-      const list = yield* validateKeyList(op, keys)
-      return list.map((key) => ({ key, ...globals }))
+): Either.Either<ReadonlyArray<CounterCommand>, ArgumentError> => {
+  const op = "counterMulti"
+  const o = validateOptions(op, options)
+  if (Either.isLeft(o)) return fail(o)
+  const checkedGlobals = counterFields(op, o.right, now, undefined)
+  if (Either.isLeft(checkedGlobals)) return fail(checkedGlobals)
+  const globals = checkedGlobals.right
+  if (isKeyList(keys)) {
+    const list = validateKeyList(op, keys)
+    if (Either.isLeft(list)) return fail(list)
+    return Either.right(list.right.map((key) => ({ key, ...globals })))
+  }
+  const entries = validateEntries<unknown>(op, keys)
+  if (Either.isLeft(entries)) return fail(entries)
+  return traverse(entries.right, ([key, spec]): Either.Either<CounterCommand, ArgumentError> => {
+    if (typeof spec === "number" || typeof spec === "bigint") {
+      return Either.map(validateCounterAmount(op, "delta", spec, true, key), (delta) => ({ key, ...globals, delta }))
     }
-    const entries = yield* validateEntries<unknown>(op, keys)
-    return yield* traverse(entries, ([key, spec]): Either.Either<CounterCommand, ArgumentError> => {
-      if (typeof spec === "number" || typeof spec === "bigint") {
-        return Either.map(validateCounterAmount(op, "delta", spec, true, key), (delta) => ({ key, ...globals, delta }))
-      }
-      if (spec === null || typeof spec !== "object" || Array.isArray(spec)) {
-        return Either.left(argumentError(op, "each key maps to a delta or to {delta, initial, ttl}", key))
-      }
-      return Either.map(counterFields(op, spec as CounterOptions, now, globals, key), (f) => ({ key, ...f }))
-    })
+    if (spec === null || typeof spec !== "object" || Array.isArray(spec)) {
+      return Either.left(argumentError(op, "each key maps to a delta or to {delta, initial, ttl}", key))
+    }
+    return Either.map(counterFields(op, spec as CounterOptions, now, globals, key), (f) => ({ key, ...f }))
   })
+}
 
 /** INCREMENT or DECREMENT. */
 export class CounterOp extends KeyOp<CounterResult, NotFoundError | DeltaBadvalError | TemporaryFailError> {

@@ -24,6 +24,7 @@ import { Opcode } from "../protocol/constants.js"
 import type { Frame, FrameInit } from "../protocol/Frame.js"
 import {
   argumentError,
+  fail,
   isKeyList,
   traverse,
   validateEntries,
@@ -84,104 +85,160 @@ export interface UnlockCommand {
 
 const ANY_REPLICA: Route = { _tag: "AnyReplica" }
 
-const getFields = (op: string, options: GetOptions | undefined, now: number, key?: string) =>
-  Either.gen(function* () {
-    const o = yield* validateOptions(op, options)
-    const quiet = yield* validateFlag(op, "quiet", o.quiet, key)
-    const replica = yield* validateFlag(op, "replica", o.replica, key)
-    const noFormat = yield* validateFlag(op, "noFormat", o.noFormat, key)
-    const expiry = yield* toExpiry(op, o.ttl, now, key)
-    if (replica === true && expiry !== 0) {
-      return yield* Either.left(
-        argumentError(op, "ttl cannot be combined with replica: replicas cannot be touched", key)
-      )
-    }
-    return { expiry, quiet, route: replica === true ? ANY_REPLICA : MASTER, noFormat: noFormat === true }
+/** The fields of a get command that come from the options. */
+interface GetFields {
+  readonly expiry: number
+  readonly quiet: boolean | undefined
+  readonly route: Route
+  readonly noFormat: boolean
+}
+
+/** A get without options: the common case, shared rather than rebuilt per call. */
+const PLAIN_GET: GetFields = { expiry: 0, quiet: undefined, route: MASTER, noFormat: false }
+
+const getFields = (
+  op: string,
+  options: GetOptions | undefined,
+  now: number,
+  key?: string
+): Either.Either<GetFields, ArgumentError> => {
+  if (options === undefined) return Either.right(PLAIN_GET)
+  const o = validateOptions(op, options)
+  if (Either.isLeft(o)) return fail(o)
+  const quiet = validateFlag(op, "quiet", o.right.quiet, key)
+  if (Either.isLeft(quiet)) return fail(quiet)
+  const replica = validateFlag(op, "replica", o.right.replica, key)
+  if (Either.isLeft(replica)) return fail(replica)
+  const noFormat = validateFlag(op, "noFormat", o.right.noFormat, key)
+  if (Either.isLeft(noFormat)) return fail(noFormat)
+  const expiry = toExpiry(op, o.right.ttl, now, key)
+  if (Either.isLeft(expiry)) return fail(expiry)
+  if (replica.right === true && expiry.right !== 0) {
+    return Either.left(argumentError(op, "ttl cannot be combined with replica: replicas cannot be touched", key))
+  }
+  return Either.right({
+    expiry: expiry.right,
+    quiet: quiet.right,
+    route: replica.right === true ? ANY_REPLICA : MASTER,
+    noFormat: noFormat.right === true
   })
+}
 
 /** Checks `get(key, options)`. A ttl of 0 reads without touching. */
 export const validateGet = (
   key: unknown,
   options: GetOptions | undefined,
   now: number
-): Either.Either<GetCommand, ArgumentError> =>
-  Either.flatMap(validateKey("get", key), (k) =>
-    Either.map(getFields("get", options, now, k), (f) => ({ key: k, ...f }))
-  )
+): Either.Either<GetCommand, ArgumentError> => {
+  const k = validateKey("get", key)
+  if (Either.isLeft(k)) return fail(k)
+  const f = getFields("get", options, now, k.right)
+  if (Either.isLeft(f)) return fail(f)
+  return Either.right(withKey(k.right, f.right))
+}
+
+/** A command of `key` with `fields` (explicit properties: a spread is slower on the hot path). */
+const withKey = (key: string, f: GetFields): GetCommand => ({
+  key,
+  expiry: f.expiry,
+  quiet: f.quiet,
+  route: f.route,
+  noFormat: f.noFormat
+})
 
 /** Checks `getMulti(keys, options)`: the options apply to every key. */
 export const validateGetMulti = (
   keys: unknown,
   options: GetOptions | undefined,
   now: number
-): Either.Either<ReadonlyArray<GetCommand>, ArgumentError> =>
-  Either.gen(function* () {
-    const list = yield* validateKeyList("getMulti", keys)
-    const fields = yield* getFields("getMulti", options, now)
-    return list.map((key) => ({ key, ...fields }))
-  })
+): Either.Either<ReadonlyArray<GetCommand>, ArgumentError> => {
+  const list = validateKeyList("getMulti", keys)
+  if (Either.isLeft(list)) return fail(list)
+  const fields = getFields("getMulti", options, now)
+  if (Either.isLeft(fields)) return fail(fields)
+  return Either.right(list.right.map((key) => withKey(key, fields.right)))
+}
 
 const replicaFields = (
   op: string,
   options: GetReplicaOptions | undefined,
   replicas: number | undefined,
   key?: string
-) =>
-  Either.gen(function* () {
-    const o = yield* validateOptions(op, options)
-    const quiet = yield* validateFlag(op, "quiet", o.quiet, key)
-    const index = yield* validateReplicaIndex(op, o.replicaIndex, replicas)
-    const route: Route = index === undefined ? ANY_REPLICA : { _tag: "Replica", index }
-    return { expiry: 0, quiet, route, noFormat: false }
-  })
+): Either.Either<GetFields, ArgumentError> => {
+  const o = validateOptions(op, options)
+  if (Either.isLeft(o)) return fail(o)
+  const quiet = validateFlag(op, "quiet", o.right.quiet, key)
+  if (Either.isLeft(quiet)) return fail(quiet)
+  const index = validateReplicaIndex(op, o.right.replicaIndex, replicas)
+  if (Either.isLeft(index)) return fail(index)
+  const route: Route = index.right === undefined ? ANY_REPLICA : { _tag: "Replica", index: index.right }
+  return Either.right({ expiry: 0, quiet: quiet.right, route, noFormat: false })
+}
 
 /** Checks `getReplica(key, options)`; `replicas` bounds the index when known. */
 export const validateGetReplica = (
   key: unknown,
   options: GetReplicaOptions | undefined,
   replicas?: number | undefined
-): Either.Either<GetCommand, ArgumentError> =>
-  Either.flatMap(validateKey("getReplica", key), (k) =>
-    Either.map(replicaFields("getReplica", options, replicas, k), (f) => ({ key: k, ...f }))
-  )
+): Either.Either<GetCommand, ArgumentError> => {
+  const k = validateKey("getReplica", key)
+  if (Either.isLeft(k)) return fail(k)
+  const f = replicaFields("getReplica", options, replicas, k.right)
+  if (Either.isLeft(f)) return fail(f)
+  return Either.right(withKey(k.right, f.right))
+}
 
 /** Checks `getReplicaMulti(keys, options)`. */
 export const validateGetReplicaMulti = (
   keys: unknown,
   options: GetReplicaOptions | undefined,
   replicas?: number | undefined
-): Either.Either<ReadonlyArray<GetCommand>, ArgumentError> =>
-  Either.gen(function* () {
-    const list = yield* validateKeyList("getReplicaMulti", keys)
-    const fields = yield* replicaFields("getReplicaMulti", options, replicas)
-    return list.map((key) => ({ key, ...fields }))
-  })
+): Either.Either<ReadonlyArray<GetCommand>, ArgumentError> => {
+  const list = validateKeyList("getReplicaMulti", keys)
+  if (Either.isLeft(list)) return fail(list)
+  const fields = replicaFields("getReplicaMulti", options, replicas)
+  if (Either.isLeft(fields)) return fail(fields)
+  return Either.right(list.right.map((key) => withKey(key, fields.right)))
+}
 
-const lockFields = (op: string, options: LockOptions | undefined, key?: string) =>
-  Either.gen(function* () {
-    const o = yield* validateOptions(op, options)
-    const quiet = yield* validateFlag(op, "quiet", o.quiet, key)
-    const lockTime = yield* toLockTime(op, o.ttl, key)
-    return { lockTime, quiet }
-  })
+const lockFields = (
+  op: string,
+  options: LockOptions | undefined,
+  key?: string
+): Either.Either<Omit<LockCommand, "key">, ArgumentError> => {
+  const o = validateOptions(op, options)
+  if (Either.isLeft(o)) return fail(o)
+  const quiet = validateFlag(op, "quiet", o.right.quiet, key)
+  if (Either.isLeft(quiet)) return fail(quiet)
+  const lockTime = toLockTime(op, o.right.ttl, key)
+  if (Either.isLeft(lockTime)) return fail(lockTime)
+  return Either.right({ lockTime: lockTime.right, quiet: quiet.right })
+}
 
 /** Checks `lock(key, {ttl})`: the ttl is required, 1 to 30 seconds. */
 export const validateLock = (
   key: unknown,
   options: LockOptions | undefined
-): Either.Either<LockCommand, ArgumentError> =>
-  Either.flatMap(validateKey("lock", key), (k) => Either.map(lockFields("lock", options, k), (f) => ({ key: k, ...f })))
+): Either.Either<LockCommand, ArgumentError> => {
+  const k = validateKey("lock", key)
+  if (Either.isLeft(k)) return fail(k)
+  const f = lockFields("lock", options, k.right)
+  if (Either.isLeft(f)) return fail(f)
+  return Either.right({ key: k.right, lockTime: f.right.lockTime, quiet: f.right.quiet })
+}
 
 /** Checks `lockMulti(keys, {ttl})`. */
 export const validateLockMulti = (
   keys: unknown,
   options: LockOptions | undefined
-): Either.Either<ReadonlyArray<LockCommand>, ArgumentError> =>
-  Either.gen(function* () {
-    const list = yield* validateKeyList("lockMulti", keys)
-    const fields = yield* lockFields("lockMulti", options)
-    return list.map((key) => ({ key, ...fields }))
-  })
+): Either.Either<ReadonlyArray<LockCommand>, ArgumentError> => {
+  const list = validateKeyList("lockMulti", keys)
+  if (Either.isLeft(list)) return fail(list)
+  const fields = lockFields("lockMulti", options)
+  if (Either.isLeft(fields)) return fail(fields)
+  const { lockTime, quiet } = fields.right
+  return Either.right(list.right.map((key) => ({ key, lockTime, quiet })))
+}
 
 const requiredTtl = (op: string, ttl: unknown, now: number, key?: string): Either.Either<number, ArgumentError> =>
   ttl === undefined
@@ -193,14 +250,17 @@ export const validateTouch = (
   key: unknown,
   options: TouchOptions | undefined,
   now: number
-): Either.Either<TouchCommand, ArgumentError> =>
-  Either.gen(function* () {
-    const k = yield* validateKey("touch", key)
-    const o = yield* validateOptions("touch", options)
-    const quiet = yield* validateFlag("touch", "quiet", o.quiet, k)
-    const expiry = yield* requiredTtl("touch", o.ttl, now, k)
-    return { key: k, expiry, quiet }
-  })
+): Either.Either<TouchCommand, ArgumentError> => {
+  const k = validateKey("touch", key)
+  if (Either.isLeft(k)) return fail(k)
+  const o = validateOptions("touch", options)
+  if (Either.isLeft(o)) return fail(o)
+  const quiet = validateFlag("touch", "quiet", o.right.quiet, k.right)
+  if (Either.isLeft(quiet)) return fail(quiet)
+  const expiry = requiredTtl("touch", o.right.ttl, now, k.right)
+  if (Either.isLeft(expiry)) return fail(expiry)
+  return Either.right({ key: k.right, expiry: expiry.right, quiet: quiet.right })
+}
 
 /**
  * Checks `touchMulti(keys, {ttl})` (one ttl for all) or `touchMulti({k: ttl})` (a ttl
@@ -210,26 +270,29 @@ export const validateTouchMulti = (
   keys: unknown,
   options: (TouchMultiOptions & { readonly ttl?: TtlInput | undefined }) | undefined,
   now: number
-): Either.Either<ReadonlyArray<TouchCommand>, ArgumentError> =>
-  Either.gen(function* () {
-    const op = "touchMulti"
-    const o = yield* validateOptions(op, options)
-    const quiet = yield* validateFlag(op, "quiet", o.quiet)
-    if (isKeyList(keys)) {
-      const list = yield* validateKeyList(op, keys)
-      const expiry = yield* requiredTtl(op, o.ttl, now)
-      return list.map((key) => ({ key, expiry, quiet }))
-    }
-    const entries = yield* validateEntries<unknown>(op, keys)
-    if (o.ttl !== undefined) {
-      return yield* Either.left(
-        argumentError(op, "a ttl is given both per key and for all keys; give one or the other")
-      )
-    }
-    return yield* traverse(entries, ([key, ttl]) =>
-      Either.map(requiredTtl(op, ttl, now, key), (expiry) => ({ key, expiry, quiet }))
-    )
-  })
+): Either.Either<ReadonlyArray<TouchCommand>, ArgumentError> => {
+  const op = "touchMulti"
+  const o = validateOptions(op, options)
+  if (Either.isLeft(o)) return fail(o)
+  const checkedQuiet = validateFlag(op, "quiet", o.right.quiet)
+  if (Either.isLeft(checkedQuiet)) return fail(checkedQuiet)
+  const quiet = checkedQuiet.right
+  if (isKeyList(keys)) {
+    const list = validateKeyList(op, keys)
+    if (Either.isLeft(list)) return fail(list)
+    const expiry = requiredTtl(op, o.right.ttl, now)
+    if (Either.isLeft(expiry)) return fail(expiry)
+    return Either.right(list.right.map((key) => ({ key, expiry: expiry.right, quiet })))
+  }
+  const entries = validateEntries<unknown>(op, keys)
+  if (Either.isLeft(entries)) return fail(entries)
+  if (o.right.ttl !== undefined) {
+    return Either.left(argumentError(op, "a ttl is given both per key and for all keys; give one or the other"))
+  }
+  return traverse(entries.right, ([key, ttl]) =>
+    Either.map(requiredTtl(op, ttl, now, key), (expiry) => ({ key, expiry, quiet }))
+  )
+}
 
 /** Checks `unlock(key, cas)`: the CAS returned by lock (a result is accepted too). */
 export const validateUnlock = (key: unknown, cas: unknown): Either.Either<UnlockCommand, ArgumentError> =>
@@ -374,11 +437,11 @@ export const prepareGetCommand = (
   command: GetCommand,
   ctx: OpContext,
   name = "get"
-): Either.Either<GetOp, PrepareError> =>
-  Either.map(
-    encodeKey(name, command.key, ctx.transcoder),
-    (bytes) => new GetOp(command, bytes, command.quiet ?? ctx.quiet, ctx.transcoder, name)
-  )
+): Either.Either<GetOp, PrepareError> => {
+  const bytes = encodeKey(name, command.key, ctx.transcoder)
+  if (Either.isLeft(bytes)) return fail(bytes)
+  return Either.right(new GetOp(command, bytes.right, command.quiet ?? ctx.quiet, ctx.transcoder, name))
+}
 
 /** A lock command as an operation. */
 export const prepareLockCommand = (command: LockCommand, ctx: OpContext): Either.Either<LockOp, PrepareError> =>
@@ -399,8 +462,14 @@ export const prepareUnlockCommand = (command: UnlockCommand, ctx: OpContext): Ei
   Either.map(encodeKey("unlock", command.key, ctx.transcoder), (bytes) => new UnlockOp(command, bytes))
 
 /** `get(key, options)`, checked and prepared. */
-export const prepareGet = (key: unknown, options: GetOptions | undefined, ctx: OpContext) =>
-  Either.flatMap(validateGet(key, options, ctx.now()), (c) => prepareGetCommand(c, ctx))
+export const prepareGet = (
+  key: unknown,
+  options: GetOptions | undefined,
+  ctx: OpContext
+): Either.Either<GetOp, PrepareError> => {
+  const command = validateGet(key, options, ctx.now())
+  return Either.isLeft(command) ? fail(command) : prepareGetCommand(command.right, ctx)
+}
 
 /** `getMulti(keys, options)`, checked and prepared. */
 export const prepareGetMulti = (keys: unknown, options: GetOptions | undefined, ctx: OpContext) =>

@@ -31,6 +31,7 @@ import { Opcode, Status } from "../protocol/constants.js"
 import type { Frame } from "../protocol/Frame.js"
 import {
   argumentError,
+  fail,
   isKeyList,
   traverse,
   validateDurability,
@@ -73,25 +74,30 @@ export interface PreparedObserve extends ObserveCommand {
 export const validateObserve = (
   key: unknown,
   options: ObserveOptions | undefined
-): Either.Either<ObserveCommand, ArgumentError> =>
-  Either.gen(function* () {
-    const k = yield* validateKey("observe", key)
-    const o = yield* validateOptions("observe", options)
-    const masterOnly = yield* validateFlag("observe", "masterOnly", o.masterOnly, k)
-    return { key: k, masterOnly: masterOnly === true }
-  })
+): Either.Either<ObserveCommand, ArgumentError> => {
+  const k = validateKey("observe", key)
+  if (Either.isLeft(k)) return fail(k)
+  const o = validateOptions("observe", options)
+  if (Either.isLeft(o)) return fail(o)
+  const masterOnly = validateFlag("observe", "masterOnly", o.right.masterOnly, k.right)
+  if (Either.isLeft(masterOnly)) return fail(masterOnly)
+  return Either.right({ key: k.right, masterOnly: masterOnly.right === true })
+}
 
 /** Checks `observeMulti(keys, options)`. */
 export const validateObserveMulti = (
   keys: unknown,
   options: ObserveOptions | undefined
-): Either.Either<ReadonlyArray<ObserveCommand>, ArgumentError> =>
-  Either.gen(function* () {
-    const list = yield* validateKeyList("observeMulti", keys)
-    const o = yield* validateOptions("observeMulti", options)
-    const masterOnly = (yield* validateFlag("observeMulti", "masterOnly", o.masterOnly)) === true
-    return list.map((key) => ({ key, masterOnly }))
-  })
+): Either.Either<ReadonlyArray<ObserveCommand>, ArgumentError> => {
+  const list = validateKeyList("observeMulti", keys)
+  if (Either.isLeft(list)) return fail(list)
+  const o = validateOptions("observeMulti", options)
+  if (Either.isLeft(o)) return fail(o)
+  const flag = validateFlag("observeMulti", "masterOnly", o.right.masterOnly)
+  if (Either.isLeft(flag)) return fail(flag)
+  const masterOnly = flag.right === true
+  return Either.right(list.right.map((key) => ({ key, masterOnly })))
+}
 
 /** An observe command with its key encoded. */
 export const prepareObserveCommand = (
@@ -198,55 +204,86 @@ export interface EndureCommand {
   readonly interval: Duration.Duration | undefined
 }
 
-const endureFields = (op: string, options: EndureMultiOptions | undefined, key?: string) =>
-  Either.gen(function* () {
-    const o = yield* validateOptions(op, options)
-    if (o.persistTo === undefined || o.replicateTo === undefined) {
-      return yield* Either.left(
-        argumentError(op, "persistTo and replicateTo are required (-1 means as many as the bucket has)", key)
-      )
-    }
-    const d = yield* validateDurability(op, o)
-    if (d.persistTo === 0 && d.replicateTo === 0) {
-      return yield* Either.left(
-        argumentError(op, "persistTo and replicateTo are both 0: there is nothing to wait for", key)
-      )
-    }
-    const checkRemoved = (yield* validateFlag(op, "checkRemoved", o.checkRemoved, key)) === true
-    const timeout = o.timeout === undefined ? undefined : yield* toDuration(op, "timeout", o.timeout, key)
-    const interval = o.interval === undefined ? undefined : yield* toDuration(op, "interval", o.interval, key)
-    return { requirement: { ...d, checkRemoved }, timeout, interval }
-  })
+/** The fields of an endure command that come from the options. */
+interface EndureFields {
+  readonly requirement: DurabilityRequirement
+  readonly timeout: Duration.Duration | undefined
+  readonly interval: Duration.Duration | undefined
+}
+
+const endureFields = (
+  op: string,
+  options: EndureMultiOptions | undefined,
+  key?: string
+): Either.Either<EndureFields, ArgumentError> => {
+  const checked = validateOptions(op, options)
+  if (Either.isLeft(checked)) return fail(checked)
+  const o = checked.right
+  if (o.persistTo === undefined || o.replicateTo === undefined) {
+    return Either.left(
+      argumentError(op, "persistTo and replicateTo are required (-1 means as many as the bucket has)", key)
+    )
+  }
+  const d = validateDurability(op, o)
+  if (Either.isLeft(d)) return fail(d)
+  if (d.right.persistTo === 0 && d.right.replicateTo === 0) {
+    return Either.left(argumentError(op, "persistTo and replicateTo are both 0: there is nothing to wait for", key))
+  }
+  const checkRemoved = validateFlag(op, "checkRemoved", o.checkRemoved, key)
+  if (Either.isLeft(checkRemoved)) return fail(checkRemoved)
+  let timeout: Duration.Duration | undefined
+  if (o.timeout !== undefined) {
+    const t = toDuration(op, "timeout", o.timeout, key)
+    if (Either.isLeft(t)) return fail(t)
+    timeout = t.right
+  }
+  let interval: Duration.Duration | undefined
+  if (o.interval !== undefined) {
+    const i = toDuration(op, "interval", o.interval, key)
+    if (Either.isLeft(i)) return fail(i)
+    interval = i.right
+  }
+  return Either.right({ requirement: { ...d.right, checkRemoved: checkRemoved.right === true }, timeout, interval })
+}
 
 /** Checks `endure(key, options)`. */
 export const validateEndure = (
   key: unknown,
   options: EndureOptions | undefined
-): Either.Either<EndureCommand, ArgumentError> =>
-  Either.gen(function* () {
-    const k = yield* validateKey("endure", key)
-    const f = yield* endureFields("endure", options, k)
-    const cas = options?.cas === undefined ? 0n : yield* validateRequiredCas("endure", options.cas, k)
-    return { key: k, cas, ...f }
-  })
+): Either.Either<EndureCommand, ArgumentError> => {
+  const k = validateKey("endure", key)
+  if (Either.isLeft(k)) return fail(k)
+  const f = endureFields("endure", options, k.right)
+  if (Either.isLeft(f)) return fail(f)
+  let cas = 0n
+  if (options?.cas !== undefined) {
+    const c = validateRequiredCas("endure", options.cas, k.right)
+    if (Either.isLeft(c)) return fail(c)
+    cas = c.right
+  }
+  return Either.right({ key: k.right, cas, ...f.right })
+}
 
 /** Checks `endureMulti(keys | {k: cas | result}, options)` (a `MultiResult` of a mutation works as it is). */
 export const validateEndureMulti = (
   keys: unknown,
   options: EndureMultiOptions | undefined
-): Either.Either<ReadonlyArray<EndureCommand>, ArgumentError> =>
-  Either.gen(function* () {
-    const op = "endureMulti"
-    const f = yield* endureFields(op, options)
-    if (isKeyList(keys)) {
-      const list = yield* validateKeyList(op, keys)
-      return list.map((key) => ({ key, cas: 0n, ...f }))
-    }
-    const entries = yield* validateEntries<unknown>(op, keys)
-    return yield* traverse(entries, ([key, cas]) =>
-      Either.map(validateRequiredCas(op, cas, key), (c) => ({ key, cas: c, ...f }))
-    )
-  })
+): Either.Either<ReadonlyArray<EndureCommand>, ArgumentError> => {
+  const op = "endureMulti"
+  const checked = endureFields(op, options)
+  if (Either.isLeft(checked)) return fail(checked)
+  const f = checked.right
+  if (isKeyList(keys)) {
+    const list = validateKeyList(op, keys)
+    if (Either.isLeft(list)) return fail(list)
+    return Either.right(list.right.map((key) => ({ key, cas: 0n, ...f })))
+  }
+  const entries = validateEntries<unknown>(op, keys)
+  if (Either.isLeft(entries)) return fail(entries)
+  return traverse(entries.right, ([key, cas]) =>
+    Either.map(validateRequiredCas(op, cas, key), (c) => ({ key, cas: c, ...f }))
+  )
+}
 
 /** An endure command, with its key encoded and its requirement checked against the bucket. */
 export interface PreparedEndure extends EndureCommand {
@@ -258,13 +295,18 @@ export const prepareEndureCommand = (
   command: EndureCommand,
   ctx: OpContext,
   name = "endure"
-): Either.Either<PreparedEndure, ArgumentError | ValueFormatError> =>
-  Either.gen(function* () {
-    const keyBytes = yield* encodeKey(name, command.key, ctx.transcoder)
-    if (ctx.replicas === undefined) return { ...command, keyBytes }
-    const d = yield* validateDurability(name, command.requirement, ctx.replicas)
-    return { ...command, keyBytes, requirement: { ...d, checkRemoved: command.requirement.checkRemoved } }
+): Either.Either<PreparedEndure, ArgumentError | ValueFormatError> => {
+  const keyBytes = encodeKey(name, command.key, ctx.transcoder)
+  if (Either.isLeft(keyBytes)) return fail(keyBytes)
+  if (ctx.replicas === undefined) return Either.right({ ...command, keyBytes: keyBytes.right })
+  const d = validateDurability(name, command.requirement, ctx.replicas)
+  if (Either.isLeft(d)) return fail(d)
+  return Either.right({
+    ...command,
+    keyBytes: keyBytes.right,
+    requirement: { ...d.right, checkRemoved: command.requirement.checkRemoved }
   })
+}
 
 /** `endure(key, options)`, checked and prepared. */
 export const prepareEndure = (key: unknown, options: EndureOptions | undefined, ctx: OpContext) =>

@@ -12,6 +12,7 @@ import { Opcode } from "../protocol/constants.js"
 import type { Frame, FrameInit } from "../protocol/Frame.js"
 import {
   type Durability,
+  fail,
   isKeyList,
   traverse,
   validateCas,
@@ -36,43 +37,58 @@ export interface RemoveCommand {
   readonly durability: Durability
 }
 
-const removeFields = (op: string, options: RemoveMultiOptions | undefined, key?: string) =>
-  Either.gen(function* () {
-    const o = yield* validateOptions(op, options)
-    const quiet = yield* validateFlag(op, "quiet", o.quiet, key)
-    const durability = yield* validateDurability(op, o)
-    return { quiet, durability }
-  })
+/** The fields of a remove command that come from the options. */
+interface RemoveFields {
+  readonly quiet: boolean | undefined
+  readonly durability: Durability
+}
+
+const removeFields = (
+  op: string,
+  options: RemoveMultiOptions | undefined,
+  key?: string
+): Either.Either<RemoveFields, ArgumentError> => {
+  const checked = validateOptions(op, options)
+  if (Either.isLeft(checked)) return fail(checked)
+  const quiet = validateFlag(op, "quiet", checked.right.quiet, key)
+  if (Either.isLeft(quiet)) return fail(quiet)
+  const durability = validateDurability(op, checked.right)
+  if (Either.isLeft(durability)) return fail(durability)
+  return Either.right({ quiet: quiet.right, durability: durability.right })
+}
 
 /** Checks `remove(key, options)`. */
 export const validateRemove = (
   key: unknown,
   options: RemoveOptions | undefined
-): Either.Either<RemoveCommand, ArgumentError> =>
-  Either.gen(function* () {
-    const k = yield* validateKey("remove", key)
-    const f = yield* removeFields("remove", options, k)
-    const cas = yield* validateCas("remove", options?.cas, k)
-    return { key: k, cas, ...f }
-  })
+): Either.Either<RemoveCommand, ArgumentError> => {
+  const k = validateKey("remove", key)
+  if (Either.isLeft(k)) return fail(k)
+  const f = removeFields("remove", options, k.right)
+  if (Either.isLeft(f)) return fail(f)
+  const cas = validateCas("remove", options?.cas, k.right)
+  if (Either.isLeft(cas)) return fail(cas)
+  return Either.right({ key: k.right, cas: cas.right, quiet: f.right.quiet, durability: f.right.durability })
+}
 
 /** Checks `removeMulti(keys | {k: cas}, options)`. */
 export const validateRemoveMulti = (
   keys: unknown,
   options: RemoveMultiOptions | undefined
-): Either.Either<ReadonlyArray<RemoveCommand>, ArgumentError> =>
-  Either.gen(function* () {
-    const op = "removeMulti"
-    const f = yield* removeFields(op, options)
-    if (isKeyList(keys)) {
-      const list = yield* validateKeyList(op, keys)
-      return list.map((key) => ({ key, cas: 0n, ...f }))
-    }
-    const entries = yield* validateEntries<unknown>(op, keys)
-    return yield* traverse(entries, ([key, cas]) =>
-      Either.map(validateCas(op, cas, key), (c) => ({ key, cas: c, ...f }))
-    )
-  })
+): Either.Either<ReadonlyArray<RemoveCommand>, ArgumentError> => {
+  const op = "removeMulti"
+  const checked = removeFields(op, options)
+  if (Either.isLeft(checked)) return fail(checked)
+  const f = checked.right
+  if (isKeyList(keys)) {
+    const list = validateKeyList(op, keys)
+    if (Either.isLeft(list)) return fail(list)
+    return Either.right(list.right.map((key) => ({ key, cas: 0n, ...f })))
+  }
+  const entries = validateEntries<unknown>(op, keys)
+  if (Either.isLeft(entries)) return fail(entries)
+  return traverse(entries.right, ([key, cas]) => Either.map(validateCas(op, cas, key), (c) => ({ key, cas: c, ...f })))
+}
 
 /** DELETE. */
 export class RemoveOp extends KeyOp<OperationResult, NotFoundError | KeyExistsError> {
@@ -103,15 +119,17 @@ export const prepareRemoveCommand = (
   command: RemoveCommand,
   ctx: OpContext,
   name = "remove"
-): Either.Either<RemoveOp, ArgumentError | ValueFormatError> =>
-  Either.gen(function* () {
-    const keyBytes = yield* encodeKey(name, command.key, ctx.transcoder)
-    const durability =
-      ctx.replicas === undefined || !wantsDurability(command.durability)
-        ? command.durability
-        : yield* validateDurability(name, command.durability, ctx.replicas)
-    return new RemoveOp(command, keyBytes, command.quiet ?? ctx.quiet, durability, name)
-  })
+): Either.Either<RemoveOp, ArgumentError | ValueFormatError> => {
+  const keyBytes = encodeKey(name, command.key, ctx.transcoder)
+  if (Either.isLeft(keyBytes)) return fail(keyBytes)
+  let durability = command.durability
+  if (ctx.replicas !== undefined && wantsDurability(durability)) {
+    const checked = validateDurability(name, durability, ctx.replicas)
+    if (Either.isLeft(checked)) return fail(checked)
+    durability = checked.right
+  }
+  return Either.right(new RemoveOp(command, keyBytes.right, command.quiet ?? ctx.quiet, durability, name))
+}
 
 /** `remove(key, options)`, checked and prepared. */
 export const prepareRemove = (key: unknown, options: RemoveOptions | undefined, ctx: OpContext) =>

@@ -28,6 +28,8 @@ import type { Frame, FrameInit } from "../protocol/Frame.js"
 import {
   argumentError,
   type Durability,
+  fail,
+  NO_DURABILITY,
   traverse,
   validateCas,
   validateConcat,
@@ -78,24 +80,52 @@ export interface ConcatCommand {
   readonly durability: Durability
 }
 
+/** The fields of a store command that come from the options. */
+interface StoreFields {
+  readonly format: number | undefined
+  readonly expiry: number
+  readonly cas: bigint
+  readonly durability: Durability
+}
+
+/** A store without options: the common case, shared rather than rebuilt per call. */
+const PLAIN_STORE: StoreFields = { format: undefined, expiry: 0, cas: 0n, durability: NO_DURABILITY }
+
 const storeFields = (
   op: string,
   kind: StoreKind,
   options: (UpsertOptions & InsertOptions) | undefined,
   now: number,
   key?: string
-) =>
-  Either.gen(function* () {
-    const o = yield* validateOptions(op, options)
-    if (kind === "insert" && o.cas !== undefined) {
-      return yield* Either.left(argumentError(op, "insert takes no cas: it only stores a key that does not exist", key))
-    }
-    const cas = yield* validateCas(op, o.cas, key)
-    const format = yield* validateFormat(op, o.format)
-    const expiry = yield* toExpiry(op, o.ttl, now, key)
-    const durability = yield* validateDurability(op, o)
-    return { format, expiry, cas, durability }
-  })
+): Either.Either<StoreFields, ArgumentError> => {
+  if (options === undefined) return Either.right(PLAIN_STORE)
+  const checked = validateOptions(op, options)
+  if (Either.isLeft(checked)) return fail(checked)
+  const o = checked.right
+  if (kind === "insert" && o.cas !== undefined) {
+    return Either.left(argumentError(op, "insert takes no cas: it only stores a key that does not exist", key))
+  }
+  const cas = validateCas(op, o.cas, key)
+  if (Either.isLeft(cas)) return fail(cas)
+  const format = validateFormat(op, o.format)
+  if (Either.isLeft(format)) return fail(format)
+  const expiry = toExpiry(op, o.ttl, now, key)
+  if (Either.isLeft(expiry)) return fail(expiry)
+  const durability = validateDurability(op, o)
+  if (Either.isLeft(durability)) return fail(durability)
+  return Either.right({ format: format.right, expiry: expiry.right, cas: cas.right, durability: durability.right })
+}
+
+/** A store command (explicit properties: a spread is slower on the hot path). */
+const storeCommand = (kind: StoreKind, key: string, value: unknown, f: StoreFields): StoreCommand => ({
+  kind,
+  key,
+  value,
+  format: f.format,
+  expiry: f.expiry,
+  cas: f.cas,
+  durability: f.durability
+})
 
 /** Checks `upsert|insert|replace(key, value, options)`. */
 export const validateStore = (
@@ -104,10 +134,13 @@ export const validateStore = (
   value: unknown,
   options: (UpsertOptions & InsertOptions) | undefined,
   now: number
-): Either.Either<StoreCommand, ArgumentError> =>
-  Either.flatMap(validateKey(kind, key), (k) =>
-    Either.map(storeFields(kind, kind, options, now, k), (f) => ({ kind, key: k, value, ...f }))
-  )
+): Either.Either<StoreCommand, ArgumentError> => {
+  const k = validateKey(kind, key)
+  if (Either.isLeft(k)) return fail(k)
+  const f = storeFields(kind, kind, options, now, k.right)
+  if (Either.isLeft(f)) return fail(f)
+  return Either.right(storeCommand(kind, k.right, value, f.right))
+}
 
 /** Checks `upsertMulti|insertMulti|replaceMulti(values, options)`: the options apply to every key. */
 export const validateStoreMulti = (
@@ -115,21 +148,37 @@ export const validateStoreMulti = (
   values: unknown,
   options: StoreMultiOptions | undefined,
   now: number
-): Either.Either<ReadonlyArray<StoreCommand>, ArgumentError> =>
-  Either.gen(function* () {
-    const op = `${kind}Multi`
-    const entries = yield* validateEntries<unknown>(op, values)
-    const fields = yield* storeFields(op, kind, options, now)
-    return entries.map(([key, value]) => ({ kind, key, value, ...fields }))
-  })
+): Either.Either<ReadonlyArray<StoreCommand>, ArgumentError> => {
+  const op = `${kind}Multi`
+  const entries = validateEntries<unknown>(op, values)
+  if (Either.isLeft(entries)) return fail(entries)
+  const fields = storeFields(op, kind, options, now)
+  if (Either.isLeft(fields)) return fail(fields)
+  return Either.right(entries.right.map(([key, value]) => storeCommand(kind, key, value, fields.right)))
+}
 
-const concatFields = (op: string, options: AppendOptions | undefined, key?: string) =>
-  Either.gen(function* () {
-    const o = yield* validateOptions(op, options)
-    const cas = yield* validateCas(op, o.cas, key)
-    const durability = yield* validateDurability(op, o)
-    return { cas, durability, format: o.format }
-  })
+/** The fields of a concat command that come from the options. */
+interface ConcatFields {
+  readonly cas: bigint
+  readonly durability: Durability
+  /** Unchecked: the fragment's own type decides when it is absent (see `validateConcat`). */
+  readonly format: unknown
+}
+
+const concatFields = (
+  op: string,
+  options: AppendOptions | undefined,
+  key?: string
+): Either.Either<ConcatFields, ArgumentError> => {
+  const checked = validateOptions(op, options)
+  if (Either.isLeft(checked)) return fail(checked)
+  const o = checked.right
+  const cas = validateCas(op, o.cas, key)
+  if (Either.isLeft(cas)) return fail(cas)
+  const durability = validateDurability(op, o)
+  if (Either.isLeft(durability)) return fail(durability)
+  return Either.right({ cas: cas.right, durability: durability.right, format: o.format })
+}
 
 /** Checks `append|prepend(key, fragment, options)`: only UTF-8 or bytes. */
 export const validateConcatOp = (
@@ -137,35 +186,46 @@ export const validateConcatOp = (
   key: unknown,
   value: unknown,
   options: AppendOptions | undefined
-): Either.Either<ConcatCommand, ArgumentError> =>
-  Either.gen(function* () {
-    const k = yield* validateKey(kind, key)
-    const f = yield* concatFields(kind, options, k)
-    const format = yield* validateConcat(kind, value, f.format, k)
-    return { kind, key: k, value: value as string | Uint8Array, format, cas: f.cas, durability: f.durability }
+): Either.Either<ConcatCommand, ArgumentError> => {
+  const k = validateKey(kind, key)
+  if (Either.isLeft(k)) return fail(k)
+  const f = concatFields(kind, options, k.right)
+  if (Either.isLeft(f)) return fail(f)
+  const format = validateConcat(kind, value, f.right.format, k.right)
+  if (Either.isLeft(format)) return fail(format)
+  return Either.right({
+    kind,
+    key: k.right,
+    value: value as string | Uint8Array,
+    format: format.right,
+    cas: f.right.cas,
+    durability: f.right.durability
   })
+}
 
 /** Checks `appendMulti|prependMulti(values, options)`. */
 export const validateConcatMulti = (
   kind: ConcatKind,
   values: unknown,
   options: AppendMultiOptions | undefined
-): Either.Either<ReadonlyArray<ConcatCommand>, ArgumentError> =>
-  Either.gen(function* () {
-    const op = `${kind}Multi`
-    const entries = yield* validateEntries<unknown>(op, values)
-    const f = yield* concatFields(op, options)
-    return yield* traverse(entries, ([key, value]) =>
-      Either.map(validateConcat(op, value, f.format, key), (format) => ({
-        kind,
-        key,
-        value: value as string | Uint8Array,
-        format,
-        cas: 0n,
-        durability: f.durability
-      }))
-    )
-  })
+): Either.Either<ReadonlyArray<ConcatCommand>, ArgumentError> => {
+  const op = `${kind}Multi`
+  const entries = validateEntries<unknown>(op, values)
+  if (Either.isLeft(entries)) return fail(entries)
+  const f = concatFields(op, options)
+  if (Either.isLeft(f)) return fail(f)
+  const { format: fragmentFormat, durability } = f.right
+  return traverse(entries.right, ([key, value]) =>
+    Either.map(validateConcat(op, value, fragmentFormat, key), (format) => ({
+      kind,
+      key,
+      value: value as string | Uint8Array,
+      format,
+      cas: 0n,
+      durability
+    }))
+  )
+}
 
 // ---------------------------------------------------------------------------
 // Prepared operations
@@ -262,31 +322,34 @@ export const prepareStoreCommand = (
   command: StoreCommand,
   ctx: OpContext,
   name: string = command.kind
-): Either.Either<StoreOp, PrepareError> =>
-  Either.gen(function* () {
-    const keyBytes = yield* encodeKey(name, command.key, ctx.transcoder)
-    const durability = yield* durabilityFor(name, command.durability, ctx)
-    const format = Transcoder.resolveFormat(command.value, command.format ?? ctx.defaultFormat)
-    const [bytes, flags] = yield* Transcoder.encodeValueEither(ctx.transcoder, command.value, format, {
-      key: command.key
-    })
-    return new StoreOp({ ...command, durability }, keyBytes, bytes, flags, name)
-  })
+): Either.Either<StoreOp, PrepareError> => {
+  const keyBytes = encodeKey(name, command.key, ctx.transcoder)
+  if (Either.isLeft(keyBytes)) return fail(keyBytes)
+  const durability = durabilityFor(name, command.durability, ctx)
+  if (Either.isLeft(durability)) return fail(durability)
+  const format = Transcoder.resolveFormat(command.value, command.format ?? ctx.defaultFormat)
+  const encoded = Transcoder.encodeValueEither(ctx.transcoder, command.value, format, { key: command.key })
+  if (Either.isLeft(encoded)) return fail(encoded)
+  const [bytes, flags] = encoded.right
+  const checked = durability.right === command.durability ? command : { ...command, durability: durability.right }
+  return Either.right(new StoreOp(checked, keyBytes.right, bytes, flags, name))
+}
 
 /** A concat command as an operation. */
 export const prepareConcatCommand = (
   command: ConcatCommand,
   ctx: OpContext,
   name: string = command.kind
-): Either.Either<ConcatOp, PrepareError> =>
-  Either.gen(function* () {
-    const keyBytes = yield* encodeKey(name, command.key, ctx.transcoder)
-    const durability = yield* durabilityFor(name, command.durability, ctx)
-    const [bytes] = yield* Transcoder.encodeValueEither(ctx.transcoder, command.value, command.format, {
-      key: command.key
-    })
-    return new ConcatOp({ ...command, durability }, keyBytes, bytes, name)
-  })
+): Either.Either<ConcatOp, PrepareError> => {
+  const keyBytes = encodeKey(name, command.key, ctx.transcoder)
+  if (Either.isLeft(keyBytes)) return fail(keyBytes)
+  const durability = durabilityFor(name, command.durability, ctx)
+  if (Either.isLeft(durability)) return fail(durability)
+  const encoded = Transcoder.encodeValueEither(ctx.transcoder, command.value, command.format, { key: command.key })
+  if (Either.isLeft(encoded)) return fail(encoded)
+  const checked = durability.right === command.durability ? command : { ...command, durability: durability.right }
+  return Either.right(new ConcatOp(checked, keyBytes.right, encoded.right[0], name))
+}
 
 /** `upsert|insert|replace(key, value, options)`, checked and prepared. */
 export const prepareStore = (
@@ -295,7 +358,10 @@ export const prepareStore = (
   value: unknown,
   options: (UpsertOptions & InsertOptions) | undefined,
   ctx: OpContext
-) => Either.flatMap(validateStore(kind, key, value, options, ctx.now()), (c) => prepareStoreCommand(c, ctx))
+): Either.Either<StoreOp, PrepareError> => {
+  const command = validateStore(kind, key, value, options, ctx.now())
+  return Either.isLeft(command) ? fail(command) : prepareStoreCommand(command.right, ctx)
+}
 
 /** `upsertMulti|insertMulti|replaceMulti(values, options)`, checked and prepared. */
 export const prepareStoreMulti = (

@@ -93,7 +93,12 @@ export const writeFrame = (target: Buffer, offset: number, init: FrameInit): num
   target.writeUInt16BE(isResponseMagic(magic) ? (init.status ?? 0) : (init.vbucket ?? 0), offset + 6)
   target.writeUInt32BE(fe + ex + kl + vl, offset + 8)
   target.writeUInt32BE((init.opaque ?? 0) >>> 0, offset + 12)
-  target.writeBigUInt64BE(init.cas ?? 0n, offset + 16)
+  const cas = init.cas
+  // Most requests carry no CAS: zeroing is much cheaper than a 64-bit BigInt write.
+  if (cas === undefined || cas === 0n) {
+    target.writeUInt32BE(0, offset + 16)
+    target.writeUInt32BE(0, offset + 20)
+  } else target.writeBigUInt64BE(cas, offset + 16)
   let at = offset + HEADER_LENGTH
   if (fe > 0) target.set(init.framingExtras!, at)
   at += fe

@@ -1,0 +1,40 @@
+/**
+ * The embedded cluster on its own, for `bench/run.ts`: started as a child process so
+ * that the client under test and the server do not share one JavaScript thread (on a
+ * multi-core machine each gets a core, as a real client and server would).
+ *
+ * Prints one JSON line `{"connectionString", "username", "password"}` once the
+ * cluster listens, then runs until its stdin closes (the parent exited) or it is
+ * signalled.
+ */
+import { Effect, Redacted } from "effect"
+import * as EmbeddedCluster from "../src/EmbeddedCluster.js"
+
+const nodes = Number(process.env.BENCH_NODES ?? 1)
+
+Effect.runPromise(
+  Effect.scoped(
+    Effect.gen(function* () {
+      const cluster = yield* EmbeddedCluster.make({ nodes })
+      console.log(
+        JSON.stringify({
+          connectionString: cluster.connectionString,
+          username: cluster.username,
+          password: Redacted.value(cluster.password)
+        })
+      )
+      // Until the parent closes our stdin (it exits or kills us).
+      yield* Effect.async<void>((resume) => {
+        process.stdin.on("end", () => resume(Effect.void))
+        process.stdin.on("close", () => resume(Effect.void))
+        process.stdin.resume()
+      })
+    })
+  )
+).then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e)
+    process.exit(1)
+  }
+)
