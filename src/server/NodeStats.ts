@@ -26,6 +26,8 @@ export class BucketCounters {
   cmd_flush = 0
   cmd_lock = 0
   lock_errors = 0
+  /** Requests answered NOT_MY_VBUCKET (kv_engine's `ep_num_not_my_vbuckets`). */
+  ep_num_not_my_vbuckets = 0
   bytes_read = 0
   bytes_written = 0
 }

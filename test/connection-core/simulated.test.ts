@@ -39,6 +39,14 @@ const keysOn = (cluster: EmbeddedCluster.EmbeddedCluster.Service, node: number, 
     return keys
   })
 
+/** Runs `effect` while moving the TestClock 1 ms at a time (at most `limit` ms) until it completes. */
+const drive = <A, E>(effect: Effect.Effect<A, E>, limit = 5000) =>
+  Effect.gen(function* () {
+    const fiber = yield* Effect.fork(effect)
+    for (let step = 0; step < limit && fiber.unsafePoll() === null; step++) yield* TestClock.adjust("1 millis")
+    return yield* Fiber.join(fiber)
+  })
+
 describe("faults on the simulated network (TestClock)", () => {
   it.scoped(
     "a reset mid-pipeline fails exactly the operations in flight, once each; new ones succeed after reconnect",
@@ -123,6 +131,72 @@ describe("faults on the simulated network (TestClock)", () => {
       const healed = yield* Effect.fork(cb.get(slowKey!))
       yield* TestClock.adjust("1 millis")
       expect((yield* Fiber.join(healed)).value).toBe("slow")
+    })
+  )
+
+  it.scoped("a rebalance under load: a node joins, another leaves; no operation is lost, every one succeeds", () =>
+    Effect.gen(function* () {
+      const { network, cluster, cb } = yield* setup(3, { operationTimeout: "10 seconds" })
+      // Latency on every node keeps a few hundred operations in flight when the map changes.
+      const slow = (port: number) => network.faults.latency(`127.0.0.1:${port}`, "3 millis")
+      for (const node of cluster.nodes) slow(node.kv)
+
+      // Each worker writes its keys one after another and reads each back at once.
+      const keys = Array.from({ length: 600 }, (_, i) => `load${String(i).padStart(4, "0")}`)
+      const writeThenRead = (key: string) =>
+        Effect.gen(function* () {
+          const stored = yield* cb.upsert(key, { key, at: "load" })
+          const read = yield* cb.get(key)
+          return { key, stored, read }
+        })
+      const load = yield* Effect.fork(
+        Effect.forEach(keys, (key) => Effect.exit(writeThenRead(key)), { concurrency: 64 })
+      )
+      const mastersBefore = new Map<string, number>()
+      for (const key of keys) mastersBefore.set(key, (yield* cluster.control.keyInfo(key))[0]!.node)
+
+      // A fourth node joins while the load runs.
+      yield* TestClock.adjust("10 millis")
+      const joined = yield* cluster.control.addNode()
+      slow(joined.kv)
+      yield* cluster.control.rebalance()
+      yield* TestClock.adjust("10 millis")
+      // Then node 0 leaves, still under load.
+      yield* cluster.control.removeNode(0)
+      yield* cluster.control.rebalance()
+      const exits = yield* drive(Fiber.join(load))
+
+      // Every operation completed, once, with the value it wrote.
+      expect(exits.length).toBe(keys.length)
+      const failures = exits.filter(Exit.isFailure)
+      expect(failures.map((e) => String(e.cause))).toEqual([])
+      for (const [i, exit] of exits.entries()) {
+        if (!Exit.isSuccess(exit)) continue
+        expect(exit.value.key).toBe(keys[i])
+        expect(exit.value.read.value).toEqual({ key: keys[i], at: "load" })
+        expect(exit.value.read.cas).toBe(exit.value.stored.cas)
+      }
+      // The load did cross the map changes: keys moved, and nodes refused operations for
+      // vBuckets they no longer owned (the client followed NOT_MY_VBUCKET).
+      const moved = [] as Array<string>
+      for (const key of keys) {
+        const copies = yield* cluster.control.keyInfo(key)
+        const master = copies.find((c) => c.role === "master")!
+        expect(master.node).not.toBe(0)
+        if (master.node !== mastersBefore.get(key)) moved.push(key)
+        // Every key is on its new master and replica, with the CAS the client saw.
+        expect(copies.filter((c) => c.exists).length).toBe(2)
+      }
+      expect(moved.length).toBeGreaterThan(keys.length / 4)
+      const stats = yield* drive(cb.stats())
+      const refused = Object.values(stats.ep_num_not_my_vbuckets ?? {}).reduce<number>((a, n) => a + Number(n), 0)
+      expect(refused).toBeGreaterThan(0)
+
+      // The client runs on the final map: node 0 is gone from it, and reads work on every key.
+      expect(Object.keys(stats.curr_items ?? {})).not.toContain(`127.0.0.1:${cluster.nodes[0]!.kv}`)
+      const all = yield* drive(cb.getMulti(keys))
+      expect(all.allOk).toBe(true)
+      expect(all.get(keys[599]!)!.value).toEqual({ key: keys[599], at: "load" })
     })
   )
 

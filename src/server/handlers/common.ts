@@ -72,6 +72,7 @@ export const selectedBucket = (s: Session, f: Frame): ServerBucket | undefined =
 
 /** Sends NOT_MY_VBUCKET with the current cluster map in the body. */
 export const notMyVbucket = (s: Session, f: Frame, bucket: ServerBucket): void => {
+  s.node.stats.bucket(bucket.name).ep_num_not_my_vbuckets++
   s.reply(f, Status.NotMyVbucket, {
     value: s.cluster.configJson(bucket, s.node),
     datatype: s.features.json ? Datatype.Json : 0

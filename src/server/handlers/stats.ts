@@ -64,7 +64,8 @@ const generalStats = (s: Session): Array<[string, string | number]> => {
     ["touch_misses", c.touch_misses],
     ["cmd_flush", c.cmd_flush],
     ["cmd_lock", c.cmd_lock],
-    ["lock_errors", c.lock_errors]
+    ["lock_errors", c.lock_errors],
+    ["ep_num_not_my_vbuckets", c.ep_num_not_my_vbuckets]
   )
   return stats
 }
