@@ -6,7 +6,8 @@
  * official Couchbase SDKs connect to it as to a real cluster.
  *
  * - Several nodes on 127.0.0.1, each with its own KV, capi and management port (port 0
- *   = any free port), over real TCP and/or a {@link SimulatedNetwork}.
+ *   = any free port), over real TCP and/or a {@link SimulatedNetwork}; optionally TLS
+ *   too (`kvSSL`, `capiSSL`, `mgmtSSL`, for `couchbases://` clients: {@link Options.tls}).
  * - Buckets of type `couchbase` (1024 vBuckets by default, 0…3 replicas, writes
  *   replicated synchronously) and `memcached` (no vBuckets: clients place keys with
  *   ketama; each node also serves the bucket on a dedicated port without
@@ -29,6 +30,7 @@
  *
  * @since 0.1.0
  */
+import * as tls from "node:tls"
 import { Context, Data, Effect, Layer, Redacted, type Scope } from "effect"
 import type { SimulatedNetwork } from "./internal/iops/network.js"
 import type { ListenError } from "./internal/iops/serverSocket.js"
@@ -92,6 +94,18 @@ export type SampleName = "beer-sample"
 
 const SAMPLES: Readonly<Record<SampleName, () => SampleDataset>> = { "beer-sample": loadBeerSample }
 
+/**
+ * The certificate the TLS ports serve: PEM text or bytes. The certificate should name
+ * the advertised host (`127.0.0.1` by default) in its subjectAltName, since clients
+ * verify it against the host they connect to.
+ */
+export interface TlsOptions {
+  /** The private key (PEM). */
+  readonly key: string | Buffer
+  /** The certificate, or the chain from it up to (not necessarily including) the CA (PEM). */
+  readonly cert: string | Buffer
+}
+
 /** Options of {@link make}. */
 export interface Options {
   /** Number of nodes (default 1). */
@@ -110,6 +124,16 @@ export interface Options {
   readonly host?: string | undefined
   /** Ports per node (absent or 0 = any free port). */
   readonly ports?: ReadonlyArray<PortSpec> | undefined
+  /**
+   * Also serve TLS: each node then listens on `kvSSL`, `capiSSL` and `mgmtSSL` ports
+   * too (HTTPS for the latter two) and the cluster map advertises them under those
+   * names, as Couchbase Server does, so `couchbases://` clients find them (see
+   * {@link EmbeddedCluster.Service.secureConnectionString}). The plain ports stay
+   * open. On a simulated network the TLS ports are `secure` listeners: only clients
+   * connecting with TLS get in, but nothing is encrypted and the certificate is not
+   * checked. Default: no TLS.
+   */
+  readonly tls?: TlsOptions | undefined
   /** Listen on real TCP (default true). */
   readonly tcp?: boolean | undefined
   /** Also (or, with `tcp: false`, only) listen on this simulated network, with the same ports. */
@@ -130,10 +154,20 @@ export interface NodeInfo {
   readonly kv: number
   readonly capi: number
   readonly mgmt: number
+  /** The KV port over TLS, when the cluster serves TLS ({@link Options.tls}). */
+  readonly kvSSL?: number | undefined
+  /** The views port over HTTPS, when the cluster serves TLS. */
+  readonly capiSSL?: number | undefined
+  /** The management port over HTTPS, when the cluster serves TLS. */
+  readonly mgmtSSL?: number | undefined
   /** Dedicated (unauthenticated) KV ports of memcached buckets, by bucket name. */
   readonly bucketPorts: Readonly<Record<string, number>>
   readonly membership: Membership
   readonly state: RunState
+  /** KV connections the node accepted since it was created: in all, and over TLS. */
+  readonly connections: { readonly total: number; readonly tls: number }
+  /** Successful SASL authentications on the node, by mechanism (`PLAIN`, `SCRAM-SHA512`, …). */
+  readonly saslAuthentications: Readonly<Record<string, number>>
 }
 
 /** A bucket's data, for preloading and for the view engine. */
@@ -218,6 +252,11 @@ export declare namespace EmbeddedCluster {
   export interface Service {
     /** `couchbase://host:kv,…` of the nodes in the cluster map when it was built. */
     readonly connectionString: string
+    /**
+     * `couchbases://host:kvSSL,…` of the nodes in the cluster map when it was built,
+     * when the cluster serves TLS ({@link Options.tls}); otherwise `undefined`.
+     */
+    readonly secureConnectionString: string | undefined
     /** The administrator's name. */
     readonly username: string
     /** The administrator's password. */
@@ -251,10 +290,26 @@ const nodeInfo = (node: ServerNode): NodeInfo => ({
   kv: node.kv,
   capi: node.capi,
   mgmt: node.mgmt,
+  ...(node.kvSSL === 0 ? {} : { kvSSL: node.kvSSL, capiSSL: node.capiSSL, mgmtSSL: node.mgmtSSL }),
   bucketPorts: Object.fromEntries(node.bucketPorts),
   membership: node.membership,
-  state: node.state
+  state: node.state,
+  connections: { total: node.stats.totalConnections, tls: node.tlsConnections },
+  saslAuthentications: Object.fromEntries(node.saslAuthentications)
 })
+
+// Bad PEM would otherwise surface only at the first TLS handshake: fail when the layer is built.
+const checkTls = (options: TlsOptions): Effect.Effect<void, EmbeddedClusterError> =>
+  Effect.try({
+    try: () => {
+      tls.createSecureContext({ key: options.key, cert: options.cert })
+    },
+    catch: (cause) =>
+      new EmbeddedClusterError({
+        message: `tls: the key and certificate cannot be used (${cause instanceof Error ? cause.message : String(cause)}); give PEM text or bytes of a matching pair`,
+        cause
+      })
+  })
 
 const listenFailed = (error: ListenError): EmbeddedClusterError =>
   new EmbeddedClusterError({ message: error.message, cause: error })
@@ -316,6 +371,7 @@ export const make = (
     if (options.tcp ?? true) transports.push(tcpTransport)
     if (options.network !== undefined) transports.push(simulatedTransport(options.network))
     if (transports.length === 0) return yield* invalid("nothing to listen on: set tcp or network")
+    if (options.tls !== undefined) yield* checkTls(options.tls)
     const clock = yield* Effect.clock
     const spec: ClusterSpec = {
       host: options.host ?? "127.0.0.1",
@@ -329,7 +385,8 @@ export const make = (
       })),
       users,
       ports: options.ports ?? [],
-      version: SERVER_VERSION
+      version: SERVER_VERSION,
+      ...(options.tls === undefined ? {} : { tls: { key: options.tls.key, cert: options.tls.cert } })
     }
     // The clock is captured once: under TestClock, TTLs and locks follow the test's time.
     const cluster = yield* ServerCluster.make(spec, transports, () => clock.unsafeCurrentTimeMillis()).pipe(
@@ -380,6 +437,13 @@ const service = (
     .members()
     .map((n) => `${host}:${n.kv}`)
     .join(",")}`
+  const secureConnectionString =
+    cluster.spec.tls === undefined
+      ? undefined
+      : `couchbases://${cluster
+          .members()
+          .map((n) => `${host}:${n.kvSSL}`)
+          .join(",")}`
   const bucketNamed = (name: string | undefined): Effect.Effect<ServerBucket, ClusterControlError> => {
     const bucket = cluster.bucket(name ?? defaultBucket)
     if (bucket === undefined) {
@@ -414,6 +478,7 @@ const service = (
   }
   return {
     connectionString,
+    secureConnectionString,
     username,
     password: Redacted.make(password),
     defaultBucket,

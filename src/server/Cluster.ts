@@ -18,7 +18,7 @@ import { bucketConfig, type ConfigCluster, globalConfig } from "./ClusterConfig.
 import { mgmtHandler } from "./Mgmt.js"
 import { ServerNode } from "./ServerNode.js"
 import { Session } from "./Session.js"
-import type { Closable, ServerTransport } from "./transport/Transport.js"
+import type { Closable, ServerTlsOptions, ServerTransport } from "./transport/Transport.js"
 import { UserDb } from "./Users.js"
 
 /** A control command that cannot be carried out (unknown node, last node, bad state). */
@@ -43,11 +43,14 @@ export interface UserSpec {
   readonly buckets: "*" | ReadonlyArray<string>
 }
 
-/** Ports a node asks for (0 or absent = any free port). */
+/** Ports a node asks for (0 or absent = any free port). The TLS ones are used only when the cluster serves TLS. */
 export interface PortSpec {
   readonly kv?: number | undefined
   readonly capi?: number | undefined
   readonly mgmt?: number | undefined
+  readonly kvSSL?: number | undefined
+  readonly capiSSL?: number | undefined
+  readonly mgmtSSL?: number | undefined
 }
 
 /** Everything the cluster is built from. */
@@ -58,6 +61,8 @@ export interface ClusterSpec {
   readonly users: ReadonlyArray<UserSpec>
   readonly ports: ReadonlyArray<PortSpec>
   readonly version: string
+  /** Also serve KV, capi and management over TLS (`kvSSL`, `capiSSL`, `mgmtSSL`) with this key and certificate. */
+  readonly tls?: ServerTlsOptions | undefined
 }
 
 /** The cluster. */
@@ -199,13 +204,15 @@ export class ServerCluster {
       socket.destroy()
       return
     }
+    if (socket.secure) node.tlsConnections++
     new Session(this, node, socket, bound)
   }
 
   /**
-   * Opens the node's listeners on every transport: KV, capi, mgmt and the dedicated
-   * ports of memcached buckets. The first transport picks free ports where 0 was asked;
-   * the others reuse the same numbers.
+   * Opens the node's listeners on every transport: KV, capi, mgmt, their TLS
+   * counterparts when the cluster serves TLS, and the dedicated ports of memcached
+   * buckets. The first transport picks free ports where 0 was asked; the others reuse
+   * the same numbers.
    */
   private startNode(node: ServerNode, ports: PortSpec): Effect.Effect<void, ListenError> {
     const cluster = this
@@ -216,16 +223,29 @@ export class ServerCluster {
         let kv = node.kv || (ports.kv ?? 0)
         let capi = node.capi || (ports.capi ?? 0)
         let mgmt = node.mgmt || (ports.mgmt ?? 0)
+        let kvSSL = node.kvSSL || (ports.kvSSL ?? 0)
+        let capiSSL = node.capiSSL || (ports.capiSSL ?? 0)
+        let mgmtSSL = node.mgmtSSL || (ports.mgmtSSL ?? 0)
+        const tls = cluster.spec.tls
         const dedicated = new Map(node.bucketPorts)
+        const acceptKv = (s: ServerSocket) => cluster.accept(node, s, undefined)
+        const track = (c: Closable) => {
+          node.httpSockets.add(c)
+          c.once("close", () => node.httpSockets.delete(c))
+        }
+        // The TLS ports serve the same handlers: only the transport's encryption differs.
+        const capiRequests = capiHandler(cluster, node)
+        const mgmtRequests = mgmtHandler(cluster, node)
         for (const transport of cluster.transports) {
           const host = node.host
-          kv = (yield* transport.listen(host, kv, (s) => cluster.accept(node, s, undefined))).port
-          const track = (c: Closable) => {
-            node.httpSockets.add(c)
-            c.once("close", () => node.httpSockets.delete(c))
+          kv = (yield* transport.listen(host, kv, acceptKv)).port
+          capi = (yield* transport.listenHttp(host, capi, capiRequests, track)).port
+          mgmt = (yield* transport.listenHttp(host, mgmt, mgmtRequests, track)).port
+          if (tls !== undefined) {
+            kvSSL = (yield* transport.listen(host, kvSSL, acceptKv, { tls })).port
+            capiSSL = (yield* transport.listenHttp(host, capiSSL, capiRequests, track, { tls })).port
+            mgmtSSL = (yield* transport.listenHttp(host, mgmtSSL, mgmtRequests, track, { tls })).port
           }
-          capi = (yield* transport.listenHttp(host, capi, capiHandler(cluster, node), track)).port
-          mgmt = (yield* transport.listenHttp(host, mgmt, mgmtHandler(cluster, node), track)).port
           for (const spec of cluster.spec.buckets) {
             if (spec.type !== "memcached" || !spec.dedicatedPort) continue
             const bucket = cluster.buckets.get(spec.name)!
@@ -238,6 +258,9 @@ export class ServerCluster {
         node.kv = kv
         node.capi = capi
         node.mgmt = mgmt
+        node.kvSSL = kvSSL
+        node.capiSSL = capiSSL
+        node.mgmtSSL = mgmtSSL
         for (const [name, port] of dedicated) node.bucketPorts.set(name, port)
       })
       yield* Scope.extend(bind, scope).pipe(Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause))))

@@ -2,7 +2,7 @@
  * The cluster map in Couchbase's "terse" JSON format: what GET_CLUSTER_CONFIG,
  * NOT_MY_VBUCKET bodies, clustermap notifications and `/pools/default/b(s)/<bucket>`
  * return, and what the official SDKs parse (`nodesExt` with each node's service
- * ports, `vBucketServerMap` whose indexes are positions in `nodesExt`).
+ * ports, plain and TLS, `vBucketServerMap` whose indexes are positions in `nodesExt`).
  *
  * Only the nodes that are members of the cluster (not failed over, not added but yet
  * to be rebalanced in) are listed; a node's position in the list is its server index.
@@ -18,6 +18,10 @@ export interface ConfigNode {
   readonly kv: number
   readonly capi: number
   readonly mgmt: number
+  /** TLS ports; 0 when the cluster does not serve TLS (they are then not advertised). */
+  readonly kvSSL: number
+  readonly capiSSL: number
+  readonly mgmtSSL: number
 }
 
 /** Cluster-wide facts of the config. */
@@ -33,8 +37,25 @@ export const COUCHBASE_BUCKET_CAPABILITIES = ["cbhello", "touch", "couchapi", "c
 /** Capabilities a memcached bucket advertises. */
 export const MEMCACHED_BUCKET_CAPABILITIES = ["cbhello", "nodesExt"] as const
 
+/**
+ * A node's service ports under Couchbase Server's names: `kv`, `capi`, `mgmt` and,
+ * when TLS is served, `kvSSL`, `capiSSL`, `mgmtSSL` (what SDKs pick for
+ * `couchbases://`).
+ */
+export const servicePorts = (node: ConfigNode): Record<string, number> =>
+  node.kvSSL === 0
+    ? { mgmt: node.mgmt, kv: node.kv, capi: node.capi }
+    : {
+        mgmt: node.mgmt,
+        mgmtSSL: node.mgmtSSL,
+        kv: node.kv,
+        kvSSL: node.kvSSL,
+        capi: node.capi,
+        capiSSL: node.capiSSL
+      }
+
 const nodeExt = (node: ConfigNode, thisNodeId: number | undefined): Record<string, unknown> => ({
-  services: { kv: node.kv, capi: node.capi, mgmt: node.mgmt },
+  services: servicePorts(node),
   hostname: node.host,
   ...(node.id === thisNodeId ? { thisNode: true } : {})
 })

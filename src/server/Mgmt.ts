@@ -2,7 +2,8 @@
  * A node's management HTTP port (ns_server's REST API, the part clients use):
  *
  * - `GET /pools` — cluster info and the pool list (no authentication);
- * - `GET /pools/default` — the nodes with their ports and membership;
+ * - `GET /pools/default` — the nodes with their ports (`httpsMgmt`, `httpsCAPI` and
+ *   `couchApiBaseHTTPS` when TLS is served) and membership;
  * - `GET /pools/default/buckets[/<b>]` — bucket configs (verbose);
  * - `GET /pools/default/b/<b>` — the terse bucket config;
  * - `GET /pools/default/bs/<b>` and `/pools/default/bucketsStreaming/<b>` — streamed
@@ -67,10 +68,15 @@ const nodeInfo = (cluster: MgmtCluster, node: ServerNode, self: ServerNode): Rec
   version: cluster.version,
   os: process.platform,
   services: ["kv"],
-  ports: { direct: node.kv },
+  ports: nodePorts(node),
   couchApiBase: `http://${node.host}:${node.capi}/`,
+  ...(node.capiSSL === 0 ? {} : { couchApiBaseHTTPS: `https://${node.host}:${node.capiSSL}/` }),
   ...(node === self ? { thisNode: true } : {})
 })
+
+// ns_server lists the HTTPS ports next to the KV port when TLS is served.
+const nodePorts = (node: ServerNode): Record<string, number> =>
+  node.kvSSL === 0 ? { direct: node.kv } : { direct: node.kv, httpsMgmt: node.mgmtSSL, httpsCAPI: node.capiSSL }
 
 const verboseBucket = (cluster: MgmtCluster, bucket: ServerBucket, self: ServerNode): Record<string, unknown> => {
   const terse = cluster.configObject(bucket, self)
@@ -83,7 +89,10 @@ const verboseBucket = (cluster: MgmtCluster, bucket: ServerBucket, self: ServerN
     numVBuckets: bucket.numVBuckets,
     nodes: members.map((n) => ({
       ...nodeInfo(cluster, n, self),
-      couchApiBase: `http://${n.host}:${n.capi}/${encodeURIComponent(bucket.name)}`
+      couchApiBase: `http://${n.host}:${n.capi}/${encodeURIComponent(bucket.name)}`,
+      ...(n.capiSSL === 0
+        ? {}
+        : { couchApiBaseHTTPS: `https://${n.host}:${n.capiSSL}/${encodeURIComponent(bucket.name)}` })
     }))
   }
 }

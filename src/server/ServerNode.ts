@@ -1,5 +1,5 @@
 /**
- * One node of the embedded cluster: its ports, its membership in the cluster map, its
+ * One node of the embedded cluster: its ports (plain and TLS), its membership in the cluster map, its
  * run state (running, stopped, hung), its open KV sessions and its counters.
  *
  * @internal
@@ -34,12 +34,20 @@ export class ServerNode implements ConfigNode {
   kv = 0
   capi = 0
   mgmt = 0
+  /** The TLS ports (0 = the cluster does not serve TLS). */
+  kvSSL = 0
+  capiSSL = 0
+  mgmtSSL = 0
   /** Dedicated unauthenticated KV ports of memcached buckets, by bucket name. */
   readonly bucketPorts = new Map<string, number>()
   membership: Membership
   state: RunState = "running"
   readonly sessions = new Set<NodeSession>()
   readonly stats = new NodeStats()
+  /** KV connections accepted over TLS since the node was created. */
+  tlsConnections = 0
+  /** Successful SASL authentications by mechanism (`PLAIN`, `SCRAM-SHA512`, …). */
+  readonly saslAuthentications = new Map<string, number>()
   /** The scope owning the node's listeners (closed by `stop`). */
   listenerScope: Scope.CloseableScope | undefined
   /** HTTP connections of the node (closed by `stop` / `restart`). */
@@ -58,6 +66,11 @@ export class ServerNode implements ConfigNode {
   /** True when the node is in the cluster map. */
   get inMap(): boolean {
     return this.membership === "active" || this.membership === "ejecting"
+  }
+
+  /** Counts a successful SASL authentication with `mechanism`. */
+  authenticated(mechanism: string): void {
+    this.saslAuthentications.set(mechanism, (this.saslAuthentications.get(mechanism) ?? 0) + 1)
   }
 
   /** Closes every KV and HTTP connection of the node. */

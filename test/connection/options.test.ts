@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { Config, ConfigProvider, Duration, Effect, Either, Redacted } from "effect"
 import { ArgumentError } from "../../src/Errors.js"
@@ -14,6 +16,9 @@ const refused = (options: Options.Options): ArgumentError => {
 }
 
 const millis = (d: Duration.Duration) => Duration.toMillis(d)
+
+const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url))
+const CA_PATH = fixture("ca.pem")
 
 describe("connection options", () => {
   it("have the defaults of SPEC.md §3.1", () => {
@@ -39,9 +44,9 @@ describe("connection options", () => {
   it("take settings from the connection string, in seconds", () => {
     const o = resolved({
       connectionString:
-        "couchbases://a,b:1/travel?operation_timeout=4.5&config_total_timeout=20&views_timeout=1500 millis&config_poll_interval=.5&certpath=/x&username=u"
+        "couchbases://a,b:1/travel?operation_timeout=4.5&config_total_timeout=20&views_timeout=1500 millis&config_poll_interval=.5&enable_tracing=false&username=u"
     })
-    expect(o.tls).toBe(true)
+    expect(o.tls).toEqual({ rejectUnauthorized: true })
     expect(o.seeds).toEqual([
       { host: "a", port: 11207 },
       { host: "b", port: 1 }
@@ -53,7 +58,7 @@ describe("connection options", () => {
     expect(millis(o.configPollInterval)).toBe(500)
     expect(o.username).toBe("u")
     // Options this module does not interpret are kept for the I/O layer.
-    expect(o.extra).toEqual({ certpath: "/x" })
+    expect(o.extra).toEqual({ enable_tracing: "false" })
   })
 
   it("let explicit options win over the connection string", () => {
@@ -163,4 +168,63 @@ describe("connection options", () => {
       expect(millis(o.operationTimeout)).toBe(7000)
     })
   )
+  describe("TLS", () => {
+    it("is off for couchbase:// and memcached://, whatever TLS settings are given (certpath is not read)", () => {
+      const o = resolved({
+        connectionString: "couchbase://h/b?certpath=/does/not/exist.pem",
+        tls: { ca: "not even PEM" }
+      })
+      expect(o.tls).toBe(false)
+      // certpath is interpreted (not passed on), even where it does not apply.
+      expect(o.extra).toEqual({})
+      expect(resolved({ connectionString: "memcached://h", tls: { rejectUnauthorized: false } }).tls).toBe(false)
+    })
+
+    it("verifies certificates by default with couchbases://", () => {
+      expect(resolved({ connectionString: "couchbases://h" }).tls).toEqual({ rejectUnauthorized: true })
+    })
+
+    it("reads the CA of certpath, and lets tls.ca win over it", () => {
+      const ca = readFileSync(CA_PATH)
+      const fromFile = resolved({ connectionString: `couchbases://h/b?certpath=${CA_PATH}` })
+      expect(fromFile.tls).toEqual({ rejectUnauthorized: true, ca })
+      expect(fromFile.extra).toEqual({})
+      const explicit = resolved({
+        connectionString: `couchbases://h/b?certpath=${CA_PATH}`,
+        tls: { ca: ca.toString("utf8"), servername: "db.example.com", rejectUnauthorized: false }
+      })
+      expect(explicit.tls).toEqual({ ca: ca.toString("utf8"), servername: "db.example.com", rejectUnauthorized: false })
+      const list = resolved({ connectionString: "couchbases://h", tls: { ca: [ca, ca.toString("utf8")] } })
+      expect(list.tls).toEqual({ rejectUnauthorized: true, ca: [ca, ca.toString("utf8")] })
+    })
+
+    it("refuses a certpath that cannot be read, naming the path", () => {
+      const missing = refused({ connectionString: "couchbases://h/b?certpath=/no/such/dir/ca.pem" })
+      expect(missing.message).toContain("certpath=/no/such/dir/ca.pem")
+      expect(missing.message).toContain("ENOENT")
+      expect(refused({ connectionString: "couchbases://h/b?certpath=" }).message).toContain("certpath is empty")
+    })
+
+    it("refuses CA data that holds no usable certificate", () => {
+      const readme = fixture("README.md")
+      expect(refused({ connectionString: `couchbases://h?certpath=${readme}` }).message).toBe(
+        `certpath=${readme} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`
+      )
+      const broken = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+      expect(refused({ connectionString: "couchbases://h", tls: { ca: broken } }).message).toBe(
+        "tls.ca holds a certificate that cannot be parsed"
+      )
+      expect(refused({ connectionString: "couchbases://h", tls: { ca: [] } }).message).toContain(
+        "tls.ca is an empty list"
+      )
+    })
+
+    it("refuses malformed TLS settings, naming them", () => {
+      const bad = (tls: unknown) => refused({ connectionString: "couchbases://h", tls: tls as Options.Options["tls"] })
+      expect(bad({ rejectUnauthorized: "no" }).message).toBe("tls.rejectUnauthorized must be a boolean")
+      expect(bad({ servername: "" }).message).toBe("tls.servername must be a non-empty string")
+      expect(bad("yes").message).toContain("tls must be an object")
+      expect(bad({ ca: 42 }).message).toBe("tls.ca must be PEM text or bytes (or a list of them), got number")
+    })
+  })
 })

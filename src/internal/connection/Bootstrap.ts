@@ -171,10 +171,11 @@ const chooseMechanism = (
   settings: HandshakeSettings,
   progress: Progress
 ): Either.Either<"PLAIN" | ScramMechanism, AuthError> => {
-  const plainAllowed = settings.tls !== false || settings.forceSaslPlain
   if (settings.forceSaslPlain) return Either.right("PLAIN")
+  // Over TLS, PLAIN is as safe and saves SCRAM's round trip and hashing; it is also the
+  // only mechanism LDAP (external) users have. The official SDKs prefer it there too.
+  if (settings.tls !== false && offered.includes("PLAIN")) return Either.right("PLAIN")
   for (const m of SCRAM_MECHANISMS) if (offered.includes(m)) return Either.right(m)
-  if (plainAllowed && offered.includes("PLAIN")) return Either.right("PLAIN")
   return Either.left(
     new AuthError({
       message: `${progress.address}: SASL list mechanisms: the node offers ${offered.join(", ") || "nothing"}, and this client sends PLAIN (the password in clear) only over TLS or with forceSaslPlain`

@@ -376,7 +376,7 @@ export const makeClient = <const O extends Options = {}>(
       }
     }
     const core = new Core(iops, owner, {
-      tls: resolved.tls,
+      tls: resolved.tls !== false,
       bucket: resolved.memcached ? undefined : resolved.bucket,
       operationTimeout: millis(resolved.operationTimeout),
       durabilityTimeout: millis(resolved.durabilityTimeout),

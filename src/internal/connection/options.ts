@@ -15,9 +15,12 @@
  *
  * @internal
  */
+import { X509Certificate } from "node:crypto"
+import { readFileSync } from "node:fs"
 import { Config, ConfigError, Duration, Either, Option, Redacted } from "effect"
 import * as ConnectionString from "../../ConnectionString.js"
 import { ArgumentError } from "../../Errors.js"
+import type { Iops } from "../../Iops.js"
 import * as Transcoder from "../../Transcoder.js"
 
 /** What a caller gives to connect. Everything is optional. */
@@ -53,13 +56,29 @@ export interface Options<Quiet extends boolean = boolean> {
   readonly durabilityInterval?: Duration.DurationInput | undefined
   /** Use SASL PLAIN even without TLS (the password then crosses the network in clear). */
   readonly forceSaslPlain?: boolean | undefined
+  /**
+   * How `couchbases://` connections trust the cluster: `ca` (PEM; replaces the
+   * system's CA store), `rejectUnauthorized` (default `true`; `false` accepts any
+   * certificate and is for experiments only), `servername` (the name the certificate
+   * is checked against; default the host when it is a name, else its IP address).
+   * The connection-string option `certpath=/path/to/ca.pem` gives `ca` from a file
+   * (this field's `ca` wins when both are given).
+   *
+   * Ignored for `couchbase://` and `memcached://` (as libcouchbase ignores `certpath`
+   * there): only the scheme switches TLS on.
+   */
+  readonly tls?: Iops.TlsOptions | undefined
 }
 
 /** The options a connection runs with: every field decided. */
 export interface ResolvedOptions {
   readonly connectionString: ConnectionString.ConnectionString
-  /** True for `couchbases://`. */
-  readonly tls: boolean
+  /**
+   * `false` unless `couchbases://`; then the TLS settings every connection uses, with
+   * `rejectUnauthorized` decided (`true` unless turned off) and `ca` read from
+   * `certpath` when the options gave none.
+   */
+  readonly tls: false | Iops.TlsOptions
   /** True for `memcached://` (ketama hashing, no bootstrap config). */
   readonly memcached: boolean
   /** The seed hosts with their ports, in the order to try them. */
@@ -77,7 +96,7 @@ export interface ResolvedOptions {
   readonly durabilityTimeout: Duration.Duration
   readonly durabilityInterval: Duration.Duration
   readonly forceSaslPlain: boolean
-  /** Connection-string options this client does not interpret (e.g. `certpath`), kept for the I/O layer. */
+  /** Connection-string options this client does not interpret, kept for the I/O layer. */
   readonly extra: Readonly<Record<string, string>>
 }
 
@@ -103,7 +122,12 @@ const DURATION_OPTIONS = {
   durability_interval: "durabilityInterval"
 } as const
 
-const INTERPRETED: ReadonlySet<string> = new Set([...Object.keys(DURATION_OPTIONS), "username", "sasl_mech_force"])
+const INTERPRETED: ReadonlySet<string> = new Set([
+  ...Object.keys(DURATION_OPTIONS),
+  "username",
+  "sasl_mech_force",
+  "certpath"
+])
 
 const KNOWN_FORMATS: ReadonlySet<number> = new Set([
   Transcoder.FMT_JSON,
@@ -152,9 +176,82 @@ const resolveConnectionString = (
   return ConnectionString.parse(ConnectionString.format(input))
 }
 
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
+
+/**
+ * Checks that `ca` holds PEM certificates Node can parse: Node itself silently skips
+ * what it cannot read, which would turn a wrong file into a baffling "self-signed
+ * certificate" failure at connect time.
+ */
+const checkCa = (
+  source: string,
+  ca: NonNullable<Iops.TlsOptions["ca"]>
+): Either.Either<NonNullable<Iops.TlsOptions["ca"]>, ArgumentError> => {
+  const entries: ReadonlyArray<unknown> = Array.isArray(ca) ? ca : [ca]
+  if (entries.length === 0) return invalid(`${source} is an empty list: give at least one PEM certificate`)
+  for (const entry of entries) {
+    if (typeof entry !== "string" && !Buffer.isBuffer(entry)) {
+      return invalid(`${source} must be PEM text or bytes (or a list of them), got ${typeof entry}`)
+    }
+    const blocks = entry.toString("latin1").match(PEM_CERTIFICATE) ?? []
+    if (blocks.length === 0) return invalid(`${source} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`)
+    for (const block of blocks) {
+      try {
+        new X509Certificate(block)
+      } catch (cause) {
+        return Either.left(new ArgumentError({ message: `${source} holds a certificate that cannot be parsed`, cause }))
+      }
+    }
+  }
+  return Either.right(ca)
+}
+
+/** Reads the CA file named by the connection string's `certpath`. */
+const readCertPath = (path: string): Either.Either<Buffer, ArgumentError> => {
+  if (path === "") return invalid("connection string option certpath is empty: give the path of a PEM CA file")
+  return Either.try({
+    try: () => readFileSync(path),
+    catch: (cause) =>
+      new ArgumentError({
+        message: `connection string option certpath=${path}: cannot read the CA certificate file (${(cause as { code?: string }).code ?? String(cause)})`,
+        cause
+      })
+  })
+}
+
+/** The effective TLS settings of a `couchbases://` connection (see {@link Options.tls}). */
+const resolveTls = (
+  given: Options["tls"],
+  certpath: string | undefined
+): Either.Either<Iops.TlsOptions, ArgumentError> =>
+  Either.gen(function* () {
+    if (given !== undefined && (typeof given !== "object" || given === null || Array.isArray(given))) {
+      return yield* invalid("tls must be an object such as { ca, rejectUnauthorized, servername }")
+    }
+    const rejectUnauthorized = given?.rejectUnauthorized ?? true
+    if (typeof rejectUnauthorized !== "boolean") return yield* invalid("tls.rejectUnauthorized must be a boolean")
+    const servername = given?.servername
+    if (servername !== undefined && (typeof servername !== "string" || servername === "")) {
+      return yield* invalid("tls.servername must be a non-empty string")
+    }
+    const ca =
+      given?.ca !== undefined
+        ? yield* checkCa("tls.ca", given.ca)
+        : certpath !== undefined
+          ? yield* checkCa(`certpath=${certpath}`, yield* readCertPath(certpath))
+          : undefined
+    return {
+      rejectUnauthorized,
+      ...(ca === undefined ? {} : { ca }),
+      ...(servername === undefined ? {} : { servername })
+    } satisfies Iops.TlsOptions
+  })
+
 /**
  * Resolves options against the connection string and the defaults. Fails with an
- * {@link ArgumentError} naming the first bad setting.
+ * {@link ArgumentError} naming the first bad setting. For `couchbases://` the CA file
+ * of `certpath` is read here (synchronously, once), so a missing file fails when the
+ * layer is built.
  */
 export const resolve = (options: Options = {}): Either.Either<ResolvedOptions, ArgumentError> =>
   Either.gen(function* () {
@@ -194,10 +291,11 @@ export const resolve = (options: Options = {}): Either.Either<ResolvedOptions, A
     }
     const extra: Record<string, string> = {}
     for (const [k, v] of Object.entries(cs.options)) if (!INTERPRETED.has(k)) extra[k] = v
+    const tls = ConnectionString.isTls(cs) ? yield* resolveTls(options.tls, cs.options["certpath"]) : false
 
     return {
       connectionString: cs,
-      tls: ConnectionString.isTls(cs),
+      tls,
       memcached: ConnectionString.isMemcached(cs),
       seeds: ConnectionString.seeds(cs),
       bucket,

@@ -23,12 +23,38 @@ export const socketFailure = (host: string, port: number, error: unknown): Netwo
     cause: error
   })
 
-/** The error of a connection attempt. */
-export const connectFailure = (host: string, port: number, error: unknown): ConnectError | UnknownHostError => {
+// Failures of the TCP connection itself, before TLS has a say.
+const TCP_FAILURES: ReadonlySet<string> = new Set(["ECONNREFUSED", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH"])
+// The peer hung up during the handshake: typically a port that does not serve TLS.
+const HANGUPS: ReadonlySet<string> = new Set(["ECONNRESET", "EPIPE"])
+
+/**
+ * The error of a connection attempt. With `secure` (a TLS connect) a failure past the
+ * TCP connect is reported as the TLS handshake's, with what to check.
+ */
+export const connectFailure = (
+  host: string,
+  port: number,
+  error: unknown,
+  secure = false
+): ConnectError | UnknownHostError => {
   const code = errorCode(error)
   if (code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "EAI_NONAME") {
     return new UnknownHostError({
       message: `could not resolve ${host} (connecting to ${host}:${port}): ${code}; check the connection string`,
+      cause: error
+    })
+  }
+  if (secure && HANGUPS.has(code)) {
+    return new ConnectError({
+      message: `TLS handshake with ${host}:${port} failed (${code}): the server closed the connection; check that this port serves TLS (the key/value TLS port is 11207, kvSSL in the cluster map)`,
+      cause: error
+    })
+  }
+  if (secure && !TCP_FAILURES.has(code)) {
+    const reason = (error as { message?: unknown } | undefined)?.message
+    return new ConnectError({
+      message: `TLS handshake with ${host}:${port} failed (${code}${typeof reason === "string" && reason !== code ? `: ${reason}` : ""}): check that the server's certificate is signed by a trusted CA (tls.ca or certpath=...) and names the host connected to`,
       cause: error
     })
   }

@@ -231,7 +231,7 @@ export const makeNodeIops = (options: NodeIopsOptions = {}): Iops.Service => {
           : net.connect(base)
       } catch (error) {
         // Invalid arguments (e.g. a port out of range) throw synchronously.
-        resume(Effect.fail(connectFailure(host, port, error)))
+        resume(Effect.fail(connectFailure(host, port, error, secure)))
         return
       }
       const readyEvent = secure ? "secureConnect" : "connect"
@@ -246,7 +246,7 @@ export const makeNodeIops = (options: NodeIopsOptions = {}): Iops.Service => {
       const onError = (error: unknown): void => {
         cleanup()
         stream.destroy()
-        resume(Effect.fail(connectFailure(host, port, error)))
+        resume(Effect.fail(connectFailure(host, port, error, secure)))
       }
       stream.once(readyEvent, onReady)
       stream.once("error", onError)

@@ -71,7 +71,11 @@ export const serverSocketFromNode = (socket: net.Socket, secure = socket instanc
 
 /** Options of {@link listenNode}. */
 export interface NodeListenOptions {
-  /** Serve TLS with this key / certificate. */
+  /**
+   * Serve TLS with this key / certificate. A client that fails the handshake (it
+   * does not trust the certificate, or speaks plain TCP) is dropped before
+   * `onConnection` sees it.
+   */
   readonly tls?: tls.TlsOptions | undefined
 }
 
@@ -90,14 +94,19 @@ export const listenNode = (
     Effect.async<{ listener: ServerListener; server: net.Server; sockets: Set<net.Socket> }, ListenError>((resume) => {
       const sockets = new Set<net.Socket>()
       const accept = (socket: net.Socket): void => {
-        sockets.add(socket)
-        socket.once("close", () => sockets.delete(socket))
         onConnection(serverSocketFromNode(socket, options.tls !== undefined))
       }
       const server =
         options.tls === undefined
           ? net.createServer({ noDelay: true }, accept)
-          : tls.createServer({ ...options.tls }, accept)
+          : tls.createServer({ noDelay: true, ...options.tls }, accept)
+      // Tracked as raw TCP sockets from the start, so that a TLS handshake still in
+      // progress when the scope closes is cut as well (destroying the raw socket ends
+      // the TLS session on top of it).
+      server.on("connection", (socket: net.Socket) => {
+        sockets.add(socket)
+        socket.once("close", () => sockets.delete(socket))
+      })
       server.once("error", (error) => resume(Effect.fail(listenErrorFrom(host, port, error))))
       server.listen(port, host, () => {
         const bound = (server.address() as net.AddressInfo).port

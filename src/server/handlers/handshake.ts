@@ -102,7 +102,8 @@ export const listMechanisms = (s: Session, f: Frame): void => {
   s.reply(f, Status.Success, { value: Buffer.from(SASL_MECHANISMS.join(" ")) })
 }
 
-const authenticated = (s: Session, f: Frame, user: User, message: string): void => {
+const authenticated = (s: Session, f: Frame, user: User, mechanism: string, message: string): void => {
+  s.node.authenticated(mechanism)
   s.user = user
   s.sasl = undefined
   // As kv_engine does for pre-RBAC clients: a user named like a bucket lands in it.
@@ -135,7 +136,7 @@ export const saslAuth = (s: Session, f: Frame): void => {
       refused(s, f, "authentication failed: check the user name and password")
       return
     }
-    authenticated(s, f, user, "Authenticated")
+    authenticated(s, f, user, mechanism, "Authenticated")
     return
   }
   if (!isScramMechanism(mechanism)) {
@@ -173,7 +174,7 @@ export const saslStep = (s: Session, f: Frame): void => {
     refused(s, f, "authentication failed")
     return
   }
-  authenticated(s, f, user, result.message)
+  authenticated(s, f, user, server.mechanism, result.message)
 }
 
 /** SELECT_BUCKET: binds the connection to a bucket the user may access ("@no bucket@" unbinds). */

@@ -3,7 +3,9 @@
  * {@link ServerSocket}s for the session core) and an HTTP listener (a `node:http`
  * request handler) on `host:port`. Node's TCP stack and the simulated network each
  * provide one, so the same server runs on both, and a cluster may listen on both at
- * once with the same port numbers.
+ * once with the same port numbers. A listener may serve TLS ({@link ListenOptions});
+ * on the simulated network that only marks the connections secure (nothing is
+ * encrypted in memory), on TCP it is real TLS.
  *
  * @internal
  */
@@ -20,6 +22,18 @@ export interface Closable {
   once(event: "close", listener: () => void): unknown
 }
 
+/** The server side of TLS: the certificate chain (PEM) and its private key (PEM). */
+export interface ServerTlsOptions {
+  readonly key: string | Buffer
+  readonly cert: string | Buffer
+}
+
+/** How a listener serves its connections. */
+export interface ListenOptions {
+  /** Serve TLS (KV over TLS, HTTPS) with this key and certificate. */
+  readonly tls?: ServerTlsOptions | undefined
+}
+
 /** A way to listen; listeners are released (and their connections closed) with the scope. */
 export interface ServerTransport {
   /** For messages: `tcp` or `simulated`. */
@@ -28,13 +42,15 @@ export interface ServerTransport {
   listen(
     host: string,
     port: number,
-    onConnection: (socket: ServerSocket) => void
+    onConnection: (socket: ServerSocket) => void,
+    options?: ListenOptions
   ): Effect.Effect<ServerListener, ListenError, Scope.Scope>
-  /** Binds an HTTP listener; `track` sees each accepted connection (so a node stop can close them). */
+  /** Binds an HTTP(S) listener; `track` sees each accepted connection (so a node stop can close them). */
   listenHttp(
     host: string,
     port: number,
     handler: HttpHandler,
-    track: (connection: Closable) => void
+    track: (connection: Closable) => void,
+    options?: ListenOptions
   ): Effect.Effect<ServerListener, ListenError, Scope.Scope>
 }

@@ -58,16 +58,28 @@ export const duplexOf = (socket: ServerSocket): Duplex => {
   return duplex
 }
 
-/** Listening on a simulated network. */
+/**
+ * Listening on a simulated network. A TLS listener is a `secure` one: it accepts only
+ * clients that connect with TLS (and plain listeners only plain clients), as real
+ * ports do, but nothing is encrypted and the certificate is not used, so simulated
+ * clients need no trust settings. HTTP over a secure listener is plain HTTP on a link
+ * marked encrypted.
+ */
 export const simulatedTransport = (network: SimulatedNetwork.Service): ServerTransport => ({
   name: "simulated",
-  listen: (host, port, onConnection) => network.listen(host, port, onConnection),
-  listenHttp: (host, port, handler, track) => {
+  listen: (host, port, onConnection, options = {}) =>
+    network.listen(host, port, onConnection, { secure: options.tls !== undefined }),
+  listenHttp: (host, port, handler, track, options = {}) => {
     const server = http.createServer(handler)
-    return network.listen(host, port, (socket) => {
-      const duplex = duplexOf(socket)
-      track(duplex)
-      server.emit("connection", duplex)
-    })
+    return network.listen(
+      host,
+      port,
+      (socket) => {
+        const duplex = duplexOf(socket)
+        track(duplex)
+        server.emit("connection", duplex)
+      },
+      { secure: options.tls !== undefined }
+    )
   }
 })
