@@ -5,11 +5,19 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import * as AsyncResult from "../../src/AsyncResult.js"
+import { ArgumentError, type NotFoundError } from "../../src/Errors.js"
 import { vbucketOf } from "../../src/internal/hashing/vbucket.js"
 import { FMT_UTF8 } from "../../src/Transcoder.js"
 import { failure, type Setup, simulated, tcp } from "./scenarioSetup.js"
 
 type Scenario = (s: Setup) => Effect.Effect<void, unknown>
+
+/** Waits (on the scenario's clock) until `check` holds; fails after 5 s of that clock. */
+const waitFor = (check: () => boolean) =>
+  Effect.gen(function* () {
+    while (!check()) yield* Effect.sleep("1 millis")
+  }).pipe(Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => new Error("the callback never came") }))
 
 const scenarios: ReadonlyArray<readonly [string, Scenario]> = [
   [
@@ -155,6 +163,103 @@ const scenarios: ReadonlyArray<readonly [string, Scenario]> = [
         const tooMany = yield* failure(cb.upsert("dur-3", { d: 3 }, { replicateTo: 3 }))
         expect(tooMany._tag).toBe("ArgumentError")
         expect(cluster.bucket("default")!.getDocument("dur-3")).toBeUndefined()
+      })
+  ],
+  [
+    "AsyncResult: callback after the call returns, errback with allResults, the missing-callback error, the Promise wrapper",
+    ({ cb, settle }) =>
+      Effect.gen(function* () {
+        const unhandled: Array<AsyncResult.AsyncResultError> = []
+        const runtime = yield* Effect.runtime<never>()
+        const acb = AsyncResult.make(cb, runtime, { onUnhandled: (e) => unhandled.push(e) })
+
+        // Callbacks set after the call are in time: they run after it has returned.
+        const events: Array<string> = []
+        const stored = acb.upsert("async", { n: 1 })
+        expect(stored.operation).toBe('upsert("async")')
+        stored.callback = (r) => events.push(`stored ${r.key} ${r.success}`)
+        stored.errback = (_, e) => events.push(`failed ${e._tag}`)
+        events.push("returned")
+        yield* settle(waitFor(() => events.length === 2))
+        expect(events).toEqual(["returned", "stored async true"])
+        expect(stored.done).toBe(true)
+
+        // A loud multi miss reaches errback with the AsyncResult and every key's result.
+        const seen: Array<unknown> = []
+        const multi = acb.getMulti(["async", "async-missing"])
+        multi.setCallbacks(
+          () => seen.push("success"),
+          (ar, error) => seen.push(ar, error)
+        )
+        yield* settle(waitFor(() => seen.length === 2))
+        expect(seen[0]).toBe(multi)
+        const error = seen[1] as NotFoundError
+        expect(error._tag).toBe("NotFoundError")
+        expect(error.key).toBe("async-missing")
+        expect(error.allResults!.get("async")).toMatchObject({ success: true, value: { n: 1 } })
+        expect(error.allResults!.get("async-missing")!.success).toBe(false)
+        // Quiet, the same miss is a result with allOk false, on callback.
+        let quietResult: { readonly allOk: boolean } | undefined
+        acb.getMulti(["async", "async-missing"], { quiet: true }).setCallbacks(
+          (r) => {
+            quietResult = r
+          },
+          () => seen.push("quiet failed")
+        )
+        yield* settle(waitFor(() => quietResult !== undefined))
+        expect(quietResult!.allOk).toBe(false)
+
+        // A result with no callback set is reported, naming the operation; so is a throwing callback.
+        const orphan = acb.get("async")
+        yield* settle(waitFor(() => unhandled.length === 1))
+        expect(orphan.done).toBe(true)
+        expect(unhandled[0]).toMatchObject({
+          _tag: "AsyncResultError",
+          reason: "MissingCallback",
+          operation: 'get("async")'
+        })
+        expect(unhandled[0]!.message).toContain("no callback was set")
+        expect((unhandled[0]!.cause as { value: unknown }).value).toEqual({ n: 1 })
+        acb.get("async-missing").callback = () => undefined
+        yield* settle(waitFor(() => unhandled.length === 2))
+        expect(unhandled[1]).toMatchObject({ reason: "MissingCallback", operation: 'get("async-missing")' })
+        expect(unhandled[1]!.message).toContain("no errback was set")
+        expect((unhandled[1]!.cause as { _tag: string })._tag).toBe("NotFoundError")
+        acb.get("async").setCallbacks(
+          () => {
+            throw new Error("boom")
+          },
+          () => undefined
+        )
+        yield* settle(waitFor(() => unhandled.length === 3))
+        expect(unhandled[2]).toMatchObject({ reason: "CallbackThrew", operation: 'get("async")' })
+        expect(unhandled[2]!.message).toContain("boom")
+
+        // Argument errors are thrown by the call itself; nothing is sent.
+        expect(() => acb.upsert("", 1)).toThrow(ArgumentError)
+        expect(() => acb.lock("async", { ttl: 0 })).toThrow(ArgumentError)
+
+        // The Promise wrapper: resolves with the result, rejects with the typed error.
+        const promises = AsyncResult.toPromiseConnection(acb)
+        const got = yield* settle(Effect.promise(() => promises.get("async")))
+        expect(got.value).toEqual({ n: 1 })
+        const rejected = yield* settle(
+          Effect.promise(() =>
+            promises.get("async-missing").then(
+              () => "resolved",
+              (e: { readonly _tag: string }) => e._tag
+            )
+          )
+        )
+        expect(rejected).toBe("NotFoundError")
+        const invalid = yield* Effect.promise(() =>
+          promises.upsert("", 1).then(
+            () => "resolved",
+            (e: unknown) => e
+          )
+        )
+        expect(invalid).toBeInstanceOf(ArgumentError)
+        expect(unhandled.length).toBe(3)
       })
   ],
   [
