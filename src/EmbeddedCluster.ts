@@ -46,6 +46,7 @@ import {
   purgeCopies,
   setPersisted
 } from "./server/KeyControl.js"
+import { keyString } from "./server/ItemStore.js"
 import type { Membership, RunState, ServerNode } from "./server/ServerNode.js"
 import { simulatedTransport } from "./server/transport/simulated.js"
 import type { ServerTransport } from "./server/transport/Transport.js"
@@ -227,6 +228,18 @@ export interface Control {
   ) => Effect.Effect<number, ClusterControlError>
   /** Removes copies of `key` from the chosen nodes; returns how many existed. */
   readonly purge: (key: string, options?: KeyCommandOptions) => Effect.Effect<number, ClusterControlError>
+  /**
+   * Answers the next `times` (default 1) data requests on `key` with `status`
+   * instead of running them: a fault for testing clients. The error map describes
+   * the reserved test codes 0xfff0–0xfff6 (retry strategies, fetch-config,
+   * conn-state-invalidated); known statuses (ETMPFAIL, EBUSY…) work too. `times: 0`
+   * clears it.
+   */
+  readonly injectStatus: (
+    key: string,
+    status: number,
+    options?: { readonly times?: number | undefined; readonly bucket?: string | undefined }
+  ) => Effect.Effect<void, ClusterControlError>
   /** Every copy of `key` in its vBucket's chain. */
   readonly keyInfo: (
     key: string,
@@ -474,7 +487,20 @@ const service = (
     cache: keyCommand((bucket, key, options) => placeCopies(bucket, key, options, options, false)),
     endure: keyCommand((bucket, key, options) => placeCopies(bucket, key, options, options, true)),
     purge: keyCommand((bucket, key, targets) => purgeCopies(bucket, key, targets)),
-    keyInfo: (key, options = {}) => Effect.map(bucketNamed(options.bucket), (bucket) => keyInfo(bucket, key))
+    keyInfo: (key, options = {}) => Effect.map(bucketNamed(options.bucket), (bucket) => keyInfo(bucket, key)),
+    injectStatus: (key, status, options = {}) => {
+      const times = options.times ?? 1
+      if (!Number.isInteger(status) || status <= 0 || status > 0xffff || !Number.isInteger(times) || times < 0) {
+        return Effect.fail(
+          new ClusterControlError({
+            message: `injectStatus needs a status in 1…0xffff and a whole number of times ≥ 0 (got ${status}, ${times})`
+          })
+        )
+      }
+      return Effect.map(bucketNamed(options.bucket), (bucket) =>
+        bucket.injectStatus(keyString(Buffer.from(key, "utf8")), status, times)
+      )
+    }
   }
   return {
     connectionString,

@@ -123,6 +123,8 @@ export class ServerBucket {
   readonly nodeStores = new Map<number, ItemStore>()
   private lastCas = 0n
   private mutations = 0
+  /** Statuses to answer instead of running the next requests on a key (see {@link injectStatus}). */
+  private readonly injected = new Map<string, { readonly status: number; remaining: number }>()
 
   constructor(
     settings: BucketSettings,
@@ -135,6 +137,25 @@ export class ServerBucket {
     this.numReplicas = settings.type === "memcached" ? 0 : settings.numReplicas
     this.numVBuckets = settings.type === "memcached" ? 0 : settings.numVBuckets
     this.place(nodeIds)
+  }
+
+  /**
+   * Makes the next `times` data requests on `key` (latin1 key string) fail with
+   * `status` before they touch the data: a fault for testing how clients react to
+   * statuses, known or not (the error map describes the test codes 0xff00–0xffff).
+   */
+  injectStatus(key: string, status: number, times: number): void {
+    if (times <= 0) this.injected.delete(key)
+    else this.injected.set(key, { status, remaining: times })
+  }
+
+  /** The injected status the next request on `key` gets, if any (consumes one). */
+  takeInjectedStatus(key: string): number | undefined {
+    if (this.injected.size === 0) return undefined
+    const entry = this.injected.get(key)
+    if (entry === undefined) return undefined
+    if (--entry.remaining === 0) this.injected.delete(key)
+    return entry.status
   }
 
   /** A mutation counter (the view engine reuses an index until it changes). */

@@ -21,6 +21,7 @@ type Attr =
   | "retry-later"
   | "item-locked"
   | "no-retry"
+  | "auto-retry"
 
 const ERRORS: ReadonlyArray<readonly [number, string, string, ReadonlyArray<Attr>]> = [
   [0x00, "SUCCESS", "Success", ["success"]],
@@ -51,21 +52,48 @@ const ERRORS: ReadonlyArray<readonly [number, string, string, ReadonlyArray<Attr
   [0x83, "NOT_SUPPORTED", "Not supported", ["support"]],
   [0x84, "EINTERNAL", "Internal error", ["internal", "conn-state-invalidated"]],
   [0x85, "EBUSY", "Busy, try again", ["temp", "retry-now"]],
-  [0x86, "ETMPFAIL", "Temporary failure, try again", ["temp", "retry-now"]]
+  [0x86, "ETMPFAIL", "Temporary failure, try again", ["temp", "retry-now"]],
+  // The reserved test range (0xff00-0xffff, SDK RFC 0013): codes only the cluster
+  // control's injectStatus produces, so that clients can be tested on statuses they
+  // do not know, with each retry strategy, as with CouchbaseMock.
+  [0xfff0, "DUMMY_ERROR_RETRY_CONSTANT", "Dummy retry error for constant backoff", ["auto-retry", "temp"]],
+  [0xfff1, "DUMMY_ERROR_RETRY_LINEAR", "Dummy retry error for linear backoff", ["auto-retry", "temp"]],
+  [0xfff2, "DUMMY_ERROR_RETRY_EXPONENTIAL", "Dummy retry error for exponential backoff", ["auto-retry", "temp"]],
+  [0xfff3, "DUMMY_ERROR_RETRY_LATER", "Dummy error to retry later, without a retry specification", ["temp", "retry-later"]],
+  [0xfff4, "DUMMY_ERROR_NO_RETRY", "Dummy error that retrying cannot fix", ["internal"]],
+  [0xfff5, "DUMMY_ERROR_FETCH_CONFIG", "Dummy error that asks for a newer cluster map", ["fetch-config", "temp", "retry-now"]],
+  [0xfff6, "DUMMY_ERROR_CONN_INVALIDATED", "Dummy error that invalidates the connection", ["conn-state-invalidated"]]
 ]
+
+/** The retry specifications of the test codes (error map version 2). */
+const RETRY: ReadonlyMap<number, Record<string, string | number>> = new Map([
+  [0xfff0, { strategy: "constant", interval: 25, after: 10, "max-duration": 1500 }],
+  [0xfff1, { strategy: "linear", interval: 10, after: 10, "max-duration": 1500, ceil: 200 }],
+  [0xfff2, { strategy: "exponential", interval: 2, after: 10, "max-duration": 1500, ceil: 500 }]
+])
 
 /** The highest error map format version served. */
 export const ERROR_MAP_VERSION = 2
 
 /** Revision of the map's content (bumped when a code is added). */
-export const ERROR_MAP_REVISION = 1
+export const ERROR_MAP_REVISION = 2
 
 /** The error map JSON for a client that understands versions up to `requested`. */
 export const errorMapJson = (requested: number): string => {
-  const errors: Record<string, { name: string; desc: string; attrs: ReadonlyArray<Attr> }> = {}
-  for (const [code, name, desc, attrs] of ERRORS) errors[code.toString(16)] = { name, desc, attrs }
+  const version = Math.max(1, Math.min(requested, ERROR_MAP_VERSION))
+  const errors: Record<string, { name: string; desc: string; attrs: ReadonlyArray<Attr>; retry?: object }> = {}
+  for (const [code, name, desc, attrs] of ERRORS) {
+    // Version 1 has no retry specifications (nor the auto-retry attribute that points to them).
+    const retry = version >= 2 ? RETRY.get(code) : undefined
+    errors[code.toString(16)] = {
+      name,
+      desc,
+      attrs: version >= 2 ? attrs : attrs.filter((a) => a !== "auto-retry"),
+      ...(retry === undefined ? {} : { retry })
+    }
+  }
   return JSON.stringify({
-    version: Math.max(1, Math.min(requested, ERROR_MAP_VERSION)),
+    version,
     revision: ERROR_MAP_REVISION,
     errors
   })

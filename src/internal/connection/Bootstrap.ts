@@ -45,6 +45,7 @@ import { encodePlain } from "../sasl/plain.js"
 import { SCRAM_MECHANISMS, type ScramMechanism } from "../sasl/scram.js"
 import { scramClient } from "../sasl/scramClient.js"
 import { type ClusterConfig, hostPort, parse as parseConfig } from "./ClusterConfig.js"
+import * as ErrorMap from "./ErrorMap.js"
 import { Pipeline, type PipelineFailure } from "./Pipeline.js"
 
 /** What connecting can fail with. */
@@ -83,8 +84,8 @@ export interface Progress {
 /** What the handshake learned about a node. */
 export interface NodeInfo {
   readonly features: Pipeline["features"]
-  /** The node's error map (JSON) when XERROR was acknowledged and the node sent one. */
-  readonly errorMap: unknown
+  /** The node's error map when XERROR was acknowledged and the node sent one. */
+  readonly errorMap: ErrorMap.ErrorMap | undefined
   /** The SASL mechanism used, if any. */
   readonly mechanism: string | undefined
 }
@@ -262,12 +263,17 @@ const errorMap = (pipeline: Pipeline, progress: Progress, deadline: number) =>
       deadline
     )
     if (frame.status !== Status.Success) return undefined
-    // The map only informs diagnostics, so a malformed one is ignored rather than fatal.
+    // A malformed map is ignored rather than fatal: statuses it would describe then
+    // stay plain protocol errors.
+    let json: unknown
     try {
-      return JSON.parse(frame.value.toString("utf8")) as unknown
+      json = JSON.parse(frame.value.toString("utf8"))
     } catch {
       return undefined
     }
+    const map = ErrorMap.parse(json)
+    pipeline.errorMap = map
+    return map
   })
 
 const selectBucket = (pipeline: Pipeline, settings: HandshakeSettings, progress: Progress, deadline: number) =>

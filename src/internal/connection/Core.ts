@@ -20,7 +20,7 @@
  * @internal
  */
 import { Effect, Either } from "effect"
-import { ArgumentError, type CouchbaseErrorBase, NetworkError, NotMyVbucketError } from "../../Errors.js"
+import { ArgumentError, type CouchbaseErrorBase, NetworkError, NotMyVbucketError, ProtocolError } from "../../Errors.js"
 import type { Iops } from "../../Iops.js"
 import type { MultiResult } from "../../Result.js"
 import { now } from "../iops/core.js"
@@ -31,6 +31,8 @@ import { Datatype, Status } from "../protocol/constants.js"
 import type { Frame } from "../protocol/Frame.js"
 import type { NodeInfo } from "./Bootstrap.js"
 import { type ClusterConfig, hostPort, isNewer, parse as parseConfig } from "./ClusterConfig.js"
+import type { ErrorMapEntry } from "./ErrorMap.js"
+import * as ErrorMap from "./ErrorMap.js"
 import { NodeConnection, type NodeOwner } from "./NodeConnection.js"
 import type { Pipeline } from "./Pipeline.js"
 import { MultiKeyRequest, MultiRun, OpRequest, QuietBatchRequest } from "./Requests.js"
@@ -299,7 +301,42 @@ export class Core {
       const decoded = op.decode(frame)
       return this.later(op, copy, deadline, attempt, Either.isLeft(decoded) ? decoded.left : undefined)
     }
-    return undefined
+    const entry = KNOWN_STATUSES.has(status) ? undefined : pipeline?.errorMap?.entries.get(status)
+    return entry === undefined ? undefined : this.byErrorMap(op, copy, deadline, attempt, frame, pipeline!, entry)
+  }
+
+  /** A status this client does not know, handled as the node's error map says (see `ErrorMap.ts`). */
+  private byErrorMap(
+    op: PreparedOp<any, any>,
+    copy: number,
+    deadline: number,
+    attempt: number,
+    frame: Frame,
+    pipeline: Pipeline,
+    entry: ErrorMapEntry
+  ): Effect.Effect<any, any> {
+    if (entry.attrs.has("fetch-config")) this.requestRefresh()
+    if (entry.attrs.has("conn-state-invalidated")) {
+      // Not inside the frame dispatch that got here: the node's owner reconnects once it is closed.
+      this.owner.fork(Effect.sync(() => pipeline.close()))
+    }
+    const error = new ProtocolError({
+      key: op.key,
+      status: frame.status,
+      message: `${pipeline.remote} answered status 0x${frame.status.toString(16)}, which its error map calls ${ErrorMap.describe(entry)} [${[...entry.attrs].join(", ")}]`
+    })
+    if (!ErrorMap.isRetryable(entry) || !isRetryable(op)) return Effect.fail(error)
+    const spec = entry.retry
+    if (spec === undefined) return this.later(op, copy, deadline, attempt, error)
+    // The schedule of the map, for at most its max-duration (counted from the first
+    // retry: the narrowed deadline is passed on) and never past the operation's deadline.
+    const until =
+      spec.maxDuration === undefined || spec.maxDuration === 0
+        ? deadline
+        : Math.min(deadline, now(this.iops) + spec.maxDuration)
+    const delay = ErrorMap.retryDelay(spec, attempt)
+    if (now(this.iops) + delay >= until) return Effect.fail(error)
+    return Effect.zipRight(Effect.sleep(delay), this.execute(op, copy, until, attempt))
   }
 
   /** Retries after a backoff, or fails with `lastError` when the deadline does not leave time. */
@@ -470,3 +507,6 @@ export class Core {
  * which waiting does not fix.
  */
 const isRetryable = (op: PreparedOp<any, any>): boolean => !(op instanceof LockOp || op instanceof UnlockOp)
+
+/** The statuses this client handles itself; the error map is read only for others (SDK RFC 0013). */
+const KNOWN_STATUSES: ReadonlySet<number> = new Set<number>(Object.values(Status))

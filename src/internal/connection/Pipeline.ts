@@ -25,6 +25,7 @@ import type { Iops } from "../../Iops.js"
 import { Driver, type DriverError } from "../driver/Driver.js"
 import { isResponseMagic } from "../protocol/constants.js"
 import type { Frame, FrameInit } from "../protocol/Frame.js"
+import type { ErrorMap } from "./ErrorMap.js"
 
 /** Why a request ended without its response. */
 export type PipelineFailure = NetworkError | ProtocolError | TimeoutError
@@ -79,6 +80,8 @@ export class Pipeline {
     xerror: false,
     selectBucket: false
   }
+  /** The node's error map, when it sent one; set by the bootstrap. */
+  errorMap: ErrorMap | undefined = undefined
 
   constructor(
     readonly iops: Iops.Service,

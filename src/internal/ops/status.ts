@@ -133,7 +133,7 @@ export const unlockSpec: StatusSpec<NotFoundError | TemporaryFailError> = {
     [Status.KeyExists]: wrongUnlockCas,
     [Status.Locked]: wrongUnlockCas,
     // NOT_LOCKED (kv_engine 0x0e, with XERROR): the key is not locked (any more).
-    [0x0e]: wrongUnlockCas,
+    [Status.NotLocked]: wrongUnlockCas,
     [Status.TemporaryFailure]: wrongUnlockCas
   }
 }

@@ -93,6 +93,8 @@ export const Status = {
   NotMyVbucket: 0x07,
   NoBucket: 0x08,
   Locked: 0x09,
+  /** kv_engine (with XERROR): unlock of a key that is not locked. */
+  NotLocked: 0x0e,
   AuthStale: 0x1f,
   AuthError: 0x20,
   AuthContinue: 0x21,

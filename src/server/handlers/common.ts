@@ -103,10 +103,16 @@ export const resolveTarget = (
     notMyVbucket(s, f, bucket)
     return undefined
   }
+  const key = keyString(f.key)
+  const injected = bucket.takeInjectedStatus(key)
+  if (injected !== undefined) {
+    s.fail(f, injected, "injected by the cluster control (injectStatus)")
+    return undefined
+  }
   return {
     bucket,
     ref,
-    key: keyString(f.key),
+    key,
     counters: s.node.stats.bucket(bucket.name),
     now: s.cluster.now()
   }
