@@ -37,6 +37,7 @@ import type { ListenError } from "./internal/iops/serverSocket.js"
 import type { BucketDocument, BucketType, LoadDocument, ServerBucket } from "./server/Bucket.js"
 import type { ViewRequestHandler } from "./server/Capi.js"
 import { ClusterControlError, type ClusterSpec, type PortSpec, ServerCluster, type UserSpec } from "./server/Cluster.js"
+import { keyString } from "./server/ItemStore.js"
 import {
   type CopyInfo,
   type KeyTargets,
@@ -46,7 +47,6 @@ import {
   purgeCopies,
   setPersisted
 } from "./server/KeyControl.js"
-import { keyString } from "./server/ItemStore.js"
 import type { Membership, RunState, ServerNode } from "./server/ServerNode.js"
 import { simulatedTransport } from "./server/transport/simulated.js"
 import type { ServerTransport } from "./server/transport/Transport.js"
