@@ -134,6 +134,49 @@ describe("faults on the simulated network (TestClock)", () => {
     })
   )
 
+  it.scoped("the queue of a node that is connecting is bounded: operations past the limit fail at once", () =>
+    Effect.gen(function* () {
+      const { network, cluster, cb } = yield* setup(2, {
+        operationTimeout: "5 seconds",
+        configPollInterval: 0,
+        maxWaitingOperations: 10
+      })
+      const keys = yield* keysOn(cluster, 1, 15, "b")
+      // The client connects to the other nodes in the background after bootstrap: let it.
+      yield* TestClock.adjust("10 millis")
+      const stored = yield* Effect.fork(
+        cb.upsertMulti(Object.fromEntries(keys.map((k) => [k, k])), { format: FMT_UTF8 })
+      )
+      yield* TestClock.adjust("1 millis")
+      expect((yield* Fiber.join(stored)).allOk).toBe(true)
+      const node1 = `127.0.0.1:${cluster.nodes[1]!.kv}`
+      network.faults.refuse(node1)
+      network.faults.reset(node1)
+      yield* TestClock.adjust("1 millis")
+
+      const gets: Array<Fiber.RuntimeFiber<unknown, { readonly _tag: string; readonly message: string }>> = []
+      for (const key of keys) gets.push(yield* Effect.fork(Effect.map(cb.get(key), (r) => r.value)))
+      yield* TestClock.adjust("1 millis")
+      const early = yield* Effect.forEach(gets, Fiber.poll)
+      const rejected = early.filter(Option.isSome).map((o) => o.value)
+      expect(rejected.length).toBe(5)
+      for (const exit of rejected) {
+        expect(Exit.isFailure(exit) && exit.cause._tag === "Fail").toBe(true)
+        if (Exit.isFailure(exit) && exit.cause._tag === "Fail") {
+          expect(exit.cause.error._tag).toBe("ClientTemporaryFailError")
+          expect(exit.cause.error.message).toContain(`10 operations are already waiting for the connection to ${node1}`)
+        }
+      }
+      // The ten in the queue are served once the node is reachable again.
+      network.faults.heal()
+      yield* TestClock.adjust("3 seconds")
+      const served = (yield* Effect.forEach(gets, Fiber.await)).filter(Exit.isSuccess).map((e) => e.value)
+      expect(served.length).toBe(10)
+      for (const value of served) expect(keys).toContain(value)
+      expect(new Set(served).size).toBe(10)
+    })
+  )
+
   it.scoped("a rebalance under load: a node joins, another leaves; no operation is lost, every one succeeds", () =>
     Effect.gen(function* () {
       const { network, cluster, cb } = yield* setup(3, { operationTimeout: "10 seconds" })

@@ -21,6 +21,15 @@ const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/tls
 const CA_PATH = fixture("ca.pem")
 
 describe("connection options", () => {
+  it("bound the operations waiting for a node by a whole number ≥ 1", () => {
+    expect(resolved({ maxWaitingOperations: 1 }).maxWaitingOperations).toBe(1)
+    for (const bad of [0, -5, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(refused({ maxWaitingOperations: bad }).message).toBe(
+        `maxWaitingOperations must be a whole number ≥ 1, got ${String(bad)}`
+      )
+    }
+  })
+
   it("have the defaults of SPEC.md §3.1", () => {
     const o = resolved()
     expect(o.bucket).toBe("default")
@@ -36,6 +45,7 @@ describe("connection options", () => {
     expect(millis(o.configPollInterval)).toBe(2500)
     expect(millis(o.durabilityTimeout)).toBe(5000)
     expect(millis(o.durabilityInterval)).toBe(10)
+    expect(o.maxWaitingOperations).toBe(16_384)
     expect(o.username).toBeUndefined()
     expect(o.password).toBeUndefined()
     expect(o.forceSaslPlain).toBe(false)

@@ -370,6 +370,7 @@ export const makeClient = <const O extends Options = {}>(
       iops,
       settings,
       connectTimeout: millis(resolved.bootstrapTimeout),
+      maxWaiting: resolved.maxWaitingOperations,
       backoff: BACKOFF,
       fork: (effect) => {
         run(effect, { immediate: false })

@@ -16,7 +16,7 @@
  * @internal
  */
 import { Effect, Exit } from "effect"
-import { TimeoutError } from "../../Errors.js"
+import { ClientTemporaryFailError, TimeoutError } from "../../Errors.js"
 import type { Iops } from "../../Iops.js"
 import { cancelTimer, destroyTimer, makeTimerEvent, now, scheduleTimer } from "../iops/core.js"
 import type { TimerEvent } from "../iops/events.js"
@@ -35,6 +35,8 @@ import type { Pipeline, PipelineRequest } from "./Pipeline.js"
 export interface NodeOwner {
   readonly iops: Iops.Service
   readonly settings: HandshakeSettings
+  /** How many requests may wait for a connection; more fail at once (see `Options.maxWaitingOperations`). */
+  readonly maxWaiting: number
   /** Bound of one connection attempt (connect + handshake), in milliseconds. */
   readonly connectTimeout: number
   /** First and largest delay between reconnection attempts, in milliseconds. */
@@ -98,6 +100,15 @@ export class NodeConnection {
     if (this.done) {
       request.ended = true
       request.onFailure(closedByClient(this.address))
+      return
+    }
+    if (this.waiting.length >= this.owner.maxWaiting) {
+      request.ended = true
+      request.onFailure(
+        new ClientTemporaryFailError({
+          message: `${this.owner.maxWaiting} operations are already waiting for the connection to ${this.address}; retry later (or raise maxWaitingOperations)`
+        })
+      )
       return
     }
     request.ended = false

@@ -20,7 +20,7 @@
  * @internal
  */
 import { Effect } from "effect"
-import { NetworkError, type ProtocolError, TimeoutError } from "../../Errors.js"
+import { type ClientTemporaryFailError, NetworkError, type ProtocolError, TimeoutError } from "../../Errors.js"
 import type { Iops } from "../../Iops.js"
 import { Driver, type DriverError } from "../driver/Driver.js"
 import { isResponseMagic } from "../protocol/constants.js"
@@ -29,6 +29,9 @@ import type { ErrorMap } from "./ErrorMap.js"
 
 /** Why a request ended without its response. */
 export type PipelineFailure = NetworkError | ProtocolError | TimeoutError
+
+/** What a request can end with without a response: a pipeline failure, or a node refusing to queue it. */
+export type RequestFailure = PipelineFailure | ClientTemporaryFailError
 
 /**
  * A request in a pipeline. Subclasses say what to send and what to do with the
@@ -51,7 +54,7 @@ export abstract class PipelineRequest {
   /** A response to one of this request's opaques; true when the request is complete. */
   abstract onResponse(frame: Frame): boolean
   /** The request ended without (all of) its response. */
-  abstract onFailure(error: PipelineFailure): void
+  abstract onFailure(error: RequestFailure): void
 }
 
 /** The owner's side of a {@link Pipeline}. */
@@ -281,7 +284,13 @@ class SingleExchange extends PipelineRequest {
     return true
   }
 
-  onFailure(error: PipelineFailure): void {
-    this.resume(Effect.fail(error))
+  onFailure(error: RequestFailure): void {
+    // Exchanges go straight to their pipeline, never through a node's waiting queue, so
+    // a refusal to queue cannot reach them; mapped only to keep the handshake's errors.
+    this.resume(
+      Effect.fail(
+        error._tag === "ClientTemporaryFailError" ? new NetworkError({ message: error.message, cause: error }) : error
+      )
+    )
   }
 }

@@ -21,7 +21,7 @@ import { Status } from "../protocol/constants.js"
 import type { Frame, FrameInit } from "../protocol/Frame.js"
 import type { Core } from "./Core.js"
 import type { NodeConnection } from "./NodeConnection.js"
-import { type PipelineFailure, PipelineRequest } from "./Pipeline.js"
+import { PipelineRequest, type RequestFailure } from "./Pipeline.js"
 
 /** The resume function of an `Effect.async`. */
 export type Resume = (effect: Effect.Effect<any, any>) => void
@@ -93,7 +93,7 @@ export class OpRequest extends KeyRequest {
     return true
   }
 
-  onFailure(error: PipelineFailure): void {
+  onFailure(error: RequestFailure): void {
     this.resume(Effect.fail(withKey(error, this.op.key)))
   }
 
@@ -184,7 +184,7 @@ export class MultiKeyRequest extends KeyRequest {
     return true
   }
 
-  onFailure(error: PipelineFailure): void {
+  onFailure(error: RequestFailure): void {
     this.run.settle(this.index, Either.left(error))
   }
 }
@@ -246,7 +246,7 @@ export class QuietBatchRequest extends PipelineRequest {
     return true
   }
 
-  onFailure(error: PipelineFailure): void {
+  onFailure(error: RequestFailure): void {
     for (let j = 0; j < this.indexes.length; j++) {
       if (this.answered[j] === 1) continue
       this.answered[j] = 1
@@ -302,7 +302,7 @@ export class ObserveRequest extends PipelineRequest {
     return true
   }
 
-  onFailure(error: PipelineFailure): void {
+  onFailure(error: RequestFailure): void {
     this.resume(Effect.fail(error))
   }
 }
@@ -345,7 +345,7 @@ export class StatsRequest extends PipelineRequest {
     return false
   }
 
-  onFailure(error: PipelineFailure): void {
+  onFailure(error: RequestFailure): void {
     this.resume(Effect.fail(error))
   }
 }

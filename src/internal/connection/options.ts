@@ -57,6 +57,13 @@ export interface Options<Quiet extends boolean = boolean> {
   /** Use SASL PLAIN even without TLS (the password then crosses the network in clear). */
   readonly forceSaslPlain?: boolean | undefined
   /**
+   * How many operations may wait for one node's connection (while it connects or
+   * reconnects); beyond that an operation fails at once with
+   * `ClientTemporaryFailError` instead of holding memory until its timeout. Default
+   * 16384 (the request buffer of the Java SDK).
+   */
+  readonly maxWaitingOperations?: number | undefined
+  /**
    * How `couchbases://` connections trust the cluster: `ca` (PEM; replaces the
    * system's CA store), `rejectUnauthorized` (default `true`; `false` accepts any
    * certificate and is for experiments only), `servername` (the name the certificate
@@ -96,6 +103,7 @@ export interface ResolvedOptions {
   readonly durabilityTimeout: Duration.Duration
   readonly durabilityInterval: Duration.Duration
   readonly forceSaslPlain: boolean
+  readonly maxWaitingOperations: number
   /** Connection-string options this client does not interpret, kept for the I/O layer. */
   readonly extra: Readonly<Record<string, string>>
 }
@@ -108,7 +116,8 @@ export const defaults = {
   bootstrapTimeout: Duration.seconds(10),
   configPollInterval: Duration.millis(2500),
   durabilityTimeout: Duration.seconds(5),
-  durabilityInterval: Duration.millis(10)
+  durabilityInterval: Duration.millis(10),
+  maxWaitingOperations: 16_384
 } as const
 
 /** Connection-string options this module interprets, with the field each sets. */
@@ -247,6 +256,14 @@ const resolveTls = (
     } satisfies Iops.TlsOptions
   })
 
+/** A whole number ≥ 1, or the default. */
+const positiveInteger = (name: "maxWaitingOperations", value: number | undefined): Either.Either<number, ArgumentError> =>
+  value === undefined
+    ? Either.right(defaults[name])
+    : Number.isSafeInteger(value) && value >= 1
+      ? Either.right(value)
+      : invalid(`${name} must be a whole number ≥ 1, got ${String(value)}`)
+
 /**
  * Resolves options against the connection string and the defaults. Fails with an
  * {@link ArgumentError} naming the first bad setting. For `couchbases://` the CA file
@@ -313,6 +330,7 @@ export const resolve = (options: Options = {}): Either.Either<ResolvedOptions, A
       durabilityTimeout: yield* duration("durabilityTimeout", options.durabilityTimeout),
       durabilityInterval: yield* duration("durabilityInterval", options.durabilityInterval),
       forceSaslPlain: options.forceSaslPlain ?? mech !== undefined,
+      maxWaitingOperations: yield* positiveInteger("maxWaitingOperations", options.maxWaitingOperations),
       extra
     } satisfies ResolvedOptions
   })
