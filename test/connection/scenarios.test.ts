@@ -153,7 +153,7 @@ const scenarios: ReadonlyArray<readonly [string, Scenario]> = [
       })
   ],
   [
-    "durability: persist and replicate to one; more replicas than the bucket has is an argument error",
+    "durability: persist and replicate to one; more replicas than the bucket has is an argument error; a timeout when not reached",
     ({ cb, cluster, settle }) =>
       Effect.gen(function* () {
         const stored = yield* settle(cb.upsert("dur", { d: 1 }, { persistTo: 1, replicateTo: 1 }))
@@ -163,6 +163,22 @@ const scenarios: ReadonlyArray<readonly [string, Scenario]> = [
         const tooMany = yield* failure(cb.upsert("dur-3", { d: 3 }, { replicateTo: 3 }))
         expect(tooMany._tag).toBe("ArgumentError")
         expect(cluster.bucket("default")!.getDocument("dur-3")).toBeUndefined()
+
+        // Not reached in time: the master's copy is only in memory, so persistTo 1 times out.
+        const slow = yield* cb.upsert("dur-slow", { d: 2 })
+        expect(yield* cluster.control.unpersist("dur-slow")).toBe(2)
+        const timedOut = yield* failure(
+          settle(cb.endure("dur-slow", { persistTo: 1, replicateTo: 1, cas: slow.cas, timeout: 0.2 }))
+        )
+        expect(timedOut._tag).toBe("TimeoutError")
+        expect(timedOut.key).toBe("dur-slow")
+        expect(timedOut.message).toMatch(/persistTo=1/)
+        // Once the copies reach disk, the same requirement is met.
+        yield* cluster.control.persist("dur-slow")
+        const endured = yield* settle(
+          cb.endure("dur-slow", { persistTo: 2, replicateTo: 1, cas: slow.cas, timeout: 1 })
+        )
+        expect(endured.success).toBe(true)
       })
   ],
   [
