@@ -59,9 +59,19 @@ const ERRORS: ReadonlyArray<readonly [number, string, string, ReadonlyArray<Attr
   [0xfff0, "DUMMY_ERROR_RETRY_CONSTANT", "Dummy retry error for constant backoff", ["auto-retry", "temp"]],
   [0xfff1, "DUMMY_ERROR_RETRY_LINEAR", "Dummy retry error for linear backoff", ["auto-retry", "temp"]],
   [0xfff2, "DUMMY_ERROR_RETRY_EXPONENTIAL", "Dummy retry error for exponential backoff", ["auto-retry", "temp"]],
-  [0xfff3, "DUMMY_ERROR_RETRY_LATER", "Dummy error to retry later, without a retry specification", ["temp", "retry-later"]],
+  [
+    0xfff3,
+    "DUMMY_ERROR_RETRY_LATER",
+    "Dummy error to retry later, without a retry specification",
+    ["temp", "retry-later"]
+  ],
   [0xfff4, "DUMMY_ERROR_NO_RETRY", "Dummy error that retrying cannot fix", ["internal"]],
-  [0xfff5, "DUMMY_ERROR_FETCH_CONFIG", "Dummy error that asks for a newer cluster map", ["fetch-config", "temp", "retry-now"]],
+  [
+    0xfff5,
+    "DUMMY_ERROR_FETCH_CONFIG",
+    "Dummy error that asks for a newer cluster map",
+    ["fetch-config", "temp", "retry-now"]
+  ],
   [0xfff6, "DUMMY_ERROR_CONN_INVALIDATED", "Dummy error that invalidates the connection", ["conn-state-invalidated"]]
 ]
 

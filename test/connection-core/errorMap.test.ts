@@ -55,7 +55,7 @@ const exitOf = <A, E>(fiber: Fiber.RuntimeFiber<A, E>) =>
   })
 
 /** The value of a fiber that must have succeeded by now. */
-const valueOf = <A, E>(fiber: Fiber.RuntimeFiber<A, E>) =>
+const successOf = <A, E>(fiber: Fiber.RuntimeFiber<A, E>) =>
   Effect.map(exitOf(fiber), (exit) => {
     if (Exit.isFailure(exit)) throw new Error(`expected a success, got ${String(exit.cause)}`)
     return exit.value
@@ -124,7 +124,7 @@ describe("the client follows the node's error map (simulated network, TestClock)
       const get = yield* forkAndAdvance(cb.get("k"), 59)
       expect(Option.isNone(yield* Fiber.poll(get))).toBe(true)
       yield* TestClock.adjust("1 millis")
-      expect((yield* valueOf(get)).value).toBe("v")
+      expect((yield* successOf(get)).value).toBe("v")
     })
   )
 
@@ -136,13 +136,13 @@ describe("the client follows the node's error map (simulated network, TestClock)
       const linear = yield* forkAndAdvance(cb.get("k"), 69)
       expect(Option.isNone(yield* Fiber.poll(linear))).toBe(true)
       yield* TestClock.adjust("1 millis")
-      expect((yield* valueOf(linear)).value).toBe("v")
+      expect((yield* successOf(linear)).value).toBe("v")
       // Exponential with interval 2: 10, 2, 4, 8 → answered at 24 ms.
       yield* cluster.control.injectStatus("k", EXPONENTIAL, { times: 4 })
       const exponential = yield* forkAndAdvance(cb.get("k"), 23)
       expect(Option.isNone(yield* Fiber.poll(exponential))).toBe(true)
       yield* TestClock.adjust("1 millis")
-      expect((yield* valueOf(exponential)).value).toBe("v")
+      expect((yield* successOf(exponential)).value).toBe("v")
     })
   )
 
@@ -173,7 +173,7 @@ describe("the client follows the node's error map (simulated network, TestClock)
       const get = yield* forkAndAdvance(cb.get("k"), 30)
       expect(Option.isNone(yield* Fiber.poll(get))).toBe(true)
       yield* TestClock.adjust("1 millis")
-      expect((yield* valueOf(get)).value).toBe("v")
+      expect((yield* successOf(get)).value).toBe("v")
 
       yield* cluster.control.injectStatus("k", RETRY_LATER, { times: 100_000 })
       const never = yield* forkAndAdvance(cb.get("k"), 2500)
@@ -214,7 +214,7 @@ describe("the client follows the node's error map (simulated network, TestClock)
       const { cluster, cb } = yield* setup
       yield* cluster.control.injectStatus("k", FETCH_CONFIG, { times: 2 })
       const get = yield* forkAndAdvance(cb.get("k"), 10)
-      expect((yield* valueOf(get)).value).toBe("v")
+      expect((yield* successOf(get)).value).toBe("v")
 
       const before = cluster.nodes[0]!.connections.total
       yield* cluster.control.injectStatus("k", CONN_INVALIDATED)
@@ -222,7 +222,7 @@ describe("the client follows the node's error map (simulated network, TestClock)
       expect((yield* failureOf(dropped)).message).toContain("DUMMY_ERROR_CONN_INVALIDATED")
       // The client closed that connection and opened a new one; operations go on.
       const after = yield* forkAndAdvance(cb.get("k"), 50)
-      expect((yield* valueOf(after)).value).toBe("v")
+      expect((yield* successOf(after)).value).toBe("v")
       expect(cluster.nodes[0]!.connections.total).toBe(before + 1)
     })
   )

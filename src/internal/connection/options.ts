@@ -257,7 +257,10 @@ const resolveTls = (
   })
 
 /** A whole number ≥ 1, or the default. */
-const positiveInteger = (name: "maxWaitingOperations", value: number | undefined): Either.Either<number, ArgumentError> =>
+const positiveInteger = (
+  name: "maxWaitingOperations",
+  value: number | undefined
+): Either.Either<number, ArgumentError> =>
   value === undefined
     ? Either.right(defaults[name])
     : Number.isSafeInteger(value) && value >= 1
