@@ -140,6 +140,26 @@ export const validateEntries = <V>(
 /** True when `input` is a keys array rather than a Record or Map of per-key values. */
 export const isKeyList = (input: unknown): input is ReadonlyArray<string> => Array.isArray(input)
 
+/**
+ * The keys of a multi operation that takes either a list of keys or a key → CAS map
+ * (`removeMulti`, `endureMulti`), each with its CAS: 0n for a bare list, else the
+ * map's value as `checkCas` reads it.
+ */
+export const validateKeysWithCas = (
+  op: string,
+  keys: unknown,
+  checkCas: (op: string, cas: unknown, key: string) => Either.Either<bigint, ArgumentError>
+): Either.Either<ReadonlyArray<{ readonly key: string; readonly cas: bigint }>, ArgumentError> => {
+  if (isKeyList(keys)) {
+    const list = validateKeyList(op, keys)
+    if (Either.isLeft(list)) return fail(list)
+    return Either.right(list.right.map((key) => ({ key, cas: 0n })))
+  }
+  const entries = validateEntries<unknown>(op, keys)
+  if (Either.isLeft(entries)) return fail(entries)
+  return traverse(entries.right, ([key, cas]) => Either.map(checkCas(op, cas, key), (c) => ({ key, cas: c })))
+}
+
 /** An optional CAS: a `bigint` in [0, 2^64). 0 means "any". */
 export const validateCas = (op: string, cas: unknown, key?: string): Either.Either<bigint, ArgumentError> => {
   if (cas === undefined) return Either.right(0n)

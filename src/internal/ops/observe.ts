@@ -32,13 +32,12 @@ import type { Frame } from "../protocol/Frame.js"
 import {
   argumentError,
   fail,
-  isKeyList,
   traverse,
   validateDurability,
-  validateEntries,
   validateFlag,
   validateKey,
   validateKeyList,
+  validateKeysWithCas,
   validateOptions,
   validateRequiredCas
 } from "./args.js"
@@ -273,15 +272,8 @@ export const validateEndureMulti = (
   const checked = endureFields(op, options)
   if (Either.isLeft(checked)) return fail(checked)
   const f = checked.right
-  if (isKeyList(keys)) {
-    const list = validateKeyList(op, keys)
-    if (Either.isLeft(list)) return fail(list)
-    return Either.right(list.right.map((key) => ({ key, cas: 0n, ...f })))
-  }
-  const entries = validateEntries<unknown>(op, keys)
-  if (Either.isLeft(entries)) return fail(entries)
-  return traverse(entries.right, ([key, cas]) =>
-    Either.map(validateRequiredCas(op, cas, key), (c) => ({ key, cas: c, ...f }))
+  return Either.map(validateKeysWithCas(op, keys, validateRequiredCas), (list) =>
+    list.map(({ key, cas }) => ({ key, cas, ...f }))
   )
 }
 

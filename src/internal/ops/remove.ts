@@ -13,14 +13,12 @@ import type { Frame, FrameInit } from "../protocol/Frame.js"
 import {
   type Durability,
   fail,
-  isKeyList,
   traverse,
   validateCas,
   validateDurability,
-  validateEntries,
   validateFlag,
   validateKey,
-  validateKeyList,
+  validateKeysWithCas,
   validateOptions,
   wantsDurability
 } from "./args.js"
@@ -80,14 +78,9 @@ export const validateRemoveMulti = (
   const checked = removeFields(op, options)
   if (Either.isLeft(checked)) return fail(checked)
   const f = checked.right
-  if (isKeyList(keys)) {
-    const list = validateKeyList(op, keys)
-    if (Either.isLeft(list)) return fail(list)
-    return Either.right(list.right.map((key) => ({ key, cas: 0n, ...f })))
-  }
-  const entries = validateEntries<unknown>(op, keys)
-  if (Either.isLeft(entries)) return fail(entries)
-  return traverse(entries.right, ([key, cas]) => Either.map(validateCas(op, cas, key), (c) => ({ key, cas: c, ...f })))
+  return Either.map(validateKeysWithCas(op, keys, validateCas), (list) =>
+    list.map(({ key, cas }) => ({ key, cas, ...f }))
+  )
 }
 
 /** DELETE. */
