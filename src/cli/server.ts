@@ -1,7 +1,8 @@
 /**
  * `effect-couchbase server`: runs an embedded cluster in the foreground. When every
  * node listens it prints one JSON line on stdout —
- * `{"connectionString", "username", "password", "nodes": [{"kv", "capi", "mgmt"}], "buckets": […]}` —
+ * `{"connectionString", "username", "password", "nodes": [{"kv", "capi", "mgmt"}], "buckets": […]}`
+ * (with `--tls-key`/`--tls-cert` also `secureConnectionString` and each node's TLS ports) —
  * and serves until SIGINT or SIGTERM, then closes every port and exits with status 0.
  *
  * @since 0.1.0
@@ -44,6 +45,14 @@ const options = {
   port: Options.integer("port").pipe(
     Options.withDefault(0),
     Options.withDescription("KV port of the first node (0 = any free port)")
+  ),
+  tlsKey: Options.fileText("tls-key").pipe(
+    Options.optional,
+    Options.withDescription("PEM private key: also serve TLS (kvSSL, capiSSL, mgmtSSL); needs --tls-cert")
+  ),
+  tlsCert: Options.fileText("tls-cert").pipe(
+    Options.optional,
+    Options.withDescription("PEM certificate (chain) the TLS ports serve; needs --tls-key")
   )
 }
 
@@ -65,6 +74,17 @@ export const serverCommand = Command.make("server", options, (args) =>
       else buckets[index] = { ...buckets[index]!, sample }
     }
     const password = Option.getOrElse(args.password, () => Redacted.make("password"))
+    if (Option.isSome(args.tlsKey) !== Option.isSome(args.tlsCert)) {
+      return yield* Effect.fail(
+        new EmbeddedCluster.EmbeddedClusterError({
+          message: "--tls-key and --tls-cert go together: give both or neither"
+        })
+      )
+    }
+    const tls =
+      Option.isSome(args.tlsKey) && Option.isSome(args.tlsCert)
+        ? { key: args.tlsKey.value[1], cert: args.tlsCert.value[1] }
+        : undefined
     const cluster = yield* EmbeddedCluster.make({
       nodes: args.nodes,
       replicas: Option.getOrUndefined(args.replicas),
@@ -72,14 +92,23 @@ export const serverCommand = Command.make("server", options, (args) =>
       buckets,
       username: args.user,
       password,
-      ports: args.port === 0 ? [] : [{ kv: args.port }]
+      ports: args.port === 0 ? [] : [{ kv: args.port }],
+      tls
     })
     yield* Console.log(
       JSON.stringify({
         connectionString: cluster.connectionString,
+        ...(cluster.secureConnectionString === undefined
+          ? {}
+          : { secureConnectionString: cluster.secureConnectionString }),
         username: cluster.username,
         password: Redacted.value(password),
-        nodes: cluster.nodes.map((n) => ({ kv: n.kv, capi: n.capi, mgmt: n.mgmt })),
+        nodes: cluster.nodes.map((n) => ({
+          kv: n.kv,
+          capi: n.capi,
+          mgmt: n.mgmt,
+          ...(n.kvSSL === undefined ? {} : { kvSSL: n.kvSSL, capiSSL: n.capiSSL, mgmtSSL: n.mgmtSSL })
+        })),
         buckets: buckets.map((b) => ({
           name: b.name,
           type: b.type ?? "couchbase",

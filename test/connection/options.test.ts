@@ -140,7 +140,8 @@ describe("connection options", () => {
           ["COUCHBASE_QUIET", "true"],
           ["COUCHBASE_DEFAULT_FORMAT", "utf8"],
           ["COUCHBASE_OPERATION_TIMEOUT", "1.5"],
-          ["COUCHBASE_BOOTSTRAP_TIMEOUT", "3 seconds"]
+          ["COUCHBASE_BOOTSTRAP_TIMEOUT", "3 seconds"],
+          ["COUCHBASE_MAX_WAITING_OPERATIONS", "500"]
         ]),
         { pathDelim: "_" }
       )
@@ -152,6 +153,7 @@ describe("connection options", () => {
       expect(o.username).toBe("cfg")
       expect(o.quiet).toBe(true)
       expect(o.defaultFormat).toBe(Transcoder.FMT_UTF8)
+      expect(o.maxWaitingOperations).toBe(500)
       expect(millis(o.operationTimeout)).toBe(1500)
       expect(millis(o.bootstrapTimeout)).toBe(3000)
       expect(millis(o.viewsTimeout)).toBe(75_000)

@@ -5,18 +5,28 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import * as net from "node:net"
 import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Redacted } from "effect"
+import * as Connection from "../../src/Connection.js"
 import { parseBucket } from "../../src/cli/server.js"
+import * as Iops from "../../src/Iops.js"
 import { vbucketOf } from "../../src/internal/hashing/vbucket.js"
 import { Opcode, Status } from "../../src/internal/protocol/constants.js"
+import { FMT_UTF8 } from "../../src/Transcoder.js"
 import { rawClient, setExtras } from "./support/rawClient.js"
 
 interface Ready {
   readonly connectionString: string
+  readonly secureConnectionString?: string
   readonly username: string
   readonly password: string
-  readonly nodes: ReadonlyArray<{ readonly kv: number; readonly capi: number; readonly mgmt: number }>
+  readonly nodes: ReadonlyArray<{
+    readonly kv: number
+    readonly capi: number
+    readonly mgmt: number
+    readonly kvSSL?: number
+  }>
   readonly buckets: ReadonlyArray<{ readonly name: string; readonly type: string; readonly memcached?: string }>
 }
 
@@ -134,6 +144,57 @@ describe("effect-couchbase server", () => {
         child.kill("SIGINT")
         expect((yield* exitOf(child)).code).toBe(0)
       }),
+    60_000
+  )
+
+  it.scopedLive(
+    "serves TLS with --tls-key/--tls-cert: our client connects over couchbases:// trusting the CA",
+    () =>
+      Effect.gen(function* () {
+        const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url))
+        const { child, ready } = yield* startServer([
+          "--nodes",
+          "2",
+          "--tls-key",
+          fixture("server-key.pem"),
+          "--tls-cert",
+          fixture("server-cert.pem")
+        ])
+        const kvSSL = ready.nodes.map((n) => n.kvSSL!)
+        expect(kvSSL.every((p) => Number.isInteger(p) && p > 0)).toBe(true)
+        expect(ready.secureConnectionString).toBe(`couchbases://${kvSSL.map((p) => `127.0.0.1:${p}`).join(",")}`)
+        const cb: Connection.Connection.Service = yield* Connection.make({
+          connectionString: `${ready.secureConnectionString}?certpath=${fixture("ca.pem")}`,
+          username: ready.username,
+          password: Redacted.make(ready.password)
+        }).pipe(Effect.provide(Iops.layerNode()))
+        yield* cb.upsert("over-tls", "secret", { format: FMT_UTF8 })
+        expect((yield* cb.get("over-tls")).value).toBe("secret")
+        child.kill("SIGTERM")
+        expect((yield* exitOf(child)).code).toBe(0)
+      }),
+    60_000
+  )
+
+  it.live(
+    "refuses --tls-key without --tls-cert with one clear line and status 1",
+    () =>
+      Effect.async<{ readonly code: number | null; readonly stderr: string }>((resume) => {
+        const key = fileURLToPath(new URL("../fixtures/tls/server-key.pem", import.meta.url))
+        const child = spawn("node_modules/.bin/tsx", ["src/cli/main.ts", "server", "--tls-key", key], {
+          stdio: ["ignore", "pipe", "pipe"]
+        })
+        let stderr = ""
+        child.stderr!.on("data", (d: Buffer) => {
+          stderr += d.toString()
+        })
+        child.once("exit", (code) => resume(Effect.succeed({ code, stderr })))
+      }).pipe(
+        Effect.tap(({ code, stderr }) => {
+          expect(code).toBe(1)
+          expect(stderr.trim()).toBe("effect-couchbase: --tls-key and --tls-cert go together: give both or neither")
+        })
+      ),
     60_000
   )
 

@@ -59,8 +59,8 @@ export interface Options<Quiet extends boolean = boolean> {
   /**
    * How many operations may wait for one node's connection (while it connects or
    * reconnects); beyond that an operation fails at once with
-   * `ClientTemporaryFailError` instead of holding memory until its timeout. Default
-   * 16384 (the request buffer of the Java SDK).
+   * `ClientTemporaryFailError` instead of holding memory until its timeout. A multi
+   * operation counts one per key. Default 16384 (the request buffer of the Java SDK).
    */
   readonly maxWaitingOperations?: number | undefined
   /**
@@ -369,7 +369,7 @@ const FORMAT_NAMES: Readonly<Record<string, number>> = {
  * `BUCKET`, `QUIET`, `DEFAULT_FORMAT` (`json`, `bytes`, `utf8` or `auto`),
  * `OPERATION_TIMEOUT`, `VIEWS_TIMEOUT`, `BOOTSTRAP_TIMEOUT`, `CONFIG_POLL_INTERVAL`,
  * `DURABILITY_TIMEOUT`, `DURABILITY_INTERVAL` (seconds or duration strings) and
- * `FORCE_SASL_PLAIN`. Every entry is optional. Nest it to add a prefix:
+ * `FORCE_SASL_PLAIN`, `MAX_WAITING_OPERATIONS`. Every entry is optional. Nest it to add a prefix:
  * `Config.nested(config, "COUCHBASE")` reads `COUCHBASE_CONNECTION_STRING`, …. (Nest the
  * `Config`, not the provider: `ConfigProvider.nested` splits values at commas, and a
  * connection string's commas separate hosts.)
@@ -387,7 +387,8 @@ export const config: Config.Config<Options> = Config.all({
   configPollInterval: Config.option(secondsConfig("CONFIG_POLL_INTERVAL")),
   durabilityTimeout: Config.option(secondsConfig("DURABILITY_TIMEOUT")),
   durabilityInterval: Config.option(secondsConfig("DURABILITY_INTERVAL")),
-  forceSaslPlain: Config.option(Config.boolean("FORCE_SASL_PLAIN"))
+  forceSaslPlain: Config.option(Config.boolean("FORCE_SASL_PLAIN")),
+  maxWaitingOperations: Config.option(Config.integer("MAX_WAITING_OPERATIONS"))
 }).pipe(
   Config.map((c): Options => {
     const out: { -readonly [K in keyof Options]: Options[K] } = {}
@@ -404,6 +405,7 @@ export const config: Config.Config<Options> = Config.all({
     if (Option.isSome(c.durabilityTimeout)) out.durabilityTimeout = c.durabilityTimeout.value
     if (Option.isSome(c.durabilityInterval)) out.durabilityInterval = c.durabilityInterval.value
     if (Option.isSome(c.forceSaslPlain)) out.forceSaslPlain = c.forceSaslPlain.value
+    if (Option.isSome(c.maxWaitingOperations)) out.maxWaitingOperations = c.maxWaitingOperations.value
     return out
   })
 )
