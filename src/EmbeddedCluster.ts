@@ -36,7 +36,14 @@ import type { SimulatedNetwork } from "./internal/iops/network.js"
 import type { ListenError } from "./internal/iops/serverSocket.js"
 import type { BucketDocument, BucketType, LoadDocument, ServerBucket } from "./server/Bucket.js"
 import type { ViewRequestHandler } from "./server/Capi.js"
-import { ClusterControlError, type ClusterSpec, type PortSpec, ServerCluster, type UserSpec } from "./server/Cluster.js"
+import {
+  ClusterControlError,
+  type ClusterSpec,
+  type PortSpec,
+  type RebalanceOptions,
+  ServerCluster,
+  type UserSpec
+} from "./server/Cluster.js"
 import { keyString } from "./server/ItemStore.js"
 import {
   type CopyInfo,
@@ -54,6 +61,7 @@ import { tcpTransport } from "./server/transport/tcp.js"
 import { handleViewRequest, installDesignDocuments, loadBeerSample, type SampleDataset } from "./server/views/index.js"
 
 export type { ViewRequestContext, ViewRequestHandler } from "./server/Capi.js"
+export type { RebalanceOptions } from "./server/Cluster.js"
 export { ClusterControlError } from "./server/Cluster.js"
 export type { BucketDocument, BucketType, CopyInfo, KeyTargets, KeyValueSpec, LoadDocument, Membership, RunState }
 
@@ -204,8 +212,12 @@ export interface Control {
   readonly addNode: (ports?: PortSpec) => Effect.Effect<NodeInfo, EmbeddedClusterError>
   /** Marks a node for removal at the next rebalance. */
   readonly removeNode: (node: number) => Effect.Effect<void, ClusterControlError>
-  /** Moves vBuckets (with their data) so that they are spread over the member nodes. */
-  readonly rebalance: () => Effect.Effect<void>
+  /**
+   * Moves vBuckets (with their data) so that they are spread over the member nodes:
+   * at once by default, or in `steps` batches `interval` apart (default 10 ms), each a
+   * new cluster map revision, as a real rebalance looks to clients under load.
+   */
+  readonly rebalance: (options?: RebalanceOptions) => Effect.Effect<void>
   /** Closes a node's listeners and connections (clients see connection refused). */
   readonly stop: (node: number) => Effect.Effect<void, ClusterControlError>
   /** Makes a node accept connections and requests but never answer. */
@@ -477,7 +489,7 @@ const service = (
     failover: (node) => cluster.failover(node),
     addNode: (ports) => cluster.addNode(ports).pipe(Effect.map(nodeInfo), Effect.mapError(listenFailed)),
     removeNode: (node) => cluster.removeNode(node),
-    rebalance: () => cluster.rebalance(),
+    rebalance: (options) => cluster.rebalance(options),
     stop: (node) => cluster.stop(node),
     hang: (node) => cluster.hang(node),
     restart: (node) =>

@@ -273,21 +273,41 @@ export class ServerBucket {
   }
 
   /**
-   * Moves the vBuckets to a fresh balanced map over `nodeIds`, carrying the data: a new
-   * copy starts from the current master's copy (or any surviving copy), and nodes that
-   * leave a chain drop theirs. Returns the number of vBuckets whose master moved.
+   * Moves the vBuckets to a fresh balanced map over `nodeIds` at once (see
+   * {@link rebalancePlan} and {@link moveVBuckets}). Returns the number of vBuckets
+   * whose master moved.
    */
   rebalance(nodeIds: ReadonlyArray<number>): number {
-    this.mutations++
     if (this.type === "memcached") {
+      this.mutations++
       for (const id of [...this.nodeStores.keys()]) if (!nodeIds.includes(id)) this.nodeStores.delete(id)
       for (const id of nodeIds) this.nodeStore(id)
       return 0
     }
-    let moved = 0
+    return this.moveVBuckets(this.rebalancePlan(nodeIds))
+  }
+
+  /** The vBuckets whose chain differs from a fresh balanced map over `nodeIds`, with their new chains. */
+  rebalancePlan(nodeIds: ReadonlyArray<number>): Array<readonly [vbucket: number, chain: ReadonlyArray<number>]> {
     const map = balancedMap(this.numVBuckets, nodeIds, this.numReplicas)
+    const plan: Array<readonly [number, ReadonlyArray<number>]> = []
     for (const vb of this.vbuckets) {
       const chain = map[vb.id]!
+      if (chain.length !== vb.chain.length || chain.some((n, i) => n !== vb.chain[i])) plan.push([vb.id, chain])
+    }
+    return plan
+  }
+
+  /**
+   * Moves vBuckets to new chains, carrying the data: a new copy starts from the current
+   * master's copy (or any surviving copy), and nodes that leave a chain drop theirs.
+   * Returns the number of vBuckets whose master moved.
+   */
+  moveVBuckets(moves: ReadonlyArray<readonly [vbucket: number, chain: ReadonlyArray<number>]>): number {
+    this.mutations++
+    let moved = 0
+    for (const [id, chain] of moves) {
+      const vb = this.vbuckets[id]!
       const source =
         (vb.master >= 0 ? vb.copies.get(vb.master) : undefined) ?? vb.chain.map((n) => vb.copies.get(n)).find(Boolean)
       for (const node of chain) {
@@ -300,7 +320,7 @@ export class ServerBucket {
         moved++
         if (!vb.chain.includes(chain[0]!)) vb.uuid = randomBytes(8).readBigUInt64BE(0)
       }
-      vb.chain = chain
+      vb.chain = [...chain]
     }
     return moved
   }

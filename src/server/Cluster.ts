@@ -9,7 +9,7 @@
  * @internal
  */
 import { randomUUID } from "node:crypto"
-import { Data, Effect, ExecutionStrategy, Exit, Scope } from "effect"
+import { Data, Duration, Effect, ExecutionStrategy, Exit, Scope } from "effect"
 import { makeContinuum, serverOf } from "../internal/hashing/ketama.js"
 import type { ListenError, ServerSocket } from "../internal/iops/serverSocket.js"
 import { type BucketDocument, type BucketType, type LoadDocument, ServerBucket } from "./Bucket.js"
@@ -65,9 +65,20 @@ export interface ClusterSpec {
   readonly tls?: ServerTlsOptions | undefined
 }
 
+/** How a rebalance moves the vBuckets (see {@link ServerCluster.rebalance}). */
+export interface RebalanceOptions {
+  /** In how many batches (default 1: all at once). */
+  readonly steps?: number | undefined
+  /** The pause between two batches (default 10 ms). */
+  readonly interval?: Duration.DurationInput | undefined
+}
+
 /** The cluster. */
 export class ServerCluster {
   rev = 1
+  /** True while a rebalance moves vBuckets (reported by `/pools/default`). */
+  rebalancing = false
+  private readonly rebalanceLock = Effect.unsafeMakeSemaphore(1)
   readonly revEpoch = 1
   readonly uuid = randomUUID().replace(/-/g, "")
   readonly version: string
@@ -355,16 +366,42 @@ export class ServerCluster {
   /**
    * Rebalances: pending nodes join, ejecting and failed-over nodes leave, and every
    * bucket's vBuckets are spread evenly over the resulting nodes, data included.
+   *
+   * With `steps` > 1 the vBuckets move in that many batches, `interval` apart, each
+   * batch a new cluster map revision (as Couchbase Server moves vBuckets one by one):
+   * joining nodes are in the map from the start and leaving ones until the end, so
+   * clients see a map that changes while their operations run. One rebalance runs at
+   * a time; a second call waits for the first.
    */
-  rebalance(): Effect.Effect<void> {
-    return Effect.sync(() => {
-      for (const node of this.nodes) {
-        if (node.membership === "pending") node.membership = "active"
-        else if (node.membership === "ejecting" || node.membership === "failed") node.membership = "removed"
-      }
-      const ids = this.members().map((n) => n.id)
-      for (const bucket of this.buckets.values()) bucket.rebalance(ids)
-      this.changed()
-    })
+  rebalance(options: RebalanceOptions = {}): Effect.Effect<void> {
+    const steps = Math.max(1, Math.floor(options.steps ?? 1))
+    const interval = options.interval ?? Duration.millis(10)
+    return this.rebalanceLock.withPermits(1)(
+      Effect.gen(this, function* () {
+        this.rebalancing = true
+        for (const node of this.nodes) if (node.membership === "pending") node.membership = "active"
+        const ids = this.nodes.filter((n) => n.membership === "active").map((n) => n.id)
+        const plans = [...this.buckets.values()]
+          .filter((b) => b.type === "couchbase")
+          .map((bucket) => ({ bucket, plan: bucket.rebalancePlan(ids) }))
+        if (steps > 1) this.changed()
+        for (let step = 0; step < steps; step++) {
+          for (const { bucket, plan } of plans) {
+            bucket.moveVBuckets(
+              plan.slice(Math.floor((step * plan.length) / steps), Math.floor(((step + 1) * plan.length) / steps))
+            )
+          }
+          if (step < steps - 1) {
+            this.changed()
+            yield* Effect.sleep(interval)
+          }
+        }
+        for (const bucket of this.buckets.values()) if (bucket.type === "memcached") bucket.rebalance(ids)
+        for (const node of this.nodes) {
+          if (node.membership === "ejecting" || node.membership === "failed") node.membership = "removed"
+        }
+        this.changed()
+      }).pipe(Effect.ensuring(Effect.sync(() => (this.rebalancing = false))))
+    )
   }
 }

@@ -31,6 +31,8 @@ export interface MgmtCluster {
   readonly version: string
   readonly nodes: ReadonlyArray<ServerNode>
   readonly buckets: ReadonlyMap<string, ServerBucket>
+  /** True while a rebalance moves vBuckets. */
+  readonly rebalancing: boolean
   bucket(name: string): ServerBucket | undefined
   /** The terse config object of a bucket (or the global one) as `node` reports it. */
   configObject(bucket: ServerBucket | undefined, node: ServerNode | undefined): Record<string, unknown>
@@ -150,7 +152,7 @@ export const mgmtHandler =
         name: "default",
         nodes: cluster.nodes.filter((n) => n.membership !== "removed").map((n) => nodeInfo(cluster, n, node)),
         buckets: { uri: `/pools/default/buckets?uuid=${cluster.uuid}` },
-        rebalanceStatus: "none"
+        rebalanceStatus: cluster.rebalancing ? "running" : "none"
       })
       return
     }

@@ -198,15 +198,17 @@ describe("faults on the simulated network (TestClock)", () => {
       const mastersBefore = new Map<string, number>()
       for (const key of keys) mastersBefore.set(key, (yield* cluster.control.keyInfo(key))[0]!.node)
 
-      // A fourth node joins while the load runs.
+      // A fourth node joins while the load runs: its vBuckets arrive in 16 batches, 2 ms
+      // apart, each a new map revision, as a real rebalance moves them.
       yield* TestClock.adjust("10 millis")
       const joined = yield* cluster.control.addNode()
       slow(joined.kv)
-      yield* cluster.control.rebalance()
-      yield* TestClock.adjust("10 millis")
-      // Then node 0 leaves, still under load.
+      yield* drive(cluster.control.rebalance({ steps: 16, interval: "2 millis" }))
+      // Then node 0 leaves, still under load, in 8 batches.
       yield* cluster.control.removeNode(0)
-      yield* cluster.control.rebalance()
+      yield* drive(cluster.control.rebalance({ steps: 8, interval: "3 millis" }))
+      // Both rebalances ran while the load was still going.
+      expect(load.unsafePoll()).toBeNull()
       const exits = yield* drive(Fiber.join(load))
 
       // Every operation completed, once, with the value it wrote.

@@ -6,7 +6,7 @@
 import * as http from "node:http"
 import * as net from "node:net"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either } from "effect"
+import { Effect, Either, Fiber, TestClock } from "effect"
 import * as EmbeddedCluster from "../../src/EmbeddedCluster.js"
 import { vbucketOf } from "../../src/internal/hashing/vbucket.js"
 import { HelloFeature, Magic, Opcode, Status } from "../../src/internal/protocol/constants.js"
@@ -133,6 +133,43 @@ describe("topology control", () => {
       ])
       const removedAgain = yield* Effect.either(server.control.removeNode(2))
       expect(Either.isLeft(removedAgain)).toBe(true)
+    })
+  )
+
+  it.scoped("a rebalance in steps: each batch of vBuckets is a map revision, and the data stays readable", () =>
+    Effect.gen(function* () {
+      const server = yield* EmbeddedCluster.make({ nodes: 2, replicas: 1 })
+      const r = yield* router(server)
+      for (const key of keys) yield* r.write(key, `v-${key}`)
+      const added = yield* server.control.addNode()
+      const rebalance = yield* Effect.fork(server.control.rebalance({ steps: 4, interval: "1 second" }))
+      yield* TestClock.adjust(0)
+      const onNewNode: Array<number> = []
+      for (let step = 0; step < 3; step++) {
+        // Revision 2 put the new node in the map; each batch after that is one more.
+        expect(server.revision()).toBe(3 + step)
+        const config = yield* r.config(server.nodes[0]!.kv)
+        expect(config.rev).toBe(3 + step)
+        expect(config.nodesExt.map((n) => n.services.kv)).toContain(added.kv)
+        onNewNode.push(config.vBucketServerMap.vBucketMap.filter((chain) => chain[0] === added.index).length)
+        for (const key of keys) expect(yield* r.read(key)).toBe(`v-${key}`)
+        const pool = yield* fetchJson(
+          `http://127.0.0.1:${server.nodes[0]!.mgmt}/pools/default`,
+          "Administrator:password"
+        )
+        expect(pool.body.rebalanceStatus).toBe("running")
+        yield* TestClock.adjust("1 second")
+      }
+      yield* Fiber.join(rebalance)
+      expect(server.revision()).toBe(6)
+      const final = yield* r.config(server.nodes[0]!.kv)
+      onNewNode.push(final.vBucketServerMap.vBucketMap.filter((chain) => chain[0] === added.index).length)
+      // The new node's share grows batch by batch to about a third of 1024.
+      for (let i = 1; i < onNewNode.length; i++) expect(onNewNode[i]!).toBeGreaterThan(onNewNode[i - 1]!)
+      expect(onNewNode[3]).toBeGreaterThan(300)
+      for (const key of keys) expect(yield* r.read(key)).toBe(`v-${key}`)
+      const done = yield* fetchJson(`http://127.0.0.1:${server.nodes[0]!.mgmt}/pools/default`, "Administrator:password")
+      expect(done.body.rebalanceStatus).toBe("none")
     })
   )
 
