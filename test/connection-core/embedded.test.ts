@@ -5,7 +5,7 @@
  * unknown bucket, nothing listening, a host that never answers.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Redacted, Scope } from "effect"
+import { Effect, Exit, Fiber, Redacted, Scope, Tracer } from "effect"
 import type { Connection } from "../../src/Connection.js"
 import * as EmbeddedCluster from "../../src/EmbeddedCluster.js"
 import { listen } from "../../src/Iops/Node.js"
@@ -33,6 +33,38 @@ const connect = (cluster: EmbeddedCluster.EmbeddedCluster.Service, options: Opti
   }).pipe(nodeIops)
 
 describe("client against the embedded cluster (Node Iops)", () => {
+  it.scopedLive("spans carry the database attributes: system, bucket, operation", () =>
+    Effect.gen(function* () {
+      const cluster = yield* EmbeddedCluster.make({ nodes: 1, replicas: 0 })
+      const cb: Connection.Service = yield* connect(cluster)
+      const native = yield* Effect.tracer
+      const recorded: Array<readonly [string, Map<string, unknown>]> = []
+      const recording = Tracer.make({
+        span: (...args) => {
+          const span = native.span(...args)
+          const attributes = new Map<string, unknown>()
+          const set = span.attribute.bind(span)
+          span.attribute = (key, value) => {
+            attributes.set(key, value)
+            set(key, value)
+          }
+          recorded.push([args[0], attributes])
+          return span
+        },
+        context: native.context
+      })
+      yield* Effect.withTracer(cb.get("untraced-missing", { quiet: true }), recording)
+      expect(recorded.map(([name]) => name)).toEqual(["couchbase.get"])
+      expect(Object.fromEntries(recorded[0]![1])).toEqual({
+        "db.system": "couchbase",
+        "db.name": "default",
+        "db.namespace": "default",
+        "db.operation": "get",
+        "db.operation.name": "get"
+      })
+    })
+  )
+
   it.scopedLive("bootstraps, stores, reads, and detects CAS conflicts", () =>
     Effect.gen(function* () {
       const cluster = yield* EmbeddedCluster.make({ nodes: 3, replicas: 1 })

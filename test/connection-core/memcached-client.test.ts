@@ -187,16 +187,32 @@ describe("memcached mode against Debian's memcached", () => {
       const mc = yield* startMemcached
       const cb: Connection.Service = yield* connect([mc])
       const native = yield* Effect.tracer
-      const names: Array<string> = []
+      const spans: Array<{ readonly name: string; readonly kind: string; readonly attributes: Map<string, unknown> }> =
+        []
       const recording = Tracer.make({
         span: (...args) => {
-          names.push(args[0])
-          return native.span(...args)
+          const span = native.span(...args)
+          const attributes = new Map<string, unknown>()
+          const set = span.attribute.bind(span)
+          span.attribute = (key, value) => {
+            attributes.set(key, value)
+            set(key, value)
+          }
+          spans.push({ name: args[0], kind: args[5], attributes })
+          return span
         },
         context: native.context
       })
       yield* Effect.withTracer(Effect.zip(cb.upsert("traced", 1), cb.getMulti(["traced"])), recording)
-      expect(names).toEqual(["couchbase.upsert", "couchbase.getMulti"])
+      expect(spans.map((s) => [s.name, s.kind])).toEqual([
+        ["couchbase.upsert", "client"],
+        ["couchbase.getMulti", "client"]
+      ])
+      expect(Object.fromEntries(spans[1]!.attributes)).toEqual({
+        "db.system": "memcached",
+        "db.operation": "getMulti",
+        "db.operation.name": "getMulti"
+      })
     })
   )
 

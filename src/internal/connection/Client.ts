@@ -136,6 +136,25 @@ const makeService = (
     }
   }
 
+  // The OpenTelemetry database attributes of each operation's span, under both the
+  // older (db.name, db.operation) and the current (db.namespace, db.operation.name)
+  // names, built once per operation name.
+  const spanAttributes = new Map<string, Record<string, string>>()
+  const attributesOf = (name: string): Record<string, string> => {
+    let attributes = spanAttributes.get(name)
+    if (attributes === undefined) {
+      const bucket = core.settings.bucket
+      attributes = {
+        "db.system": core.settings.memcached === true ? "memcached" : "couchbase",
+        "db.operation": name,
+        "db.operation.name": name,
+        ...(bucket === undefined ? {} : { "db.name": bucket, "db.namespace": bucket })
+      }
+      spanAttributes.set(name, attributes)
+    }
+    return attributes
+  }
+
   const span = <A, E>(name: string, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
     Effect.tracerWith((tracer) =>
       // Effect's built-in tracer records nothing anyone can read, and a span costs
@@ -145,7 +164,7 @@ const makeService = (
         : Effect.withSpan(effect, `couchbase.${name}`, {
             kind: "client",
             captureStackTrace: false,
-            attributes: { "db.system": "couchbase" }
+            attributes: attributesOf(name)
           })
     )
 
