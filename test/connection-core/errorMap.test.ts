@@ -227,6 +227,28 @@ describe("the client follows the node's error map (simulated network, TestClock)
     })
   )
 
+  it.scoped("fetch-config makes the client fetch the map it would otherwise not see", () =>
+    Effect.gen(function* () {
+      const { cluster, cb } = yield* setup
+      // A node joins; the client polls no configs and meets no NOT_MY_VBUCKET for a key
+      // that stays on node 0, so it keeps the one-node map.
+      yield* cluster.control.addNode()
+      yield* cluster.control.rebalance()
+      let key = ""
+      for (let i = 0; key === ""; i++) {
+        if ((yield* cluster.control.keyInfo(`stays-${i}`))[0]!.node === 0) key = `stays-${i}`
+      }
+      const stored = yield* forkAndAdvance(cb.upsert(key, "v", { format: FMT_UTF8 }), 1)
+      expect((yield* successOf(stored)).success).toBe(true)
+      expect((yield* cb.cluster.capiBaseUrls).length).toBe(1)
+      // The status says "fetch a newer config": afterwards the client knows both nodes.
+      yield* cluster.control.injectStatus(key, FETCH_CONFIG)
+      const get = yield* forkAndAdvance(cb.get(key), 10)
+      expect((yield* successOf(get)).value).toBe("v")
+      expect((yield* cb.cluster.capiBaseUrls).length).toBe(2)
+    })
+  )
+
   it.scoped("the cluster control refuses a status outside 1…0xffff", () =>
     Effect.gen(function* () {
       const { cluster } = yield* setup
