@@ -56,7 +56,7 @@ import {
 } from "./server/KeyControl.js"
 import type { Membership, RunState, ServerNode } from "./server/ServerNode.js"
 import { simulatedTransport } from "./server/transport/simulated.js"
-import type { ServerTransport } from "./server/transport/Transport.js"
+import type { ServerTlsOptions, ServerTransport } from "./server/transport/Transport.js"
 import { tcpTransport } from "./server/transport/tcp.js"
 import { handleViewRequest, installDesignDocuments, loadBeerSample, type SampleDataset } from "./server/views/index.js"
 
@@ -104,16 +104,12 @@ export type SampleName = "beer-sample"
 const SAMPLES: Readonly<Record<SampleName, () => SampleDataset>> = { "beer-sample": loadBeerSample }
 
 /**
- * The certificate the TLS ports serve: PEM text or bytes. The certificate should name
- * the advertised host (`127.0.0.1` by default) in its subjectAltName, since clients
- * verify it against the host they connect to.
+ * The certificate the TLS ports serve and its private key: PEM text or bytes. The
+ * certificate (or the chain from it towards the CA) should name the advertised host
+ * (`127.0.0.1` by default) in its subjectAltName, since clients verify it against the
+ * host they connect to.
  */
-export interface TlsOptions {
-  /** The private key (PEM). */
-  readonly key: string | Buffer
-  /** The certificate, or the chain from it up to (not necessarily including) the CA (PEM). */
-  readonly cert: string | Buffer
-}
+export type TlsOptions = ServerTlsOptions
 
 /** Options of {@link make}. */
 export interface Options {
@@ -319,8 +315,8 @@ const nodeInfo = (node: ServerNode): NodeInfo => ({
   bucketPorts: Object.fromEntries(node.bucketPorts),
   membership: node.membership,
   state: node.state,
-  connections: { total: node.stats.totalConnections, tls: node.tlsConnections },
-  saslAuthentications: Object.fromEntries(node.saslAuthentications)
+  connections: { total: node.stats.totalConnections, tls: node.stats.tlsConnections },
+  saslAuthentications: Object.fromEntries(node.stats.saslAuthentications)
 })
 
 // Bad PEM would otherwise surface only at the first TLS handshake: fail when the layer is built.
@@ -411,7 +407,7 @@ export const make = (
       users,
       ports: options.ports ?? [],
       version: SERVER_VERSION,
-      ...(options.tls === undefined ? {} : { tls: { key: options.tls.key, cert: options.tls.cert } })
+      ...(options.tls === undefined ? {} : { tls: options.tls })
     }
     // The clock is captured once: under TestClock, TTLs and locks follow the test's time.
     const cluster = yield* ServerCluster.make(spec, transports, () => clock.unsafeCurrentTimeMillis()).pipe(
@@ -458,17 +454,14 @@ const service = (
   defaultBucket: string
 ): EmbeddedCluster.Service => {
   const host = cluster.spec.host
-  const connectionString = `couchbase://${cluster
-    .members()
-    .map((n) => `${host}:${n.kv}`)
-    .join(",")}`
-  const secureConnectionString =
-    cluster.spec.tls === undefined
-      ? undefined
-      : `couchbases://${cluster
-          .members()
-          .map((n) => `${host}:${n.kvSSL}`)
-          .join(",")}`
+  // The member nodes' KV ports (plain or TLS) as a connection string of `scheme`.
+  const membersAt = (scheme: string, port: (node: ServerNode) => number) =>
+    `${scheme}://${cluster
+      .members()
+      .map((n) => `${host}:${port(n)}`)
+      .join(",")}`
+  const connectionString = membersAt("couchbase", (n) => n.kv)
+  const secureConnectionString = cluster.spec.tls === undefined ? undefined : membersAt("couchbases", (n) => n.kvSSL)
   const bucketNamed = (name: string | undefined): Effect.Effect<ServerBucket, ClusterControlError> => {
     const bucket = cluster.bucket(name ?? defaultBucket)
     if (bucket === undefined) {

@@ -215,7 +215,6 @@ export class ServerCluster {
       socket.destroy()
       return
     }
-    if (socket.secure) node.tlsConnections++
     new Session(this, node, socket, bound)
   }
 

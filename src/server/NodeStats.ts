@@ -35,10 +35,19 @@ export class BucketCounters {
 /** The counters of one node: connection totals and per-bucket counters. */
 export class NodeStats {
   totalConnections = 0
+  /** KV connections accepted over TLS (a part of `totalConnections`). */
+  tlsConnections = 0
   authCmds = 0
   authErrors = 0
   rejectedConnections = 0
+  /** Successful SASL authentications by mechanism (`PLAIN`, `SCRAM-SHA512`, …). */
+  readonly saslAuthentications = new Map<string, number>()
   private readonly perBucket = new Map<string, BucketCounters>()
+
+  /** Counts a successful SASL authentication with `mechanism`. */
+  authenticated(mechanism: string): void {
+    this.saslAuthentications.set(mechanism, (this.saslAuthentications.get(mechanism) ?? 0) + 1)
+  }
 
   /** The counters of `bucket` on this node. */
   bucket(name: string): BucketCounters {

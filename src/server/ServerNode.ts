@@ -44,10 +44,6 @@ export class ServerNode implements ConfigNode {
   state: RunState = "running"
   readonly sessions = new Set<NodeSession>()
   readonly stats = new NodeStats()
-  /** KV connections accepted over TLS since the node was created. */
-  tlsConnections = 0
-  /** Successful SASL authentications by mechanism (`PLAIN`, `SCRAM-SHA512`, …). */
-  readonly saslAuthentications = new Map<string, number>()
   /** The scope owning the node's listeners (closed by `stop`). */
   listenerScope: Scope.CloseableScope | undefined
   /** HTTP connections of the node (closed by `stop` / `restart`). */
@@ -66,11 +62,6 @@ export class ServerNode implements ConfigNode {
   /** True when the node is in the cluster map. */
   get inMap(): boolean {
     return this.membership === "active" || this.membership === "ejecting"
-  }
-
-  /** Counts a successful SASL authentication with `mechanism`. */
-  authenticated(mechanism: string): void {
-    this.saslAuthentications.set(mechanism, (this.saslAuthentications.get(mechanism) ?? 0) + 1)
   }
 
   /** Closes every KV and HTTP connection of the node. */

@@ -108,6 +108,7 @@ export class Session implements NodeSession {
     this.bucket = boundBucket
     node.sessions.add(this)
     node.stats.totalConnections++
+    if (socket.secure) node.stats.tlsConnections++
     socket.onData((chunk) => this.receive(chunk))
     socket.onDrain(() => {
       if (this.paused && !this.closing) {

@@ -103,7 +103,7 @@ export const listMechanisms = (s: Session, f: Frame): void => {
 }
 
 const authenticated = (s: Session, f: Frame, user: User, mechanism: string, message: string): void => {
-  s.node.authenticated(mechanism)
+  s.node.stats.authenticated(mechanism)
   s.user = user
   s.sasl = undefined
   // As kv_engine does for pre-RBAC clients: a user named like a bucket lands in it.

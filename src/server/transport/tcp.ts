@@ -27,8 +27,7 @@ const createHttpServer = (handler: HttpHandler, options: ListenOptions): http.Se
 /** Real sockets on the host's TCP stack. */
 export const tcpTransport: ServerTransport = {
   name: "tcp",
-  listen: (host, port, onConnection, options = {}) =>
-    listenNode(host, port, onConnection, options.tls === undefined ? {} : { tls: { ...options.tls } }),
+  listen: (host, port, onConnection, options = {}) => listenNode(host, port, onConnection, options),
   listenHttp: (host, port, handler, track, options = {}) =>
     Effect.acquireRelease(
       Effect.async<{ server: http.Server; listener: ServerListener }, ListenError>((resume) => {
