@@ -26,6 +26,19 @@ export const SASL_MECHANISMS = ["SCRAM-SHA512", "SCRAM-SHA256", "SCRAM-SHA1", "P
 
 const NOTHING: Shape = { extras: [0], key: "none", value: "none" }
 
+/** The HELLO features this server acknowledges, with the session flag each sets. */
+const SUPPORTED_FEATURES: ReadonlyMap<number, keyof SessionFeatures> = new Map([
+  [HelloFeature.TcpNoDelay, "tcpNoDelay"],
+  [HelloFeature.MutationSeqno, "mutationSeqno"],
+  [HelloFeature.Xerror, "xerror"],
+  [HelloFeature.SelectBucket, "selectBucket"],
+  [HelloFeature.Json, "json"],
+  [HelloFeature.Duplex, "duplex"],
+  [HelloFeature.ClustermapChangeNotification, "clustermapNotification"],
+  [HelloFeature.AltRequestSupport, "altRequest"],
+  [HelloFeature.GetClusterConfigWithKnownVersion, "knownVersion"]
+])
+
 /** HELLO: negotiates features and records the agent name. */
 export const hello = (s: Session, f: Frame): void => {
   if (!checkShape(s, f, { extras: [0], key: "optional", value: "optional" })) return
@@ -55,38 +68,11 @@ export const hello = (s: Session, f: Frame): void => {
   }
   const duplexRequested = requested.includes(HelloFeature.Duplex)
   for (const feature of requested) {
-    switch (feature) {
-      case HelloFeature.TcpNoDelay:
-        ack(feature, "tcpNoDelay")
-        break
-      case HelloFeature.MutationSeqno:
-        ack(feature, "mutationSeqno")
-        break
-      case HelloFeature.Xerror:
-        ack(feature, "xerror")
-        break
-      case HelloFeature.SelectBucket:
-        ack(feature, "selectBucket")
-        break
-      case HelloFeature.Json:
-        ack(feature, "json")
-        break
-      case HelloFeature.Duplex:
-        ack(feature, "duplex")
-        break
-      case HelloFeature.ClustermapChangeNotification:
-        // Notifications are server-initiated requests: they need DUPLEX too.
-        if (duplexRequested) ack(feature, "clustermapNotification")
-        break
-      case HelloFeature.AltRequestSupport:
-        ack(feature, "altRequest")
-        break
-      case HelloFeature.GetClusterConfigWithKnownVersion:
-        ack(feature, "knownVersion")
-        break
-      default:
-        break
-    }
+    const name = SUPPORTED_FEATURES.get(feature)
+    if (name === undefined) continue
+    // Notifications are server-initiated requests: they need DUPLEX too.
+    if (name === "clustermapNotification" && !duplexRequested) continue
+    ack(feature, name)
   }
   s.setFeatures(features)
   const value = Buffer.allocUnsafe(acked.length * 2)
