@@ -1,16 +1,8 @@
 /**
- * The callback adapter for code outside Effect (SPEC.md §3.4), after the Python
- * SDK's `couchbase.async` module: an {@link AsyncConnection} whose methods return an
+ * The callback adapter for code outside Effect, after the Python SDK's
+ * `couchbase.async` module: an {@link AsyncConnection} whose methods return an
  * {@link AsyncResult} at once; the caller sets `callback` and `errback` (or calls
  * `setCallbacks(ok, err)`) before returning to the event loop.
- *
- * ```ts
- * const cb = AsyncResult.make(connection, runtime)
- * cb.get("user::1").setCallbacks(
- *   (result) => console.log(result.value),
- *   (asyncResult, error) => console.error(asyncResult.operation, error.message)
- * )
- * ```
  *
  * - Success calls `callback(result)`: the single result, or the `MultiResult` of a
  *   multi operation.
@@ -31,6 +23,21 @@
  * every method returns a `Promise` (argument errors become rejections there, as is
  * the custom for promise-returning functions).
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { AsyncResult } from "effect-couchbase"
+ *
+ * // Hand the connection in context to code written for callbacks.
+ * const startLegacyReport = Effect.gen(function* () {
+ *   const cb = yield* AsyncResult.fromContext()
+ *   cb.get("user::1").setCallbacks(
+ *     (result) => console.log("user::1 is", result.value),
+ *     (asyncResult, error) => console.error(asyncResult.operation, "failed:", error.message)
+ *   )
+ * })
+ * ```
+ *
  * @since 0.1.0
  */
 import { Cause, Data, Effect, Exit, FiberId, type HKT, Runtime } from "effect"
@@ -38,7 +45,12 @@ import { Connection, type OperationName, type Operations, operationNames } from 
 import { ClientTemporaryFailError } from "./Errors.js"
 import { argumentErrorOf } from "./internal/ops/validate.js"
 
-/** A programming error around callbacks: none set for a result, or one that threw. */
+/**
+ * A programming error around callbacks: none set for a result, or one that threw.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class AsyncResultError extends Data.TaggedError("AsyncResultError")<{
   readonly reason: "MissingCallback" | "CallbackThrew"
   /** The operation, e.g. `get("user::1")`. */
@@ -48,26 +60,49 @@ export class AsyncResultError extends Data.TaggedError("AsyncResultError")<{
   readonly cause?: unknown
 }> {}
 
-/** A defect (a bug in this library) that ended an operation; delivered to `errback`. */
+/**
+ * A defect (a bug in this library) that ended an operation; delivered to `errback`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class DefectError extends Data.TaggedError("DefectError")<{
   readonly message: string
   readonly cause: unknown
 }> {}
 
-/** Called on success with the operation's result. */
+/**
+ * Called on success with the operation's result.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Callback<A> = (result: A) => void
 
 /**
  * Called on failure with the AsyncResult and the error: the operation's error, a
  * {@link DefectError} for a bug, or a `ClientTemporaryFailError` when the operation was
  * interrupted from outside (every operation's error union already contains the latter).
+ *
+ * @since 0.1.0
+ * @category models
  */
 export type Errback<A, E> = (asyncResult: AsyncResult<A, E>, error: E | DefectError | ClientTemporaryFailError) => void
 
-/** Where programming errors around callbacks go; see the module documentation. */
+/**
+ * Where programming errors around callbacks go; see the module documentation.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type UnhandledHandler = (error: AsyncResultError) => void
 
-/** The default {@link UnhandledHandler}: rethrows outside any stack, as an uncaught exception. */
+/**
+ * The default {@link UnhandledHandler}: rethrows outside any stack, as an uncaught exception.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const rethrowUnhandled: UnhandledHandler = (error) => {
   queueMicrotask(() => {
     throw error
@@ -77,17 +112,31 @@ export const rethrowUnhandled: UnhandledHandler = (error) => {
 /**
  * Starts the work behind an {@link AsyncResult}: calls `complete` exactly once with
  * the outcome (possibly synchronously) and returns how to cancel it.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export type Starter<A, E> = (complete: (exit: Exit.Exit<A, E>) => void) => () => void
 
 /**
  * The pending outcome of one operation, with settable callbacks. Built by an
  * {@link AsyncConnection}; integrators may build their own from any {@link Starter}.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export class AsyncResult<A, E = never> {
-  /** Called with the result on success. */
+  /**
+   * Called with the result on success.
+   *
+   * @since 0.1.0
+   */
   callback: Callback<A> | undefined = undefined
-  /** Called with this object and the error on failure. */
+  /**
+   * Called with this object and the error on failure.
+   *
+   * @since 0.1.0
+   */
   errback: Errback<A, E> | undefined = undefined
   private settled = false
   private cancelled = false
@@ -112,7 +161,11 @@ export class AsyncResult<A, E = never> {
     starting = false
   }
 
-  /** Sets both callbacks; returns this object for chaining. */
+  /**
+   * Sets both callbacks; returns this object for chaining.
+   *
+   * @since 0.1.0
+   */
   setCallbacks(callback: Callback<A>, errback: Errback<A, E>): this {
     this.callback = callback
     this.errback = errback
@@ -124,13 +177,18 @@ export class AsyncResult<A, E = never> {
     return this.settled || this.cancelled
   }
 
-  /** Stops the operation if it is still running; no callback is called afterwards. */
+  /**
+   * Stops the operation if it is still running; no callback is called afterwards.
+   *
+   * @since 0.1.0
+   */
   cancel(): void {
     if (this.cancelled) return
     this.cancelled = true
     if (!this.settled) this.cancelWork()
   }
 
+  /** @internal */
   private deliver(exit: Exit.Exit<A, E>): void {
     if (this.cancelled) return
     if (Exit.isSuccess(exit)) {
@@ -145,6 +203,7 @@ export class AsyncResult<A, E = never> {
     else this.invoke(() => errback(this, error))
   }
 
+  /** @internal */
   private invoke(f: () => void): void {
     try {
       f()
@@ -160,6 +219,7 @@ export class AsyncResult<A, E = never> {
     }
   }
 
+  /** @internal */
   private unhandled(reason: "MissingCallback", what: string, cause: unknown): void {
     const which = what.endsWith("succeeded") ? "callback" : "errback"
     this.onUnhandled(
@@ -193,19 +253,34 @@ const errorOf = <E>(cause: Cause.Cause<E>): E | DefectError | ClientTemporaryFai
 // AsyncConnection
 // ---------------------------------------------------------------------------
 
-/** The `HKT` of {@link AsyncResult}, to write {@link Operations} over it. */
+/**
+ * The `HKT` of {@link AsyncResult}, to write {@link Operations} over it.
+ *
+ * @since 0.1.0
+ * @category type lambdas
+ */
 export interface AsyncResultTypeLambda extends HKT.TypeLambda {
   readonly type: AsyncResult<this["Target"], this["Out1"]>
 }
 
-/** Every operation of the connection, returning an {@link AsyncResult}. */
+/**
+ * Every operation of the connection, returning an {@link AsyncResult}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface AsyncConnection<Quiet extends boolean = false, Doc = unknown>
   extends Operations<AsyncResultTypeLambda, Quiet, Doc> {
   /** The quiet default of the wrapped connection. */
   readonly quiet: Quiet
 }
 
-/** Options of {@link make}. */
+/**
+ * Options of {@link make}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface AsyncConnectionOptions {
   /** Where results without callbacks and throwing callbacks are reported. Default {@link rethrowUnhandled}. */
   readonly onUnhandled?: UnhandledHandler | undefined
@@ -224,6 +299,9 @@ const describe = (name: OperationName, args: ReadonlyArray<unknown>): string => 
  * Wraps a connection: each method checks its arguments (throwing an `ArgumentError`
  * synchronously), then starts the operation on `runtime` and returns its
  * {@link AsyncResult}.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const make = <Quiet extends boolean, Doc>(
   service: Connection.Service<Quiet, Doc>,
@@ -257,6 +335,9 @@ export const make = <Quiet extends boolean, Doc>(
 /**
  * An {@link AsyncConnection} over the {@link Connection} in context, running on the
  * current runtime (so its operations see the same services, tracer and logger).
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const fromContext = (
   options?: AsyncConnectionOptions
@@ -271,7 +352,12 @@ export const fromContext = (
 // The Promise wrapper: the worked example of an integration
 // ---------------------------------------------------------------------------
 
-/** The `HKT` of `Promise`, to write {@link Operations} over it. */
+/**
+ * The `HKT` of `Promise`, to write {@link Operations} over it.
+ *
+ * @since 0.1.0
+ * @category type lambdas
+ */
 export interface PromiseTypeLambda extends HKT.TypeLambda {
   readonly type: Promise<this["Target"]>
 }
@@ -280,19 +366,46 @@ export interface PromiseTypeLambda extends HKT.TypeLambda {
  * Every operation returning a `Promise` of its result. A rejection's reason is the
  * operation's error (its type is the same union as the Effect's error channel, plus
  * {@link DefectError}); argument errors reject too.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface PromiseConnection<Quiet extends boolean = false, Doc = unknown>
   extends Operations<PromiseTypeLambda, Quiet, Doc> {
   readonly quiet: Quiet
 }
 
-/** The `Promise` of an {@link AsyncResult}: it sets both callbacks. */
+/**
+ * The `Promise` of an {@link AsyncResult}: it sets both callbacks.
+ *
+ * @since 0.1.0
+ * @category conversions
+ */
 export const toPromise = <A, E>(result: AsyncResult<A, E>): Promise<A> =>
   new Promise<A>((resolve, reject) => {
     result.setCallbacks(resolve, (_, error) => reject(error))
   })
 
-/** Wraps an {@link AsyncConnection} so that every operation returns a `Promise`. */
+/**
+ * Wraps an {@link AsyncConnection} so that every operation returns a `Promise`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { AsyncResult } from "effect-couchbase"
+ *
+ * // A Promise API over the connection in context, for a framework that wants promises.
+ * const promises = Effect.map(AsyncResult.fromContext(), AsyncResult.toPromiseConnection)
+ *
+ * const userName = async (db: AsyncResult.PromiseConnection) => {
+ *   const user = await db.get("user::1", { quiet: true })
+ *   return user.success ? user.value : undefined
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category conversions
+ */
 export const toPromiseConnection = <Quiet extends boolean, Doc>(
   connection: AsyncConnection<Quiet, Doc>
 ): PromiseConnection<Quiet, Doc> => {

@@ -1,16 +1,7 @@
 /**
  * `AsyncViewBase`: the Python SDK's callback interface to view results, for code
- * outside Effect (SPEC.md §6). Subclass it, implement `onRows`, `onError` and
- * `onDone`, then `start()` it:
- *
- * ```ts
- * class Printer extends AsyncViewBase {
- *   onRows(rows: ReadonlyArray<ViewRow>) { for (const r of rows) console.log(r.key) }
- *   onError(error: unknown) { console.error(error) }
- *   onDone() { console.log("done", this.totalRows) }
- * }
- * new Printer(view, "beer", "brewery_beers", { limit: 100 }).start()
- * ```
+ * outside Effect. Subclass it, implement `onRows`, `onError` and `onDone`, then
+ * `start()` it (see the example below).
  *
  * It is a thin adapter over {@link View.Service.query}'s `Stream` (not a second
  * implementation): rows are handed over as the stream yields them, so a slow `onRows`
@@ -21,24 +12,58 @@
  * also after `cancel()`. Exceptions thrown by `onError` or `onDone` are logged, never
  * thrown into the event loop.
  *
+ * @example
+ * ```ts
+ * import { AsyncViewBase } from "effect-couchbase/AsyncViewBase"
+ * import type { View, ViewRow } from "effect-couchbase/View"
+ *
+ * class BreweryPrinter extends AsyncViewBase<ReadonlyArray<string>, unknown> {
+ *   onRows(rows: ReadonlyArray<ViewRow<ReadonlyArray<string>, unknown>>) {
+ *     for (const row of rows) console.log(row.key.join(" / "))
+ *   }
+ *   onError(error: unknown) {
+ *     console.error("the query failed:", error)
+ *   }
+ *   onDone() {
+ *     console.log(`${this.rowsReturned} of ${this.totalRows} rows`)
+ *   }
+ * }
+ *
+ * // `view` comes from View.make or View.makeFromConnection.
+ * const printBreweries = (view: View.Service) =>
+ *   new BreweryPrinter(view, "beer", "brewery_beers", { limit: 100 }).start()
+ * ```
+ *
  * @since 0.1.0
  */
 import { Cause, Chunk, Effect, Exit, Fiber, Option, Stream } from "effect"
 import { AlreadyQueriedError } from "./Errors.js"
 import type { View, ViewError, ViewMeta, ViewQuery, ViewRow } from "./View.js"
 
-/** Options of an {@link AsyncViewBase}. */
+/**
+ * Options of an {@link AsyncViewBase}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface AsyncViewOptions {
   /** See {@link AsyncViewBase.rowsPerCall}. */
   readonly rowsPerCall?: number | undefined
 }
 
-/** The base class of callback-driven view queries. */
+/**
+ * The base class of callback-driven view queries.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export abstract class AsyncViewBase<K = unknown, V = unknown> {
   /**
    * Rows per `onRows` call: N > 0 gives batches of exactly N rows (the last may be
    * smaller); 0 (the default) hands over rows as they arrive, batch by batch;
    * −1 makes one call with every row at the end.
+   *
+   * @since 0.1.0
    */
   rowsPerCall: number
 
@@ -60,11 +85,23 @@ export abstract class AsyncViewBase<K = unknown, V = unknown> {
     this.rowsPerCall = options.rowsPerCall ?? 0
   }
 
-  /** Called with each batch of rows (see {@link rowsPerCall}). */
+  /**
+   * Called with each batch of rows (see {@link rowsPerCall}).
+   *
+   * @since 0.1.0
+   */
   abstract onRows(rows: ReadonlyArray<ViewRow<K, V>>): void
-  /** Called once when the query fails or a callback throws; `onDone` follows. */
+  /**
+   * Called once when the query fails or a callback throws; `onDone` follows.
+   *
+   * @since 0.1.0
+   */
   abstract onError(error: ViewError | unknown): void
-  /** Called once, last. */
+  /**
+   * Called once, last.
+   *
+   * @since 0.1.0
+   */
   abstract onDone(): void
 
   /** `total_rows`, once the query has completed. */
@@ -92,6 +129,7 @@ export abstract class AsyncViewBase<K = unknown, V = unknown> {
     return this.fiber !== undefined
   }
 
+  /** @internal */
   private deliver(rows: ReadonlyArray<ViewRow<K, V>>): Effect.Effect<void, unknown> {
     if (rows.length === 0) return Effect.void
     return Effect.try({
@@ -103,6 +141,7 @@ export abstract class AsyncViewBase<K = unknown, V = unknown> {
     })
   }
 
+  /** @internal */
   private callback(name: "onError" | "onDone", f: () => void): Effect.Effect<void> {
     return Effect.try(f).pipe(
       Effect.catchAll((thrown) => Effect.logError(`AsyncViewBase.${name} threw`, thrown)),
@@ -113,6 +152,8 @@ export abstract class AsyncViewBase<K = unknown, V = unknown> {
   /**
    * Starts the query and returns at once; the callbacks follow on the event loop.
    * Throws `AlreadyQueriedError` when called twice: create a new object to query again.
+   *
+   * @since 0.1.0
    */
   start(): this {
     if (this.fiber !== undefined) {
@@ -145,7 +186,11 @@ export abstract class AsyncViewBase<K = unknown, V = unknown> {
     return this
   }
 
-  /** Stops the query (the HTTP request is aborted); `onDone` is still called. */
+  /**
+   * Stops the query (the HTTP request is aborted); `onDone` is still called.
+   *
+   * @since 0.1.0
+   */
   cancel(): void {
     if (this.fiber !== undefined) Effect.runFork(Fiber.interrupt(this.fiber))
   }
@@ -154,6 +199,9 @@ export abstract class AsyncViewBase<K = unknown, V = unknown> {
 /**
  * Python's `query(…, itercls=…)`: creates an object of the given {@link AsyncViewBase}
  * subclass for a query, not yet started.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const asyncQuery = <T extends AsyncViewBase<any, any>>(
   itercls: new (view: View.Service, design: string, viewName: string, params?: ViewQuery) => T,

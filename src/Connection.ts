@@ -1,5 +1,5 @@
 /**
- * The key/value connection (SPEC.md §3): a service whose every operation is an
+ * The key/value connection: a service whose every operation is an
  * `Effect` with its exact error union.
  *
  * ## `quiet` in the types
@@ -44,12 +44,34 @@
  * `bigint`; a counter's value is a `bigint`.
  *
  * The same signatures, written once in {@link Operations}, serve the Effect service,
- * the callback adapter (`AsyncResult.ts`) and its Promise wrapper.
+ * the callback adapter (the `AsyncResult` module) and its Promise wrapper.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer, Schema } from "effect"
+ * import { Connection, Iops, Transcoder } from "effect-couchbase"
+ *
+ * const Profile = Schema.Struct({ visits: Schema.Number })
+ *
+ * // Count a visit, writing the profile back only if nobody changed it since it was read.
+ * const recordVisit = (id: string) =>
+ *   Effect.gen(function* () {
+ *     const profiles = (yield* Connection.Connection).withTranscoder(Transcoder.schemaTranscoder(Profile))
+ *     const profile = yield* profiles.get(`profile::${id}`, { quiet: true })
+ *     if (!profile.success) return yield* profiles.insert(`profile::${id}`, { visits: 1 })
+ *     return yield* profiles.replace(`profile::${id}`, { visits: profile.value.visits + 1 }, { cas: profile.cas })
+ *   })
+ *
+ * // The connection from the COUCHBASE_* environment variables, over Node's sockets.
+ * const CouchbaseLive = Connection.layerConfig().pipe(Layer.provide(Iops.layerNode()))
+ *
+ * const main = recordVisit("ada").pipe(Effect.provide(CouchbaseLive))
+ * ```
  *
  * @since 0.1.0
  */
 import type { Duration, HKT, Redacted, Scope } from "effect"
-import { type Config, type ConfigError, Context, Effect, Layer } from "effect"
+import { Config, type ConfigError, Context, Effect, Layer } from "effect"
 import type {
   ArgumentError,
   AuthError,
@@ -87,7 +109,24 @@ import type {
 } from "./Result.js"
 import type { Transcoder } from "./Transcoder.js"
 
-export type { Options, ResolvedOptions } from "./internal/connection/options.js"
+export type {
+  /**
+   * What a caller gives to connect: connection string, credentials, bucket, quiet
+   * default, format and transcoder, timeouts. Everything is optional.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  Options,
+  /**
+   * The options a connection runs with, every field decided (the given value, else the
+   * connection string's, else the default).
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  ResolvedOptions
+} from "./internal/connection/options.js"
 
 // ---------------------------------------------------------------------------
 // Inputs
@@ -97,6 +136,9 @@ export type { Options, ResolvedOptions } from "./internal/connection/options.js"
  * An item's lifetime: seconds (0 = never; up to 30 days relative; larger = absolute
  * Unix time), a `Duration` (relative, any length; infinite = never) or a `Date`
  * (absolute).
+ *
+ * @since 0.1.0
+ * @category models
  */
 export type TtlInput =
   | number
@@ -105,17 +147,32 @@ export type TtlInput =
   | readonly [seconds: number, nanos: number]
   | `${number} ${Duration.Unit}`
 
-/** A duration where a bare number is seconds (the Python SDK's convention). */
+/**
+ * A duration where a bare number is seconds (the Python SDK's convention).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type SecondsInput =
   | number
   | Duration.Duration
   | readonly [seconds: number, nanos: number]
   | `${number} ${Duration.Unit}`
 
-/** Per-key values of a multi operation: a `Record` (JavaScript property order) or a `Map` (insertion order). */
+/**
+ * Per-key values of a multi operation: a `Record` (JavaScript property order) or a `Map` (insertion order).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type KeyValues<V> = Readonly<Record<string, V>> | ReadonlyMap<string, V>
 
-/** A 64-bit counter amount: a safe integer or a `bigint`. */
+/**
+ * A 64-bit counter amount: a safe integer or a `bigint`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type CounterAmount = number | bigint
 
 /**
@@ -123,13 +180,21 @@ export type CounterAmount = number | bigint
  * master included) have it on disk and `replicateTo` replicas have it in memory. -1
  * means "as many as the bucket has"; more than the bucket's replica count is an
  * `ArgumentError`. When not reached within the durability timeout: `TimeoutError`.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface DurabilityOptions {
   readonly persistTo?: number | undefined
   readonly replicateTo?: number | undefined
 }
 
-/** Options of `get` and `getMulti`. */
+/**
+ * Options of `get` and `getMulti`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface GetOptions {
   /** Also set the expiry (GAT). 0 reads without touching. Not with `replica`. */
   readonly ttl?: TtlInput | undefined
@@ -141,14 +206,24 @@ export interface GetOptions {
   readonly noFormat?: boolean | undefined
 }
 
-/** Options of `getReplica` and `getReplicaMulti`. */
+/**
+ * Options of `getReplica` and `getReplicaMulti`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface GetReplicaOptions {
   /** Which replica (0-based); absent: the replicas in turn until one answers. */
   readonly replicaIndex?: number | undefined
   readonly quiet?: boolean | undefined
 }
 
-/** Options of `upsert` and `replace`. */
+/**
+ * Options of `upsert` and `replace`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface UpsertOptions extends DurabilityOptions {
   /** Only store if the item's CAS is still this one (`KeyExistsError` otherwise). */
   readonly cas?: bigint | undefined
@@ -157,45 +232,85 @@ export interface UpsertOptions extends DurabilityOptions {
   readonly format?: number | undefined
 }
 
-/** Options of `replace`. */
+/**
+ * Options of `replace`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ReplaceOptions extends UpsertOptions {}
 
-/** Options of `insert` (no CAS: the key must not exist). */
+/**
+ * Options of `insert` (no CAS: the key must not exist).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface InsertOptions extends DurabilityOptions {
   readonly ttl?: TtlInput | undefined
   readonly format?: number | undefined
 }
 
-/** Options of `upsertMulti`, `insertMulti` and `replaceMulti` (apply to every key). */
+/**
+ * Options of `upsertMulti`, `insertMulti` and `replaceMulti` (apply to every key).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface StoreMultiOptions extends DurabilityOptions {
   readonly ttl?: TtlInput | undefined
   readonly format?: number | undefined
 }
 
-/** Options of `append` and `prepend`: only `FMT_UTF8` or `FMT_BYTES`. */
+/**
+ * Options of `append` and `prepend`: only `FMT_UTF8` or `FMT_BYTES`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface AppendOptions extends DurabilityOptions {
   readonly cas?: bigint | undefined
   /** Default: from the fragment (string → UTF-8, bytes → bytes). */
   readonly format?: number | undefined
 }
 
-/** Options of `appendMulti` and `prependMulti`. */
+/**
+ * Options of `appendMulti` and `prependMulti`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface AppendMultiOptions extends DurabilityOptions {
   readonly format?: number | undefined
 }
 
-/** Options of `remove`. */
+/**
+ * Options of `remove`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface RemoveOptions extends DurabilityOptions {
   readonly cas?: bigint | undefined
   readonly quiet?: boolean | undefined
 }
 
-/** Options of `removeMulti` (per-key CAS values go in the first argument). */
+/**
+ * Options of `removeMulti` (per-key CAS values go in the first argument).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface RemoveMultiOptions extends DurabilityOptions {
   readonly quiet?: boolean | undefined
 }
 
-/** Options of `counter`, and per-key options of `counterMulti`. */
+/**
+ * Options of `counter`, and per-key options of `counterMulti`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface CounterOptions {
   /** Added to the value; negative decrements (flooring at 0). Default 1. */
   readonly delta?: CounterAmount | undefined
@@ -205,32 +320,57 @@ export interface CounterOptions {
   readonly ttl?: TtlInput | undefined
 }
 
-/** Options of `touch`. */
+/**
+ * Options of `touch`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface TouchOptions {
   /** The new expiry; 0 removes it. */
   readonly ttl: TtlInput
   readonly quiet?: boolean | undefined
 }
 
-/** Options of `touchMulti` with per-key TTLs. */
+/**
+ * Options of `touchMulti` with per-key TTLs.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface TouchMultiOptions {
   readonly quiet?: boolean | undefined
 }
 
-/** Options of `lock` and `lockMulti`. */
+/**
+ * Options of `lock` and `lockMulti`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface LockOptions {
   /** How long to hold the lock: 1 to 30 seconds. */
   readonly ttl: SecondsInput
   readonly quiet?: boolean | undefined
 }
 
-/** Options of `observe` and `observeMulti`. */
+/**
+ * Options of `observe` and `observeMulti`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ObserveOptions {
   /** Ask only the master, not the replicas. */
   readonly masterOnly?: boolean | undefined
 }
 
-/** Options of `endureMulti`. */
+/**
+ * Options of `endureMulti`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface EndureMultiOptions {
   /** Nodes (master included) that must have the item on disk; -1: all. */
   readonly persistTo: number
@@ -244,13 +384,23 @@ export interface EndureMultiOptions {
   readonly interval?: SecondsInput | undefined
 }
 
-/** Options of `endure`. */
+/**
+ * Options of `endure`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface EndureOptions extends EndureMultiOptions {
   /** Only a copy with this CAS counts (a different master CAS: `KeyExistsError`). */
   readonly cas?: bigint | undefined
 }
 
-/** What `stats` returns: stat name → `"host:port"` → value (integers as numbers). */
+/**
+ * What `stats` returns: stat name → `"host:port"` → value (integers as numbers).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Stats = Readonly<Record<string, Readonly<Record<string, number | string>>>>
 
 // ---------------------------------------------------------------------------
@@ -259,7 +409,12 @@ export type Stats = Readonly<Record<string, Readonly<Record<string, number | str
 
 type Field<O, K extends PropertyKey> = K extends keyof O ? O[K] : undefined
 
-/** The literal value of boolean option `K` of `O`, absent reading as `Default`. */
+/**
+ * The literal value of boolean option `K` of `O`, absent reading as `Default`.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
 export type FlagOf<O, K extends PropertyKey, Default extends boolean = false> =
   | Exclude<Field<O, K>, undefined>
   | (undefined extends Field<O, K> ? Default : never)
@@ -267,16 +422,34 @@ export type FlagOf<O, K extends PropertyKey, Default extends boolean = false> =
 /**
  * The quiet mode an operation runs in: the `quiet` given in its options, or the
  * connection's default. `boolean` when only known at run time.
+ *
+ * @since 0.1.0
+ * @category type-level
  */
 export type EffectiveQuiet<O, Default extends boolean> = FlagOf<O, "quiet", Default>
 
-/** `R`, or `R | MissingResult` unless quiet is known to be off. */
+/**
+ * `R`, or `R | MissingResult` unless quiet is known to be off.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
 export type WithMissing<R, Quiet extends boolean> = [Quiet] extends [false] ? R : R | MissingResult
 
-/** `NotFoundError` unless quiet is known to be on. */
+/**
+ * `NotFoundError` unless quiet is known to be on.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
 export type NotFoundUnlessQuiet<Quiet extends boolean> = [Quiet] extends [true] ? never : NotFoundError
 
-/** The value type of a read: the document type, or a `Buffer` under `noFormat`. */
+/**
+ * The value type of a read: the document type, or a `Buffer` under `noFormat`.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
 export type ValueOf<Doc, O> = [FlagOf<O, "noFormat">] extends [true]
   ? Buffer
   : [FlagOf<O, "noFormat">] extends [false]
@@ -293,6 +466,9 @@ type IfGiven<O, K extends PropertyKey, T> = K extends keyof O ? ([Field<O, K>] e
  * What any operation that reaches the network may fail with, besides its own data
  * errors: bad arguments, the network, the deadline, the server's temporary states
  * (left after retries within the deadline), and a bucket or user that is gone.
+ *
+ * @since 0.1.0
+ * @category errors
  */
 export type CommonError =
   | ArgumentError
@@ -311,19 +487,44 @@ export type CommonError =
   | UnknownCommandError
   | NotSupportedError
 
-/** Durability polling may find the item gone (`NotFoundError`) or replaced (`KeyExistsError`). */
+/**
+ * Durability polling may find the item gone (`NotFoundError`) or replaced (`KeyExistsError`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type DurabilityError<O> = IfGiven<O, "persistTo" | "replicateTo", NotFoundError | KeyExistsError>
 
-/** Errors of `get`/`getMulti` (and `getReplica`, `lock`) in quiet mode `Q`. */
+/**
+ * Errors of `get`/`getMulti` (and `getReplica`, `lock`) in quiet mode `Q`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type GetError<Q extends boolean> = CommonError | ValueFormatError | NotFoundUnlessQuiet<Q>
 
-/** Errors of `touch`/`touchMulti` in quiet mode `Q`. */
+/**
+ * Errors of `touch`/`touchMulti` in quiet mode `Q`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type TouchError<Q extends boolean> = CommonError | NotFoundUnlessQuiet<Q>
 
-/** Errors of `unlock`: a wrong CAS is a `TemporaryFailError`. */
+/**
+ * Errors of `unlock`: a wrong CAS is a `TemporaryFailError`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type UnlockError = CommonError | NotFoundError
 
-/** Errors of `upsert`: `NotFoundError` only when a CAS is given for a missing key. */
+/**
+ * Errors of `upsert`: `NotFoundError` only when a CAS is given for a missing key.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type UpsertError<O> =
   | CommonError
   | KeyExistsError
@@ -332,10 +533,20 @@ export type UpsertError<O> =
   | IfGiven<O, "cas", NotFoundError>
   | DurabilityError<O>
 
-/** Errors of `insert`: the key exists → `KeyExistsError`. */
+/**
+ * Errors of `insert`: the key exists → `KeyExistsError`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type InsertError<O> = CommonError | KeyExistsError | TooBigError | ValueFormatError | DurabilityError<O>
 
-/** Errors of `replace`: a missing key is a `NotFoundError`, quiet or not. */
+/**
+ * Errors of `replace`: a missing key is a `NotFoundError`, quiet or not.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type ReplaceError<O> =
   | CommonError
   | NotFoundError
@@ -344,7 +555,12 @@ export type ReplaceError<O> =
   | ValueFormatError
   | DurabilityError<O>
 
-/** Errors of `append`/`prepend`: a missing key is a `NotStoredError`. */
+/**
+ * Errors of `append`/`prepend`: a missing key is a `NotStoredError`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type AppendError<O> =
   | CommonError
   | NotStoredError
@@ -353,22 +569,47 @@ export type AppendError<O> =
   | ValueFormatError
   | DurabilityError<O>
 
-/** Errors of `remove` in quiet mode `Q`. */
+/**
+ * Errors of `remove` in quiet mode `Q`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type RemoveError<Q extends boolean> = CommonError | KeyExistsError | NotFoundUnlessQuiet<Q>
 
-/** Errors of `counter`: `NotFoundError` unless an `initial` value is given. */
+/**
+ * Errors of `counter`: `NotFoundError` unless an `initial` value is given.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type CounterError<O> =
   | CommonError
   | DeltaBadvalError
   | ([Field<O, "initial">] extends [CounterAmount] ? never : NotFoundError)
 
-/** Errors of `observe`. */
+/**
+ * Errors of `observe`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type ObserveError = CommonError
 
-/** Errors of `endure`: the key gone or replaced while waiting, or the deadline. */
+/**
+ * Errors of `endure`: the key gone or replaced while waiting, or the deadline.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type EndureError = CommonError | NotFoundError | KeyExistsError
 
-/** Errors of `stats`. */
+/**
+ * Errors of `stats`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type StatsError = CommonError
 
 // ---------------------------------------------------------------------------
@@ -376,14 +617,18 @@ export type StatsError = CommonError
 // ---------------------------------------------------------------------------
 
 /**
- * Every key/value operation of SPEC.md §3.2, written once for any result wrapper
- * `F` (an Effect, an `AsyncResult`, a `Promise`: see `HKT.Kind`). `Quiet` is the
- * connection's quiet default and `Doc` its document type.
+ * Every key/value operation of the Python SDK 2.x, named in camelCase (`rget` is
+ * `getReplica`), written once for any result wrapper `F` (an Effect, an
+ * `AsyncResult`, a `Promise`: see `HKT.Kind`). `Quiet` is the connection's quiet
+ * default and `Doc` its document type.
  *
  * Multi operations return a `MultiResult` keyed like their input. Without quiet, the
  * first failing key (in input order) fails the whole operation with that key's error,
  * carrying `key`, `rc`, `result` and `allResults` (every key's result). Under quiet,
  * missing keys are `MissingResult`s, `allOk` is false, and other failures still fail.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface Operations<F extends HKT.TypeLambda, Quiet extends boolean, Doc> {
   /** Reads a document. With `ttl`, also sets its expiry (GAT). */
@@ -613,10 +858,21 @@ export interface Operations<F extends HKT.TypeLambda, Quiet extends boolean, Doc
   stats(groups?: string | ReadonlyArray<string>): HKT.Kind<F, unknown, never, StatsError, Stats>
 }
 
-/** The name of every operation of {@link Operations}. */
+/**
+ * The name of every operation of {@link Operations}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type OperationName = keyof Operations<HKT.TypeLambda, boolean, unknown>
 
-/** Every operation name, in the order of SPEC.md §3.2. */
+/**
+ * Every operation name, each single-key operation followed by its multi variant
+ * (`get`, `getMulti`, `getReplica`, …), `stats` last.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const operationNames: ReadonlyArray<OperationName> = [
   "get",
   "getMulti",
@@ -656,10 +912,18 @@ export const operationNames: ReadonlyArray<OperationName> = [
 /**
  * The key/value connection with the loud default: "not found" is a `NotFoundError`
  * unless a call passes `quiet: true`.
+ *
+ * @since 0.1.0
+ * @category tags
  */
 export class Connection extends Context.Tag("effect-couchbase/Connection")<Connection, Connection.Service>() {}
 
-/** The same connection with the quiet default (`quiet: true` given to the layer). */
+/**
+ * The same connection with the quiet default (`quiet: true` given to the layer).
+ *
+ * @since 0.1.0
+ * @category tags
+ */
 export class QuietConnection extends Context.Tag("effect-couchbase/QuietConnection")<
   QuietConnection,
   Connection.Service<true>
@@ -668,6 +932,9 @@ export class QuietConnection extends Context.Tag("effect-couchbase/QuietConnecti
 /**
  * What the cluster's HTTP services (views) need from a connection: its bucket, its
  * credentials and the nodes' service URLs, read from the cluster config it holds.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface ClusterAccess {
   /** The bucket the connection opened (`default` for a memcached connection). */
@@ -687,11 +954,19 @@ export interface ClusterAccess {
   readonly capiBaseUrls: Effect.Effect<ReadonlyArray<string>>
 }
 
-/** The service types of {@link Connection}. */
+/**
+ * The service types of {@link Connection}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export declare namespace Connection {
   /**
    * The connection: every operation of {@link Operations} as an `Effect`, plus views
    * that share its sockets with another quiet default or another transcoder.
+   *
+   * @since 0.1.0
+   * @category models
    */
   export interface Service<Quiet extends boolean = false, Doc = unknown>
     extends Operations<Effect.EffectTypeLambda, Quiet, Doc> {
@@ -706,13 +981,28 @@ export declare namespace Connection {
   }
 }
 
-/** The tag that carries a connection with quiet default `Q`. */
+/**
+ * The tag that carries a connection with quiet default `Q`.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
 export type TagFor<Q extends boolean> = Q extends true ? QuietConnection : Connection
 
-/** What building a connection can fail with: invalid options, or no seed could be bootstrapped. */
+/**
+ * What building a connection can fail with: invalid options, or no seed could be bootstrapped.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type MakeError = MakeClientError
 
-/** The quiet default of options `O`, as a literal type. */
+/**
+ * The quiet default of options `O`, as a literal type.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
 export type QuietDefault<O> = O extends { readonly quiet: true } ? true : false
 
 /**
@@ -720,32 +1010,124 @@ export type QuietDefault<O> = O extends { readonly quiet: true } ? true : false
  * cluster config) and returns the connection, which lives until the `Scope` closes.
  * A bootstrap that fails names the host and the step. Sockets and timers come from
  * the {@link Iops} service (`Iops.layerNode()` by default, `Iops.layerSimulated()` in tests).
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const make: <const O extends Options = {}>(
   options?: O
 ) => Effect.Effect<Connection.Service<QuietDefault<O>>, MakeError, Scope.Scope | Iops> = makeClient
 
-/** A layer providing {@link Connection} (the loud default); the connection closes with the layer. */
+/**
+ * A layer providing {@link Connection} (the loud default); the connection closes with the layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layer = (
   options: Options & { readonly quiet?: false | undefined }
 ): Layer.Layer<Connection, MakeError, Iops> =>
   Layer.scoped(Connection, make(options) as Effect.Effect<Connection.Service, MakeError, Scope.Scope | Iops>)
 
-/** A layer providing {@link QuietConnection}: every read treats a missing key as a value. */
+/**
+ * A layer providing {@link QuietConnection}: every read treats a missing key as a value.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { Connection, Iops } from "effect-couchbase"
+ *
+ * // A cache lookup: a missing key is an ordinary result, and NotFoundError is not in E.
+ * const cached = (key: string) =>
+ *   Effect.gen(function* () {
+ *     const cache = yield* Connection.QuietConnection
+ *     const hit = yield* cache.get(key)
+ *     return hit.success ? hit.value : undefined
+ *   })
+ *
+ * const CacheLive = Connection.layerQuiet({ connectionString: "couchbase://cache.example.com/sessions" }).pipe(
+ *   Layer.provide(Iops.layerNode())
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layerQuiet = (options: Omit<Options, "quiet">): Layer.Layer<QuietConnection, MakeError, Iops> =>
   Layer.scoped(QuietConnection, make({ ...options, quiet: true as const }))
 
 /**
- * A layer providing {@link Connection} from configuration (e.g. `Config.nested(…,
- * "COUCHBASE")`). A `quiet` read from configuration is applied at run time; the tag
- * stays the loud one because configuration cannot change a type.
+ * The connection's options from the environment: every entry is optional, durations
+ * are seconds (`2.5`) or Effect duration strings (`"2500 millis"`).
+ *
+ * | variable | option |
+ * | --- | --- |
+ * | `COUCHBASE_CONNECTION_STRING` | `connectionString` (`couchbase://host1,host2/bucket?…`) |
+ * | `COUCHBASE_USERNAME` | `username` |
+ * | `COUCHBASE_PASSWORD` | `password` (read as `Redacted`) |
+ * | `COUCHBASE_BUCKET` | `bucket` |
+ * | `COUCHBASE_QUIET` | `quiet` (`true` / `false`) |
+ * | `COUCHBASE_DEFAULT_FORMAT` | `defaultFormat`: `json`, `bytes`, `utf8` or `auto` |
+ * | `COUCHBASE_OPERATION_TIMEOUT` | `operationTimeout` |
+ * | `COUCHBASE_VIEWS_TIMEOUT` | `viewsTimeout` |
+ * | `COUCHBASE_BOOTSTRAP_TIMEOUT` | `bootstrapTimeout` |
+ * | `COUCHBASE_CONFIG_POLL_INTERVAL` | `configPollInterval` |
+ * | `COUCHBASE_DURABILITY_TIMEOUT` | `durabilityTimeout` |
+ * | `COUCHBASE_DURABILITY_INTERVAL` | `durabilityInterval` |
+ * | `COUCHBASE_FORCE_SASL_PLAIN` | `forceSaslPlain` |
+ * | `COUCHBASE_MAX_WAITING_OPERATIONS` | `maxWaitingOperations` |
+ *
+ * It reads from the current `ConfigProvider` (the environment by default), so a test
+ * can supply the same names with `ConfigProvider.fromMap`. For another prefix, nest
+ * {@link configUnprefixed} yourself: `Config.nested(Connection.configUnprefixed, "CB")`.
+ *
+ * @example
+ * ```ts
+ * import { Config, Effect } from "effect"
+ * import { Connection } from "effect-couchbase"
+ *
+ * // The options, e.g. to decide between a real cluster and an embedded one.
+ * const options = Effect.gen(function* () {
+ *   const options = yield* Connection.config
+ *   return options.connectionString ?? "couchbase://127.0.0.1"
+ * })
+ *
+ * // Or a layer straight from the environment.
+ * const live = Connection.layerConfig(Connection.config)
+ * ```
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const config: Config.Config<Options> = Config.nested(ConnectionOptions.config, "COUCHBASE")
+
+/**
+ * {@link config} without the `COUCHBASE_` prefix (`CONNECTION_STRING`, `USERNAME`, …),
+ * to nest under a prefix of your own with `Config.nested`. (Nest the `Config`, not the
+ * provider: `ConfigProvider.nested` splits values at commas, and a connection string's
+ * commas separate hosts.)
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const configUnprefixed: Config.Config<Options> = ConnectionOptions.config
+
+/**
+ * A layer providing {@link Connection} from configuration: by default {@link config}
+ * (the `COUCHBASE_*` environment variables); any field may also be a `Config` of its
+ * own (`{ password: Config.redacted("CB_PASSWORD") }`). A `quiet` read from
+ * configuration is applied at run time; the tag stays the loud one because
+ * configuration cannot change a type.
+ *
+ * @since 0.1.0
+ * @category layers
  */
 export const layerConfig = (
-  config: Config.Config.Wrap<Options>
+  options: Config.Config.Wrap<Options> = config
 ): Layer.Layer<Connection, MakeError | ConfigError.ConfigError, Iops> =>
   Layer.scoped(
     Connection,
-    Effect.flatMap(ConnectionOptions.unwrap(config), (options) => make(options)) as Effect.Effect<
+    Effect.flatMap(ConnectionOptions.unwrap(options), (options) => make(options)) as Effect.Effect<
       Connection.Service,
       MakeError | ConfigError.ConfigError,
       Scope.Scope | Iops

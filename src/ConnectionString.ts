@@ -1,5 +1,6 @@
 /**
- * Connection strings (SPEC.md §3.1): where the cluster is, which bucket, and options.
+ * Connection strings, in the form the Couchbase SDKs share: where the cluster is, which
+ * bucket, and options.
  *
  * ```text
  * couchbase://host1,host2:11210/bucket?operation_timeout=2.5
@@ -26,10 +27,20 @@ import { isIP, isIPv6 } from "node:net"
 import { Either } from "effect"
 import { ArgumentError } from "./Errors.js"
 
-/** The schemes this client speaks. */
+/**
+ * The schemes this client speaks.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Scheme = "couchbase" | "couchbases" | "memcached"
 
-/** One seed host, with the port when the string named one. */
+/**
+ * One seed host, with the port when the string named one.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Host {
   /** A host name, an IPv4 address, or an IPv6 address (without brackets). */
   readonly host: string
@@ -37,7 +48,12 @@ export interface Host {
   readonly port?: number | undefined
 }
 
-/** A parsed connection string. */
+/**
+ * A parsed connection string.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ConnectionString {
   readonly scheme: Scheme
   /** The seed hosts, in the order given; never empty (no host means `localhost`). */
@@ -48,17 +64,32 @@ export interface ConnectionString {
   readonly options: Readonly<Record<string, string>>
 }
 
-/** The default key/value port of each scheme: 11210 plain, 11207 TLS, 11211 memcached. */
+/**
+ * The default key/value port of each scheme: 11210 plain, 11207 TLS, 11211 memcached.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const DEFAULT_PORTS: Readonly<Record<Scheme, number>> = {
   couchbase: 11210,
   couchbases: 11207,
   memcached: 11211
 }
 
-/** The host used when a connection string names none. */
+/**
+ * The host used when a connection string names none.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const DEFAULT_HOST = "localhost"
 
-/** The bucket used when neither the connection string nor the options name one. */
+/**
+ * The bucket used when neither the connection string nor the options name one.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const DEFAULT_BUCKET = "default"
 
 const SCHEMES: ReadonlySet<string> = new Set<Scheme>(["couchbase", "couchbases", "memcached"])
@@ -115,6 +146,23 @@ const parseHost = (input: string, spec: string): Either.Either<Host, ArgumentErr
 /**
  * Parses a connection string. See the module documentation for the accepted forms;
  * anything else is an {@link ArgumentError} naming the problem.
+ *
+ * @example
+ * ```ts
+ * import { Either } from "effect"
+ * import { ConnectionString } from "effect-couchbase"
+ *
+ * const parsed = ConnectionString.parse("couchbase://node1,node2:11207/travel-sample?operation_timeout=2.5")
+ * if (Either.isRight(parsed)) {
+ *   console.log(parsed.right.bucket) // "travel-sample"
+ *   console.log(ConnectionString.seeds(parsed.right)) // node1:11210, node2:11207
+ * } else {
+ *   console.error(parsed.left.message) // names the part that is wrong
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category parsing
  */
 export const parse = (input: string): Either.Either<ConnectionString, ArgumentError> => {
   if (typeof input !== "string") {
@@ -198,6 +246,9 @@ const formatHost = (host: Host): string => {
 /**
  * The text of a connection string: `parse(format(cs))` gives `cs` back for any
  * value `parse` can produce. Names and values are %-escaped as needed.
+ *
+ * @since 0.1.0
+ * @category formatting
  */
 export const format = (cs: ConnectionString): string => {
   const hosts = cs.hosts.map(formatHost).join(",")
@@ -210,13 +261,28 @@ export const format = (cs: ConnectionString): string => {
   return `${cs.scheme}://${hosts}${bucket}${query}`
 }
 
-/** True when the connection string asks for TLS (`couchbases://`). */
+/**
+ * True when the connection string asks for TLS (`couchbases://`).
+ *
+ * @since 0.1.0
+ * @category guards
+ */
 export const isTls = (cs: ConnectionString): boolean => cs.scheme === "couchbases"
 
-/** True for `memcached://`: ketama hashing, no vBuckets, no bootstrap config. */
+/**
+ * True for `memcached://`: ketama hashing, no vBuckets, no bootstrap config.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
 export const isMemcached = (cs: ConnectionString): boolean => cs.scheme === "memcached"
 
-/** The seed hosts with the scheme's default port filled in, in order, without duplicates. */
+/**
+ * The seed hosts with the scheme's default port filled in, in order, without duplicates.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
 export const seeds = (cs: ConnectionString): ReadonlyArray<{ readonly host: string; readonly port: number }> => {
   const seen = new Set<string>()
   const out: Array<{ readonly host: string; readonly port: number }> = []

@@ -1,6 +1,6 @@
 /**
- * An in-process Couchbase-compatible cluster: the default target of `npm start`, of
- * this project's tests and of its users' tests. It speaks the binary KV protocol
+ * An in-process Couchbase-compatible cluster, for tests, demos and local development
+ * without a Couchbase Server to install. It speaks the binary KV protocol
  * (SASL, HELLO, error map, CCCP cluster maps, NOT_MY_VBUCKET, replicas, OBSERVE), the
  * management REST API clients bootstrap from, and hosts the views (capi) port, so the
  * official Couchbase SDKs connect to it as to a real cluster.
@@ -20,12 +20,26 @@
  *   stop/hang/restart) and for the copies of single keys (persist, unpersist, cache,
  *   endure, purge), as CouchbaseMock offers.
  *
+ * @example
  * ```ts
+ * import { Effect } from "effect"
+ * import { Connection, EmbeddedCluster, Iops } from "effect-couchbase"
+ *
+ * // Three nodes with one replica on an in-memory network: no ports, nothing to install.
  * const program = Effect.gen(function* () {
- *   const cluster = yield* EmbeddedCluster.EmbeddedCluster
- *   console.log(cluster.connectionString) // couchbase://127.0.0.1:40123,…
+ *   const network = yield* Iops.SimulatedNetwork
+ *   const cluster = yield* EmbeddedCluster.make({ nodes: 3, replicas: 1, tcp: false, network })
+ *   const cb = yield* Connection.make({
+ *     connectionString: cluster.connectionString,
+ *     username: cluster.username,
+ *     password: cluster.password
+ *   })
+ *   yield* cb.upsert("user::1", { name: "Ada" })
  *   yield* cluster.control.failover(1)
- * }).pipe(Effect.provide(EmbeddedCluster.layer({ nodes: 3, replicas: 1 })))
+ *   return yield* cb.get("user::1") // still readable: failover promoted the replicas
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(Iops.layerSimulated())))
  * ```
  *
  * @since 0.1.0
@@ -60,18 +74,124 @@ import type { ServerTlsOptions, ServerTransport } from "./server/transport/Trans
 import { tcpTransport } from "./server/transport/tcp.js"
 import { handleViewRequest, installDesignDocuments, loadBeerSample, type SampleDataset } from "./server/views/index.js"
 
-export type { ViewRequestContext, ViewRequestHandler } from "./server/Capi.js"
-export type { RebalanceOptions } from "./server/Cluster.js"
-export { ClusterControlError } from "./server/Cluster.js"
-export type { BucketDocument, BucketType, CopyInfo, KeyTargets, KeyValueSpec, LoadDocument, Membership, RunState }
+export type {
+  /**
+   * What a node gives the view engine with each request.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  ViewRequestContext,
+  /**
+   * The handler of the capi (views) ports: answers one request for a bucket, already
+   * authenticated (see {@link Options.viewHandler}).
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  ViewRequestHandler
+} from "./server/Capi.js"
+export type {
+  /**
+   * How {@link Control.rebalance} moves the vBuckets: at once, or in steps some time apart.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  RebalanceOptions
+} from "./server/Cluster.js"
+export {
+  /**
+   * A control command that cannot be carried out (unknown node, last node, bad state).
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  ClusterControlError
+} from "./server/Cluster.js"
+export type {
+  /**
+   * A stored document as {@link EmbeddedBucket.documents} lists it: id, value, flags, CAS,
+   * expiry.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  BucketDocument,
+  /**
+   * The two bucket types: `couchbase` (vBuckets, replicas, views) and `memcached`.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  BucketType,
+  /**
+   * The state of one node's copy of a key, as {@link Control.keyInfo} reports it.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  CopyInfo,
+  /**
+   * Which copies of a key a control command touches: the master, some replicas.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  KeyTargets,
+  /**
+   * What {@link Control.cache} and {@link Control.endure} store when given (else the
+   * master's current copy).
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  KeyValueSpec,
+  /**
+   * A document to preload with {@link EmbeddedBucket.load}.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  LoadDocument,
+  /**
+   * A node's place in the cluster: `active`, `pending`, `ejecting`, `failed` or `removed`.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  Membership,
+  /**
+   * Whether a node is serving: `running`, `stopped`, or `hung` (accepts, never answers).
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  RunState
+}
 
-/** The version the embedded nodes report (VERSION, STAT, `/pools`). */
+/**
+ * The version the embedded nodes report (VERSION, STAT, `/pools`).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const SERVER_VERSION = "7.6.0-effect-couchbase"
 
-/** A password as options take it: preferably `Redacted`, a plain string is accepted. */
+/**
+ * A password as options take it: preferably `Redacted`, a plain string is accepted.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Secret = Redacted.Redacted<string> | string
 
-/** A bucket to create. */
+/**
+ * A bucket to create.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface BucketOptions {
   readonly name: string
   /** Default `couchbase`. */
@@ -98,7 +218,12 @@ export interface BucketOptions {
   readonly sample?: SampleName | undefined
 }
 
-/** The sample datasets {@link BucketOptions.sample} can preload (each usually lives in a bucket of its name). */
+/**
+ * The sample datasets {@link BucketOptions.sample} can preload (each usually lives in a bucket of its name).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type SampleName = "beer-sample"
 
 const SAMPLES: Readonly<Record<SampleName, () => SampleDataset>> = { "beer-sample": loadBeerSample }
@@ -108,10 +233,18 @@ const SAMPLES: Readonly<Record<SampleName, () => SampleDataset>> = { "beer-sampl
  * certificate (or the chain from it towards the CA) should name the advertised host
  * (`127.0.0.1` by default) in its subjectAltName, since clients verify it against the
  * host they connect to.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export type TlsOptions = ServerTlsOptions
 
-/** Options of {@link make}. */
+/**
+ * Options of {@link make}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Options {
   /** Number of nodes (default 1). */
   readonly nodes?: number | undefined
@@ -151,7 +284,12 @@ export interface Options {
   readonly viewHandler?: ViewRequestHandler | undefined
 }
 
-/** A node as seen from outside. */
+/**
+ * A node as seen from outside.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface NodeInfo {
   /** The node's index: its position in {@link EmbeddedCluster.Service.nodes}, used by the control commands. */
   readonly index: number
@@ -175,7 +313,12 @@ export interface NodeInfo {
   readonly saslAuthentications: Readonly<Record<string, number>>
 }
 
-/** A bucket's data, for preloading and for the view engine. */
+/**
+ * A bucket's data, for preloading and for the view engine.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface EmbeddedBucket {
   readonly name: string
   readonly type: BucketType
@@ -195,12 +338,22 @@ export interface EmbeddedBucket {
   readonly source: ServerBucket
 }
 
-/** Key-control commands name a bucket (default: the first bucket). */
+/**
+ * Key-control commands name a bucket (default: the first bucket).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface KeyCommandOptions extends KeyTargets {
   readonly bucket?: string | undefined
 }
 
-/** The control handle: topology, run state and single keys. */
+/**
+ * The control handle: topology, run state and single keys.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Control {
   /** Fails a node over: replicas are promoted, the node leaves the map (it keeps answering, with NOT_MY_VBUCKET). */
   readonly failover: (node: number) => Effect.Effect<void, ClusterControlError>
@@ -255,21 +408,41 @@ export interface Control {
   ) => Effect.Effect<ReadonlyArray<CopyInfo>, ClusterControlError>
 }
 
-/** The options were invalid, or a port could not be bound. */
+/**
+ * The options were invalid, or a port could not be bound.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class EmbeddedClusterError extends Data.TaggedError("EmbeddedClusterError")<{
   readonly message: string
   readonly cause?: unknown
 }> {}
 
-/** The embedded cluster as a service. */
+/**
+ * The embedded cluster as a service.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
 export class EmbeddedCluster extends Context.Tag("effect-couchbase/EmbeddedCluster")<
   EmbeddedCluster,
   EmbeddedCluster.Service
 >() {}
 
-/** Types of {@link EmbeddedCluster}. */
+/**
+ * Types of {@link EmbeddedCluster}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export declare namespace EmbeddedCluster {
-  /** A running cluster. */
+  /**
+   * A running cluster.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   export interface Service {
     /** `couchbase://host:kv,…` of the nodes in the cluster map when it was built. */
     readonly connectionString: string
@@ -339,6 +512,9 @@ const listenFailed = (error: ListenError): EmbeddedClusterError =>
  * Starts a cluster in the current scope; closing the scope stops every node and
  * closes every connection. Fails with {@link EmbeddedClusterError} for invalid options
  * or a port that cannot be bound.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const make = (
   options: Options = {}
@@ -543,6 +719,28 @@ const service = (
   }
 }
 
-/** The cluster as a scoped layer. */
+/**
+ * The cluster as a scoped layer.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { Connection, EmbeddedCluster, Iops } from "effect-couchbase"
+ *
+ * // For the tests of a service: a 3-node cluster on free local ports, and a connection to it.
+ * const TestCouchbase = Layer.unwrapEffect(
+ *   Effect.map(EmbeddedCluster.EmbeddedCluster, (cluster) =>
+ *     Connection.layer({
+ *       connectionString: cluster.connectionString,
+ *       username: cluster.username,
+ *       password: cluster.password
+ *     })
+ *   )
+ * ).pipe(Layer.provide([EmbeddedCluster.layer({ nodes: 3, replicas: 1 }), Iops.layerNode()]))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layer = (options: Options = {}): Layer.Layer<EmbeddedCluster, EmbeddedClusterError> =>
   Layer.scoped(EmbeddedCluster, make(options))

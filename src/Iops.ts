@@ -1,5 +1,6 @@
 /**
- * Iops: the swappable I/O layer (the seed's IOPS event interface).
+ * Iops: the swappable I/O layer, after the IOPS event interface of libcouchbase as the
+ * Python SDK 2.x exposes it (`IOEvent`, `TimerEvent`, `PYCBC_EVACTION_*`).
  *
  * The client core never touches `net`, `tls` or `setTimeout`: every socket and every
  * timer goes through the {@link Iops} service, so a program can run the same client
@@ -55,6 +56,24 @@
  * The {@link Event} classes enforce the core's side: `ready()` on an event that is not
  * watched is ignored and an event moves to `SUSPENDED` when delivered.
  *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { Connection, Iops } from "effect-couchbase"
+ *
+ * // Every socket the client opens goes through the Iops: decorate Node's to log them.
+ * const LoggingIops = Layer.effect(
+ *   Iops.Iops,
+ *   Effect.map(Iops.Iops, (node): Iops.Iops.Service => ({
+ *     ...node,
+ *     connect: (options) =>
+ *       Effect.zipRight(Effect.log(`connecting to ${options.host}:${options.port}`), node.connect(options))
+ *   }))
+ * ).pipe(Layer.provide(Iops.layerNode()))
+ *
+ * const CouchbaseLive = Connection.layerConfig().pipe(Layer.provide(LoggingIops))
+ * ```
+ *
  * @since 0.1.0
  */
 import { Context, Effect, Layer } from "effect"
@@ -65,51 +84,259 @@ import { makeNodeIops, type NodeIopsOptions } from "./internal/iops/node.js"
 import { makeSimulatedIops } from "./internal/iops/simulated.js"
 
 export {
+  /**
+   * Disarms a timer if it is armed (the core's side of `updateTimer` UNWATCH).
+   *
+   * @since 0.1.0
+   * @category utils
+   */
   cancelTimer,
+  /**
+   * Unwatches a socket watcher if needed, then has the implementation drop it for good.
+   *
+   * @since 0.1.0
+   * @category utils
+   */
   destroyEvent,
+  /**
+   * Disarms a timer, then has the implementation drop it for good.
+   *
+   * @since 0.1.0
+   * @category utils
+   */
   destroyTimer,
+  /**
+   * A fresh socket watcher from the implementation's factory, or a plain {@link IOEvent}.
+   *
+   * @since 0.1.0
+   * @category utils
+   */
   makeIOEvent,
+  /**
+   * A fresh timer from the implementation's factory, or a plain {@link TimerEvent}.
+   *
+   * @since 0.1.0
+   * @category utils
+   */
   makeTimerEvent,
+  /**
+   * The clock of the implementation's timers, in milliseconds (`performance.now()` by default).
+   *
+   * @since 0.1.0
+   * @category utils
+   */
   now,
+  /**
+   * Arms a timer to fire once after a delay in microseconds, replacing any earlier arming.
+   *
+   * @since 0.1.0
+   * @category utils
+   */
   scheduleTimer,
+  /**
+   * Watches a socket watcher for a mask of events (0 = stop), skipping calls that change
+   * nothing, as the core does.
+   *
+   * @since 0.1.0
+   * @category utils
+   */
   watchEvent
 } from "./internal/iops/core.js"
 export {
+  /**
+   * Readable alias of {@link PYCBC_EVACTION_CLEANUP}.
+   *
+   * @since 0.1.0
+   * @category constants
+   */
   CLEANUP,
+  /**
+   * What `Iops.Socket.read()` returns, from then on, once the peer has finished sending.
+   *
+   * @since 0.1.0
+   * @category constants
+   */
   EOF,
+  /**
+   * The base of both event kinds: something the core asked to be told about once, with
+   * `ready(flags)` to deliver it.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   Event,
+  /**
+   * One of the `PYCBC_EVACTION_*` values.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   type EventAction,
+  /**
+   * One of the `PYCBC_EVSTATE_*` values.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   type EventState,
+  /**
+   * A socket watcher (the Python SDK's `IOEvent`), with `readyR()`, `readyW()` and
+   * `readyRw()`.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   IOEvent,
+  /**
+   * Watch for read readiness: `read()` has bytes, end-of-stream or an error to report.
+   *
+   * @since 0.1.0
+   * @category constants
+   */
   LCB_READ_EVENT,
+  /**
+   * Both {@link LCB_READ_EVENT} and {@link LCB_WRITE_EVENT}.
+   *
+   * @since 0.1.0
+   * @category constants
+   */
   LCB_RW_EVENT,
+  /**
+   * Watch for write readiness: `write()` may be called without overfilling the buffer.
+   *
+   * @since 0.1.0
+   * @category constants
+   */
   LCB_WRITE_EVENT,
+  /**
+   * `updateEvent` / `updateTimer` action: drop every reference to the event.
+   *
+   * @since 0.1.0
+   * @category constants
+   */
   PYCBC_EVACTION_CLEANUP,
+  /**
+   * `updateEvent` / `updateTimer` action: stop watching; deliver nothing afterwards.
+   *
+   * @since 0.1.0
+   * @category constants
+   */
   PYCBC_EVACTION_UNWATCH,
+  /**
+   * `updateEvent` / `updateTimer` action: start watching (replaces any earlier watch).
+   *
+   * @since 0.1.0
+   * @category constants
+   */
   PYCBC_EVACTION_WATCH,
+  /**
+   * Event state: watched; the implementation may deliver it once.
+   *
+   * @since 0.1.0
+   * @category constants
+   */
   PYCBC_EVSTATE_ACTIVE,
+  /**
+   * Event state: cleaned up; it is never delivered again.
+   *
+   * @since 0.1.0
+   * @category constants
+   */
   PYCBC_EVSTATE_FREED,
+  /**
+   * Event state: created, never watched.
+   *
+   * @since 0.1.0
+   * @category constants
+   */
   PYCBC_EVSTATE_INITIALIZED,
+  /**
+   * Event state: not watched (after UNWATCH, or after a delivery).
+   *
+   * @since 0.1.0
+   * @category constants
+   */
   PYCBC_EVSTATE_SUSPENDED,
+  /**
+   * Event type of an {@link IOEvent}.
+   *
+   * @since 0.1.0
+   * @category constants
+   */
   PYCBC_EVTYPE_IO,
+  /**
+   * Event type of a {@link TimerEvent}.
+   *
+   * @since 0.1.0
+   * @category constants
+   */
   PYCBC_EVTYPE_TIMER,
+  /**
+   * Readable alias of {@link LCB_READ_EVENT}.
+   *
+   * @since 0.1.0
+   * @category constants
+   */
   READ_EVENT,
+  /**
+   * Readable alias of {@link LCB_RW_EVENT}.
+   *
+   * @since 0.1.0
+   * @category constants
+   */
   RW_EVENT,
+  /**
+   * A one-shot timer (the Python SDK's `TimerEvent`), fired with `ready(0)`.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   TimerEvent,
+  /**
+   * Readable alias of {@link PYCBC_EVACTION_UNWATCH}.
+   *
+   * @since 0.1.0
+   * @category constants
+   */
   UNWATCH,
+  /**
+   * Readable alias of {@link PYCBC_EVACTION_WATCH}.
+   *
+   * @since 0.1.0
+   * @category constants
+   */
   WATCH,
+  /**
+   * Readable alias of {@link LCB_WRITE_EVENT}.
+   *
+   * @since 0.1.0
+   * @category constants
+   */
   WRITE_EVENT
 } from "./internal/iops/events.js"
 
 /**
  * The Iops service: the event interface plus the socket primitives. See the module
  * documentation for the full contract.
+ *
+ * @since 0.1.0
+ * @category tags
  */
 export class Iops extends Context.Tag("effect-couchbase/Iops")<Iops, Iops.Service>() {}
 
-/** Types of the {@link Iops} service. */
+/**
+ * Types of the {@link Iops} service.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export declare namespace Iops {
-  /** What an implementation provides. All functions are synchronous except `connect`. */
+  /**
+   * What an implementation provides. All functions are synchronous except `connect`.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   export interface Service {
     /** A short name for diagnostics ("node", "simulated", …). */
     readonly name: string
@@ -140,6 +367,9 @@ export declare namespace Iops {
   /**
    * A connected, non-blocking socket. It never calls back: readiness is reported
    * through an {@link IOEvent} watching it.
+   *
+   * @since 0.1.0
+   * @category models
    */
   export interface Socket {
     /** The host it is connected to, as given to `connect`. */
@@ -174,10 +404,20 @@ export declare namespace Iops {
     readonly destroy: () => void
   }
 
-  /** What `read()` can return. */
+  /**
+   * What `read()` can return.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   export type ReadResult = Buffer | null | EOFSymbol | NetworkError
 
-  /** Where and how to connect. */
+  /**
+   * Where and how to connect.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   export interface ConnectOptions {
     readonly host: string
     readonly port: number
@@ -185,7 +425,12 @@ export declare namespace Iops {
     readonly tls?: TlsOptions | boolean | undefined
   }
 
-  /** TLS settings of a connection. */
+  /**
+   * TLS settings of a connection.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   export interface TlsOptions {
     /** Trusted CA certificates (PEM); the system store when absent. */
     readonly ca?: string | Buffer | ReadonlyArray<string | Buffer> | undefined
@@ -196,7 +441,12 @@ export declare namespace Iops {
   }
 }
 
-/** The default Iops: Node's `net` / `tls` sockets in paused mode and timers on Node's loop. */
+/**
+ * The default Iops: Node's `net` / `tls` sockets in paused mode and timers on Node's loop.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layerNode = (options: NodeIopsOptions = {}): Layer.Layer<Iops> =>
   Layer.sync(Iops, () => makeNodeIops(options))
 
@@ -205,15 +455,48 @@ export const layerNode = (options: NodeIopsOptions = {}): Layer.Layer<Iops> =>
  * delay, timeout and latency runs instantly and in a deterministic order. The
  * {@link SimulatedNetwork} (listeners for in-process servers, fault injection) is
  * provided alongside. See `effect-couchbase/Iops/Simulated`.
+ *
+ * @since 0.1.0
+ * @category layers
  */
 export const layerSimulated = (options: SimulatedNetworkOptions = {}): Layer.Layer<Iops | SimulatedNetwork> =>
   layerOnSimulatedNetwork.pipe(Layer.provideMerge(layerNetwork(options)))
 
-/** The simulated Iops over a {@link SimulatedNetwork} provided by the caller (shared with servers). */
+/**
+ * The simulated Iops over a {@link SimulatedNetwork} provided by the caller (shared with servers).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layerOnSimulatedNetwork: Layer.Layer<Iops, never, SimulatedNetwork> = Layer.effect(
   Iops,
   Effect.map(SimulatedNetwork, makeSimulatedIops)
 )
 
-export { SimulatedNetwork, type SimulatedNetworkOptions } from "./internal/iops/network.js"
-export type { NodeIopsOptions } from "./internal/iops/node.js"
+export {
+  /**
+   * The simulated network as a service: in-process servers `listen` on it, the simulated
+   * Iops connects through it, tests inject faults with `faults`.
+   *
+   * @since 0.1.0
+   * @category tags
+   */
+  SimulatedNetwork,
+  /**
+   * Options of the simulated network: the seed of its randomness, the per-direction
+   * window, tracing.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  type SimulatedNetworkOptions
+} from "./internal/iops/network.js"
+export type {
+  /**
+   * Options of the Node Iops: Nagle's algorithm, keep-alive, socket buffer size.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  NodeIopsOptions
+} from "./internal/iops/node.js"

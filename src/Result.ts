@@ -1,14 +1,24 @@
 /**
- * Results of key/value operations (SPEC.md §3.3), mirroring the Python SDK's
- * `OperationResult`, `ValueResult`, `ObserveInfo` and `MultiResult`.
+ * Results of key/value operations, mirroring the Python SDK's `OperationResult`,
+ * `ValueResult`, `ObserveInfo` and `MultiResult`.
  *
  * @since 0.1.0
  */
 
-/** Libcouchbase code for "key not found", the `rc` of a quiet miss. */
+/**
+ * Libcouchbase code for "key not found", the `rc` of a quiet miss.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const RC_NOT_FOUND = 0x0d
 
-/** The outcome of one operation on one key. `cas` is the 64-bit CAS as a `bigint`. */
+/**
+ * The outcome of one operation on one key. `cas` is the 64-bit CAS as a `bigint`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface OperationResult {
   readonly key: string
   readonly cas: bigint
@@ -17,7 +27,12 @@ export interface OperationResult {
   readonly success: boolean
 }
 
-/** A result that carries a decoded value and the item's flags. */
+/**
+ * A result that carries a decoded value and the item's flags.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ValueResult<A = unknown> extends OperationResult {
   readonly value: A
   readonly flags: number
@@ -26,6 +41,9 @@ export interface ValueResult<A = unknown> extends OperationResult {
 /**
  * What a quiet read returns for a missing key: `success: false`, `rc` 0x0D, no value
  * and CAS 0. Quiet suppresses only "not found", so this is the only failure shape.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface MissingResult extends OperationResult {
   readonly success: false
@@ -35,10 +53,20 @@ export interface MissingResult extends OperationResult {
   readonly flags: 0
 }
 
-/** A counter's result: the value after the update, always a non-negative integer. */
+/**
+ * A counter's result: the value after the update, always a non-negative integer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface CounterResult extends ValueResult<bigint> {}
 
-/** One node's answer to OBSERVE for a key. */
+/**
+ * One node's answer to OBSERVE for a key.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ObserveInfo {
   /** The key state byte: 0x00 found (not persisted), 0x01 persisted, 0x80 not found, 0x81 logically deleted. */
   readonly flags: number
@@ -46,12 +74,22 @@ export interface ObserveInfo {
   readonly fromMaster: boolean
 }
 
-/** The result of `observe`: the answers of the master and of each replica asked. */
+/**
+ * The result of `observe`: the answers of the master and of each replica asked.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ObserveResult extends OperationResult {
   readonly value: ReadonlyArray<ObserveInfo>
 }
 
-/** Builds the result of a quiet miss. */
+/**
+ * Builds the result of a quiet miss.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const missing = (key: string): MissingResult => ({
   key,
   cas: 0n,
@@ -61,13 +99,34 @@ export const missing = (key: string): MissingResult => ({
   flags: 0
 })
 
-/** True when a (possibly quiet) result is a miss. */
+/**
+ * True when a (possibly quiet) result is a miss.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Connection, Result } from "effect-couchbase"
+ *
+ * // Under quiet a missing key is a result, so "not found" needs no error handler.
+ * const greeting = Effect.gen(function* () {
+ *   const cb = yield* Connection.Connection
+ *   const profile = yield* cb.get("profile::ada", { quiet: true })
+ *   return Result.isMissing(profile) ? "Welcome!" : "Welcome back!"
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category guards
+ */
 export const isMissing = (result: OperationResult): result is MissingResult =>
   !result.success && result.rc === RC_NOT_FOUND
 
 /**
  * Every key's result of a multi-key operation, in the order the keys were given.
  * `allOk` is false as soon as one key failed, quiet misses included.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export class MultiResult<R extends OperationResult = OperationResult> extends Map<string, R> {
   /** True when every key succeeded. */
@@ -76,7 +135,25 @@ export class MultiResult<R extends OperationResult = OperationResult> extends Ma
     return true
   }
 
-  /** `[succeeded, failed]`, each keyed like this result. */
+  /**
+   * `[succeeded, failed]`, each keyed like this result.
+   *
+   * @example
+   * ```ts
+   * import { Effect } from "effect"
+   * import { Connection } from "effect-couchbase"
+   *
+   * // Which of the keys are not there (yet)?
+   * const absent = (keys: ReadonlyArray<string>) =>
+   *   Effect.gen(function* () {
+   *     const cb = yield* Connection.Connection
+   *     const [, missing] = (yield* cb.getMulti(keys, { quiet: true })).splitResults()
+   *     return [...missing.keys()]
+   *   })
+   * ```
+   *
+   * @since 0.1.0
+   */
   splitResults(): readonly [MultiResult<R>, MultiResult<R>] {
     const ok = new MultiResult<R>()
     const failed = new MultiResult<R>()

@@ -1,5 +1,6 @@
 /**
- * Turning keys and values into bytes and back (SPEC.md §5).
+ * Turning keys and values into bytes and back, with the item flags the Couchbase SDKs
+ * agree on.
  *
  * A stored item carries 32-bit `flags` that say how its bytes were written. This
  * module writes the SDKs' "common flags" (SDK RFC 20: the format in the top byte),
@@ -23,38 +24,103 @@
  * Effect helpers run any transcoder, custom ones included, and turn whatever it throws
  * (or any malformed output) into a `ValueFormatError` that keeps the cause.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Connection, Transcoder } from "effect-couchbase"
+ *
+ * class User extends Schema.Class<User>("User")({ name: Schema.String, joined: Schema.DateFromString }) {}
+ *
+ * // Reads are validated against the schema: a stored document that does not match is
+ * // a ValueFormatError naming what is wrong, never a mistyped value.
+ * const joinedYear = (id: string) =>
+ *   Effect.gen(function* () {
+ *     const users = (yield* Connection.Connection).withTranscoder(Transcoder.schemaTranscoder(User))
+ *     const user = yield* users.get(`user::${id}`)
+ *     return user.value.joined.getFullYear()
+ *   })
+ * ```
+ *
  * @since 0.1.0
  */
 import { Effect, Either, ParseResult, Schema } from "effect"
 import { ValueFormatError } from "./Errors.js"
 
-/** JSON, compact (`JSON.stringify`). The default format. */
+/**
+ * JSON, compact (`JSON.stringify`). The default format.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const FMT_JSON = 0x02000000
-/** Raw bytes: the value must be a `Uint8Array` (a `Buffer` is one). */
+/**
+ * Raw bytes: the value must be a `Uint8Array` (a `Buffer` is one).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const FMT_BYTES = 0x03000002
-/** UTF-8 text: the value must be a string. */
+/**
+ * UTF-8 text: the value must be a string.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const FMT_UTF8 = 0x04000004
 /**
  * Pick the format from the value: string → {@link FMT_UTF8}, `Uint8Array` →
  * {@link FMT_BYTES}, anything else (objects, arrays, numbers, booleans, null) →
  * {@link FMT_JSON}. A request-side sentinel only: it is resolved before encoding and
  * never written to the wire (bit 30 is outside every format the SDKs define).
+ *
+ * @since 0.1.0
+ * @category constants
  */
 export const FMT_AUTO = 0x40000000
 
-/** Legacy (Python SDK 1.x) JSON flags: writing with it stores flags 0. */
+/**
+ * Legacy (Python SDK 1.x) JSON flags: writing with it stores flags 0.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const FMT_LEGACY_JSON = 0
-/** Legacy (Python SDK 1.x) bytes flags: writing with it stores flags 2. */
+/**
+ * Legacy (Python SDK 1.x) bytes flags: writing with it stores flags 2.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const FMT_LEGACY_BYTES = 2
-/** Legacy (Python SDK 1.x) UTF-8 flags: writing with it stores flags 4. */
+/**
+ * Legacy (Python SDK 1.x) UTF-8 flags: writing with it stores flags 4.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const FMT_LEGACY_UTF8 = 4
 
-/** The bits of the flags that carry the common format. */
+/**
+ * The bits of the flags that carry the common format.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const FMT_COMMON_MASK = 0xff000000
-/** The bits of the flags that carry the legacy format (when the common byte is 0). */
+/**
+ * The bits of the flags that carry the legacy format (when the common byte is 0).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const FMT_LEGACY_MASK = 0x07
 
-/** A format the default transcoder can write: the common formats, their legacy codes, or {@link FMT_AUTO}. */
+/**
+ * A format the default transcoder can write: the common formats, their legacy codes, or {@link FMT_AUTO}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Format =
   | typeof FMT_JSON
   | typeof FMT_BYTES
@@ -64,14 +130,22 @@ export type Format =
   | typeof FMT_LEGACY_BYTES
   | typeof FMT_LEGACY_UTF8
 
-/** What the flags of an item say its bytes are. */
+/**
+ * What the flags of an item say its bytes are.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type ValueKind = "json" | "bytes" | "utf8"
 
 /**
  * Converts keys and values to bytes and back. Replacing it replaces all of the
- * transcoding (SPEC.md §5); throwing, or returning something malformed, becomes a
+ * transcoding, keys included; throwing, or returning something malformed, becomes a
  * {@link ValueFormatError} in the helpers. `A` is the type of decoded values, for
  * transcoders that know their documents (see {@link schemaTranscoder}).
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface Transcoder<A = unknown> {
   /** The bytes of a key. */
@@ -87,7 +161,12 @@ export interface Transcoder<A = unknown> {
   decodeValue(bytes: Uint8Array, flags: number): A
 }
 
-/** Options of the decoding helpers. */
+/**
+ * Options of the decoding helpers.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface DecodeOptions {
   /** Named in the error message when decoding fails. */
   readonly key?: string | undefined
@@ -95,7 +174,12 @@ export interface DecodeOptions {
   readonly noFormat?: boolean | undefined
 }
 
-/** Options of the encoding helpers. */
+/**
+ * Options of the encoding helpers.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface EncodeOptions {
   /** Named in the error message when encoding fails. */
   readonly key?: string | undefined
@@ -108,6 +192,9 @@ export interface EncodeOptions {
 /**
  * The kind of value `flags` describe, or undefined when they name a format this
  * library does not know. The common byte wins over the legacy bits when present.
+ *
+ * @since 0.1.0
+ * @category flags
  */
 export const kindOfFlags = (flags: number): ValueKind | undefined => {
   const common = flags >>> 24
@@ -129,14 +216,27 @@ export const kindOfFlags = (flags: number): ValueKind | undefined => {
  * True when `flags` say the bytes are JSON: the client then sets the JSON datatype
  * bit on the request if the node acknowledged the JSON HELLO feature. A custom
  * transcoder must therefore use JSON flags only for JSON bytes.
+ *
+ * @since 0.1.0
+ * @category flags
  */
 export const isJsonFlags = (flags: number): boolean => kindOfFlags(flags) === "json"
 
-/** The concrete format {@link FMT_AUTO} picks for `value`. */
+/**
+ * The concrete format {@link FMT_AUTO} picks for `value`.
+ *
+ * @since 0.1.0
+ * @category flags
+ */
 export const autoFormat = (value: unknown): typeof FMT_JSON | typeof FMT_BYTES | typeof FMT_UTF8 =>
   typeof value === "string" ? FMT_UTF8 : value instanceof Uint8Array ? FMT_BYTES : FMT_JSON
 
-/** `format`, with {@link FMT_AUTO} resolved for `value`; other codes unchanged. */
+/**
+ * `format`, with {@link FMT_AUTO} resolved for `value`; other codes unchanged.
+ *
+ * @since 0.1.0
+ * @category flags
+ */
 export const resolveFormat = (value: unknown, format: number): number =>
   format === FMT_AUTO ? autoFormat(value) : format
 
@@ -184,7 +284,12 @@ const utf8Text = (bytes: Uint8Array, what: string): string => {
   }
 }
 
-/** Encodes `value` as compact JSON. Throws a {@link ValueFormatError} for values JSON cannot represent. */
+/**
+ * Encodes `value` as compact JSON. Throws a {@link ValueFormatError} for values JSON cannot represent.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
 export const encodeJson = (value: unknown): Uint8Array => {
   let text: string | undefined
   try {
@@ -203,7 +308,12 @@ export const encodeJson = (value: unknown): Uint8Array => {
   return Buffer.from(text, "utf8")
 }
 
-/** Decodes JSON bytes. Throws a {@link ValueFormatError} for invalid UTF-8 or JSON. */
+/**
+ * Decodes JSON bytes. Throws a {@link ValueFormatError} for invalid UTF-8 or JSON.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
 export const decodeJson = (bytes: Uint8Array): unknown => {
   const text = utf8Text(bytes, "the JSON value")
   try {
@@ -273,6 +383,9 @@ const defaultDecodeValue = (bytes: Uint8Array, flags: number): unknown => {
  * The transcoder used unless one is configured: keys as UTF-8, values by format as
  * described in the module documentation. Decoded bytes (FMT_BYTES) are a view of the
  * received buffer, not a copy; encoded bytes given as FMT_BYTES are not copied either.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const defaultTranscoder: Transcoder = {
   encodeKey: (key) => utf8Bytes(key, "the key"),
@@ -284,6 +397,23 @@ export const defaultTranscoder: Transcoder = {
 /**
  * A transcoder from the parts given; the missing key functions come from
  * {@link defaultTranscoder}.
+ *
+ * @example
+ * ```ts
+ * import { Transcoder } from "effect-couchbase"
+ *
+ * // Strings stored as Latin-1 by an old writer: read and write them the same way.
+ * const latin1 = Transcoder.make<string>({
+ *   encodeValue: (value, format) => [Buffer.from(value, "latin1"), format],
+ *   decodeValue: (bytes) => Buffer.from(bytes).toString("latin1")
+ * })
+ *
+ * const [bytes, flags] = latin1.encodeValue("café", Transcoder.FMT_BYTES)
+ * console.log(bytes.length, Transcoder.kindOfFlags(flags)) // 4 "bytes"
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const make = <A = unknown>(parts: {
   readonly encodeValue: (value: A, format: number) => readonly [Uint8Array, number]
@@ -316,7 +446,12 @@ const malformed = (key: string | undefined, message: string): ValueFormatError =
 
 const isFlags = (n: unknown): n is number => typeof n === "number" && Number.isInteger(n) && n >= 0 && n <= 0xffffffff
 
-/** Runs `transcoder.encodeValue`; a throw or a result other than `[Uint8Array, u32 flags]` is a {@link ValueFormatError}. */
+/**
+ * Runs `transcoder.encodeValue`; a throw or a result other than `[Uint8Array, u32 flags]` is a {@link ValueFormatError}.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
 export const encodeValueEither = <A>(
   transcoder: Transcoder<A>,
   value: A,
@@ -341,6 +476,9 @@ export const encodeValueEither = <A>(
  * Runs `transcoder.decodeValue`; a throw is a {@link ValueFormatError}. Under
  * `noFormat` the raw bytes come back (a view of the received buffer) and the
  * transcoder is not run.
+ *
+ * @since 0.1.0
+ * @category decoding
  */
 export function decodeValueEither<A>(
   transcoder: Transcoder<A>,
@@ -374,7 +512,12 @@ export function decodeValueEither<A>(
   }
 }
 
-/** Runs `transcoder.encodeKey`; a throw or a non-`Uint8Array` result is a {@link ValueFormatError}. */
+/**
+ * Runs `transcoder.encodeKey`; a throw or a non-`Uint8Array` result is a {@link ValueFormatError}.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
 export const encodeKeyEither = (
   transcoder: Pick<Transcoder, "encodeKey">,
   key: string
@@ -390,7 +533,12 @@ export const encodeKeyEither = (
     : Either.left(malformed(key, "returned a malformed key: encodeKey must return a Uint8Array"))
 }
 
-/** Runs `transcoder.decodeKey`; a throw or a non-string result is a {@link ValueFormatError}. */
+/**
+ * Runs `transcoder.decodeKey`; a throw or a non-string result is a {@link ValueFormatError}.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
 export const decodeKeyEither = (
   transcoder: Pick<Transcoder, "decodeKey">,
   bytes: Uint8Array
@@ -406,7 +554,12 @@ export const decodeKeyEither = (
     : Either.left(malformed(undefined, "returned a malformed key: decodeKey must return a string"))
 }
 
-/** {@link encodeValueEither} as an Effect. */
+/**
+ * {@link encodeValueEither} as an Effect.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
 export const encodeValue = <A>(
   transcoder: Transcoder<A>,
   value: A,
@@ -415,7 +568,12 @@ export const encodeValue = <A>(
 ): Effect.Effect<readonly [Uint8Array, number], ValueFormatError> =>
   Effect.suspend(() => encodeValueEither(transcoder, value, format, options))
 
-/** {@link decodeValueEither} as an Effect. */
+/**
+ * {@link decodeValueEither} as an Effect.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
 export function decodeValue<A>(
   transcoder: Transcoder<A>,
   bytes: Uint8Array,
@@ -443,13 +601,23 @@ export function decodeValue<A>(
   return Effect.suspend(() => decodeValueEither(transcoder, bytes, flags, options))
 }
 
-/** {@link encodeKeyEither} as an Effect. */
+/**
+ * {@link encodeKeyEither} as an Effect.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
 export const encodeKey = (
   transcoder: Pick<Transcoder, "encodeKey">,
   key: string
 ): Effect.Effect<Uint8Array, ValueFormatError> => Effect.suspend(() => encodeKeyEither(transcoder, key))
 
-/** {@link decodeKeyEither} as an Effect. */
+/**
+ * {@link decodeKeyEither} as an Effect.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
 export const decodeKey = (
   transcoder: Pick<Transcoder, "decodeKey">,
   bytes: Uint8Array
@@ -464,6 +632,9 @@ export const decodeKey = (
  * stored by `base`, JSON by default) and validated when read, so a document that does
  * not match fails with a {@link ValueFormatError} carrying the `ParseError` and its
  * readable explanation.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const schemaTranscoder = <A, I>(
   schema: Schema.Schema<A, I, never>,

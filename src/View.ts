@@ -1,5 +1,5 @@
 /**
- * Map/reduce view queries (SPEC.md §6) as an Effect service: rows arrive as a
+ * Map/reduce view queries of Couchbase Server as an Effect service: rows arrive as a
  * `Stream`, parsed incrementally from the HTTP body as its bytes arrive, with
  * back-pressure (a slow consumer slows the socket) and memory bounded by the largest
  * row, whatever the row count.
@@ -10,15 +10,37 @@
  * ones fail with an `ArgumentError` before anything is sent, and query strings longer
  * than 2048 characters go as a POST with the keys in the body.
  *
+ * @example
  * ```ts
- * const rows = yield* View.pipe(
- *   Effect.flatMap((view) => Stream.runCollect(view.query("beer", "brewery_beers", { limit: 10 })))
+ * import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+ * import { Effect, Layer, Stream } from "effect"
+ * import { Connection, Iops, View } from "effect-couchbase"
+ *
+ * // The documents behind the first 20 rows, read as the response body arrives.
+ * const breweries = Effect.gen(function* () {
+ *   const view = yield* View.View
+ *   return yield* view.query("beer", "brewery_beers", { limit: 20 }).pipe(
+ *     Stream.map((row) => row.docid),
+ *     Stream.runCollect
+ *   )
+ * })
+ *
+ * // Views over the connection's cluster: its nodes, bucket and credentials.
+ * const ViewLive = View.layerFromConnection().pipe(
+ *   Layer.provide(Connection.layerConfig()),
+ *   Layer.provide([Iops.layerNode(), FetchHttpClient.layer])
  * )
+ *
+ * const main = breweries.pipe(Effect.provide(ViewLive))
  * ```
  *
  * @since 0.1.0
  */
-import { HttpClient, type HttpClientError, HttpClientRequest } from "@effect/platform"
+// Module paths rather than the package's index: the index's declarations need the DOM
+// library (Storage, Transferable), which a Node project's tsconfig does not have.
+import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Cause, Chunk, Context, Duration, Effect, Either, Layer, Option, Redacted, Ref, Stream } from "effect"
 import { Connection, type GetError } from "./Connection.js"
 import {
@@ -40,22 +62,111 @@ import { type RawViewRow, RowParser } from "./internal/view/RowParser.js"
 import { type MissingResult, missing, type ValueResult } from "./Result.js"
 
 export {
+  /**
+   * A boolean parameter: a boolean, `"true"`/`"false"`, or a number (0 is false).
+   *
+   * @since 0.1.0
+   * @category models
+   */
   type BoolParam,
+  /**
+   * A query as it goes on the wire: its query string, and the POST body when the
+   * query string is too long for a GET.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   type EncodedViewQuery,
+  /**
+   * Validates and encodes view query parameters exactly as the Python SDK 2.x does: the
+   * same refusals (as an `ArgumentError`), the same query string byte for byte.
+   *
+   * @since 0.1.0
+   * @category encoding
+   */
   encodeViewQuery,
+  /**
+   * An integer parameter: an integer or a decimal string; booleans are refused.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   type IntParam,
+  /**
+   * The longest query string sent with GET (2048); longer ones go as a POST.
+   *
+   * @since 0.1.0
+   * @category constants
+   */
   MAX_URI_LENGTH,
+  /**
+   * `on_error`: what the server does when a node fails, `"continue"` or `"stop"`.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   type OnErrorParam,
+  /**
+   * The highest key character for open-ended string ranges (the Python SDK's
+   * `Query.STRING_RANGE_END`).
+   *
+   * @since 0.1.0
+   * @category constants
+   */
   STRING_RANGE_END,
+  /**
+   * `stale`: `"false"` (update the index first), `"ok"` (as is) or `"update_after"`.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   type StaleParam,
+  /**
+   * A string parameter: a string, or a number written in decimal.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   type StringParam,
+  /**
+   * A value that can be a JSON view key: `null`, booleans, numbers, strings, arrays and
+   * objects of them.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   type ViewKey,
+  /**
+   * The parameters of a view query, named as on the wire and in the Python SDK's `Query`
+   * (`startkey`, `limit`, `reduce`, `stale`, …).
+   *
+   * @since 0.1.0
+   * @category models
+   */
   type ViewParams,
+  /**
+   * {@link ViewParams} with `unrecognized_ok: true`: names the encoder does not know are
+   * sent as they are.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   type ViewParamsUnrecognized,
+  /**
+   * Anything the encoder accepts: parameters, or a raw query string.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   type ViewQueryInput
 } from "./internal/view/params.js"
 
-/** One row of a view result. */
+/**
+ * One row of a view result.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ViewRow<K = unknown, V = unknown> {
   /** The emitted key (the group key on reduce rows). */
   readonly key: K
@@ -67,7 +178,12 @@ export interface ViewRow<K = unknown, V = unknown> {
   readonly doc?: ValueResult | MissingResult | undefined
 }
 
-/** What the response says besides its rows. */
+/**
+ * What the response says besides its rows.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ViewMeta {
   /** `total_rows`: the rows of the whole view (absent on reduce queries). */
   readonly totalRows: number | undefined
@@ -77,7 +193,12 @@ export interface ViewMeta {
   readonly debug: unknown
 }
 
-/** The collected result of a query. */
+/**
+ * The collected result of a query.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ViewResult<K = unknown, V = unknown> {
   readonly rows: ReadonlyArray<ViewRow<K, V>>
   readonly totalRows: number | undefined
@@ -85,7 +206,12 @@ export interface ViewResult<K = unknown, V = unknown> {
   readonly debug?: unknown
 }
 
-/** Options of a query that are not sent as parameters. */
+/**
+ * Options of a query that are not sent as parameters.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ViewQueryOptions {
   /** Fetch each row's document over KV (map rows only; refused with reduction). */
   readonly include_docs?: boolean | undefined
@@ -95,16 +221,29 @@ export interface ViewQueryOptions {
   readonly timeout?: Duration.DurationInput | undefined
 }
 
-/** A query: parameters and options, or a raw query string. */
+/**
+ * A query: parameters and options, or a raw query string.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type ViewQuery = (ViewParams & ViewQueryOptions) | (ViewParamsUnrecognized & ViewQueryOptions) | string
 
 /**
  * The errors the `include_docs` fetcher may fail with: exactly those of a quiet
  * `getMulti` (a missing document is a miss row, never an error).
+ *
+ * @since 0.1.0
+ * @category errors
  */
 export type IncludeDocsError = GetError<true>
 
-/** Every way a view query can fail. */
+/**
+ * Every way a view query can fail.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type ViewError =
   | HTTPError
   | ViewEngineError
@@ -118,23 +257,46 @@ export type ViewError =
 /**
  * The rows of one query. It is one-shot, like the Python SDK's `View`: running it a
  * second time fails with `AlreadyQueriedError` (call `query` again for a new request).
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface ViewStream<K = unknown, V = unknown> extends Stream.Stream<ViewRow<K, V>, ViewError> {
   /** `total_rows`, `errors` and `debug_info`: `Some` once the rows have all been read. */
   readonly meta: Effect.Effect<Option.Option<ViewMeta>>
 }
 
-/** Fetches documents by ID for `include_docs`, e.g. `connection.getMulti(keys, { quiet: true })`. */
+/**
+ * Fetches documents by ID for `include_docs`, e.g. `connection.getMulti(keys, { quiet: true })`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type IncludeDocsFetcher = (
   keys: ReadonlyArray<string>
 ) => Effect.Effect<ReadonlyMap<string, ValueResult | MissingResult>, IncludeDocsError>
 
-/** The View service. */
+/**
+ * The View service.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
 export class View extends Context.Tag("effect-couchbase/View")<View, View.Service>() {}
 
-/** @since 0.1.0 */
+/**
+ * Types of the {@link View} service.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export declare namespace View {
-  /** The operations of the View service. */
+  /**
+   * The operations of the View service.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   export interface Service {
     /** Streams the rows of view `view` of design document `design`. */
     readonly query: <K = unknown, V = unknown>(design: string, view: string, params?: ViewQuery) => ViewStream<K, V>
@@ -147,7 +309,12 @@ export declare namespace View {
   }
 }
 
-/** What the View service needs (the Connection provides it). */
+/**
+ * What the View service needs (the Connection provides it).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ViewOptions {
   /** The views (capi) base URLs of the nodes, e.g. `http://127.0.0.1:8092`; read at each query. */
   readonly capiBaseUrls: Effect.Effect<ReadonlyArray<string>, ViewError>
@@ -164,7 +331,12 @@ export interface ViewOptions {
   readonly maxRowBytes?: number | undefined
 }
 
-/** The default views timeout. */
+/**
+ * The default views timeout.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const DEFAULT_VIEWS_TIMEOUT: Duration.Duration = Duration.seconds(75)
 
 // The HTTP error body kept in an HTTPError: enough to read the server's reason.
@@ -189,7 +361,12 @@ interface Prepared {
   readonly timeout: Duration.Duration
 }
 
-/** Builds the View service from its dependencies. */
+/**
+ * Builds the View service from its dependencies.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const make = (options: ViewOptions): Effect.Effect<View.Service, never, HttpClient.HttpClient> =>
   Effect.gen(function* () {
     const client = yield* HttpClient.HttpClient
@@ -419,11 +596,21 @@ export const make = (options: ViewOptions): Effect.Effect<View.Service, never, H
     return View.of({ query, queryCollect })
   })
 
-/** A layer of the View service. */
+/**
+ * A layer of the View service.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layer = (options: ViewOptions): Layer.Layer<View, never, HttpClient.HttpClient> =>
   Layer.effect(View, make(options))
 
-/** Options of {@link makeFromConnection}: what the connection does not already say. */
+/**
+ * Options of {@link makeFromConnection}: what the connection does not already say.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ViewFromConnectionOptions {
   /** The views timeout; default the connection's `viewsTimeout` (75 s unless set). */
   readonly timeout?: Duration.DurationInput | undefined
@@ -436,6 +623,9 @@ export interface ViewFromConnectionOptions {
 /**
  * The `include_docs` fetcher of a connection: one quiet `getMulti` per batch, so a
  * document deleted since the index was built comes back as a miss, not an error.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const includeDocsFrom =
   <Q extends boolean, D>(connection: Connection.Service<Q, D>): IncludeDocsFetcher =>
@@ -447,6 +637,9 @@ export const includeDocsFrom =
  * current cluster config (read at each query, so a rebalance is followed, and used in
  * turn), its bucket and credentials, its `viewsTimeout`, and `include_docs` through
  * its `getMulti`.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const makeFromConnection = <Q extends boolean, D>(
   connection: Connection.Service<Q, D>,
@@ -465,7 +658,12 @@ export const makeFromConnection = <Q extends boolean, D>(
   })
 }
 
-/** A layer of the View service over the {@link Connection} in the context. */
+/**
+ * A layer of the View service over the {@link Connection} in the context.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layerFromConnection = (
   options: ViewFromConnectionOptions = {}
 ): Layer.Layer<View, never, Connection | HttpClient.HttpClient> =>

@@ -18,13 +18,19 @@
  *   everything due "now" happen (it waits for every fiber to be suspended), and
  *   `TestClock.adjust(d)` moves latencies, timers and timeouts forward.
  *
+ * @example
  * ```ts
+ * import { Effect, TestClock } from "effect"
+ * import * as Simulated from "effect-couchbase/Iops/Simulated"
+ *
+ * // An echo server 5 ms away from its clients, on a network the test controls.
  * const program = Effect.gen(function* () {
- *   const network = yield* SimulatedNetwork
- *   yield* network.listen("127.0.0.1", 11210, (socket) => socket.onData((b) => socket.write(b)))
+ *   const network = yield* Simulated.SimulatedNetwork
+ *   yield* network.listen("127.0.0.1", 11210, (socket) => socket.onData((bytes) => socket.write(bytes)))
  *   network.faults.latency("127.0.0.1:11210", "5 millis")
- *   // … run the client with the Iops of this layer, then TestClock.adjust(...)
- * }).pipe(Effect.provide(Simulated.layerSimulated({ seed: 42 })))
+ *   // … run a client with the Iops of this layer, then move time forward:
+ *   yield* TestClock.adjust("5 millis")
+ * }).pipe(Effect.scoped, Effect.provide(Simulated.layerSimulated({ seed: 42 })))
  * ```
  *
  * @since 0.1.0
@@ -40,37 +46,134 @@ import {
 import { makeSimulatedIops } from "../internal/iops/simulated.js"
 
 export {
+  /**
+   * Which way a fault acts on a connection: `"toClient"` or `"toServer"`.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   type Direction,
+  /**
+   * The fault-injection handle of a {@link SimulatedNetwork}: latency, stalls,
+   * partitions, resets, split delivery, refused connects, and `heal`.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   type FaultHandle,
+  /**
+   * What a fault applies to: `"host:port"`, `"host"`, a connection id, or anything
+   * with an `id` (a {@link ServerSocket}).
+   *
+   * @since 0.1.0
+   * @category models
+   */
   type FaultTarget,
+  /**
+   * The simulated network as a service: servers `listen` on it, the simulated Iops
+   * connects through it, tests inject faults with `faults`.
+   *
+   * @since 0.1.0
+   * @category tags
+   */
   SimulatedNetwork,
+  /**
+   * Options of the simulated network: the seed of its randomness, the per-direction
+   * window, tracing.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   type SimulatedNetworkOptions,
+  /**
+   * How a split fault cuts the byte stream: at given offsets, or into seeded random
+   * pieces.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   type SplitPlan,
+  /**
+   * One delivery recorded by the network's `trace()` (with the `trace` option).
+   *
+   * @since 0.1.0
+   * @category models
+   */
   type TraceEntry
 } from "../internal/iops/network.js"
 export {
+  /**
+   * A listener could not be bound (the address is taken); names `host:port`.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
   ListenError,
+  /**
+   * A bound listener of an in-process server: its host, port, and `close()`.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   type ServerListener,
+  /**
+   * The server side of one accepted connection, the same interface as on Node's
+   * sockets.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   type ServerSocket,
+  /**
+   * {@link ServerSocket} under a name that says where it comes from.
+   *
+   * @since 0.1.0
+   * @category models
+   */
   type ServerSocket as SimulatedServerSocket
 } from "../internal/iops/serverSocket.js"
 
-/** A fresh simulated network, on the current `Clock`, for the layer's lifetime. */
+/**
+ * A fresh simulated network, on the current `Clock`, for the layer's lifetime.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layerNetwork = (options: SimulatedNetworkOptions = {}): Layer.Layer<SimulatedNetwork> =>
   layerNetworkInternal(options)
 
-/** Builds a simulated network in the current scope (its loop fiber is forked there). */
+/**
+ * Builds a simulated network in the current scope (its loop fiber is forked there).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const makeNetwork = makeNetworkInternal
 
-/** The simulated Iops on a network built elsewhere (shared with in-process servers). */
+/**
+ * The simulated Iops on a network built elsewhere (shared with in-process servers).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layer: Layer.Layer<Iops, never, SimulatedNetwork> = Layer.effect(
   Iops,
   Effect.map(SimulatedNetwork, makeSimulatedIops)
 )
 
-/** Builds the simulated Iops service on `network`. */
+/**
+ * Builds the simulated Iops service on `network`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const make = (network: SimulatedNetwork.Service): Iops.Service => makeSimulatedIops(network)
 
-/** A fresh network and its Iops together. Same as `Iops.layerSimulated`. */
+/**
+ * A fresh network and its Iops together. Same as `Iops.layerSimulated`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layerSimulated = (options: SimulatedNetworkOptions = {}): Layer.Layer<Iops | SimulatedNetwork> =>
   layer.pipe(Layer.provideMerge(layerNetwork(options)))

@@ -1,37 +1,75 @@
+#!/usr/bin/env node
 /**
  * The `effect-couchbase` command line (the package's bin). Subcommands:
- * - `server`: run an embedded cluster in the foreground (see `server.ts`).
+ * - `server`: run an embedded cluster in the foreground.
  *
- * SIGINT / SIGTERM interrupt the program: scopes close (ports, connections) and the
- * process exits with status 0.
+ * Arguments are parsed with Node's `util.parseArgs`: the command needs nothing beyond
+ * the library's own peer dependencies. A usage error prints one line and exits with
+ * status 2; a cluster that cannot start (a port in use, invalid options) prints one
+ * line and exits with status 1. SIGINT / SIGTERM close every port and exit with 0.
  *
  * @since 0.1.0
  */
-import { Command } from "@effect/cli"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Console, Effect } from "effect"
-import { serverCommand } from "./server.js"
+import { readFileSync } from "node:fs"
+import { Console, Effect, Either } from "effect"
+import { findPackageFile } from "../internal/packageFiles.js"
+import { runMain } from "./runMain.js"
+import { parseServerArgs, runServer, serverUsage } from "./server.js"
+import { UsageError } from "./usage.js"
 
-/** The root command. */
-export const rootCommand = Command.make("effect-couchbase").pipe(
-  Command.withDescription("Couchbase client on Effect, with an embedded Couchbase-compatible cluster"),
-  Command.withSubcommands([serverCommand])
-)
+const usage = `Usage: effect-couchbase <command> [options]
 
-/** Parses `argv` and runs the chosen subcommand. */
-export const cli = Command.run(rootCommand, { name: "effect-couchbase", version: "0.1.0" })
+A Couchbase client on Effect, with an embedded Couchbase-compatible cluster.
 
-cli(process.argv).pipe(
-  // Bad options or a port in use: one clear line and status 1, not a stack trace.
-  Effect.catchTag("EmbeddedClusterError", (error) =>
+Commands:
+  server     run an embedded cluster in the foreground (effect-couchbase server --help)
+
+Options:
+  -h, --help       show this help
+  -v, --version    print the version
+`
+
+/** The package's version, from its package.json (not the `"type"` marker of the CommonJS build). */
+const version = (): string => {
+  const read = (path: string) => JSON.parse(readFileSync(path, "utf8")) as { name?: string; version?: string }
+  const file = findPackageFile("package.json", (path) => read(path).name === "effect-couchbase")
+  return (file === undefined ? undefined : read(file).version) ?? "unknown"
+}
+
+/** What the arguments ask for, before anything runs. */
+const program = (argv: ReadonlyArray<string>): Effect.Effect<void, UsageError | { readonly message: string }> => {
+  const [command, ...rest] = argv
+  switch (command) {
+    case undefined:
+    case "-h":
+    case "--help":
+    case "help":
+      return Console.log(usage)
+    case "-v":
+    case "--version":
+      return Console.log(version())
+    case "server": {
+      const parsed = parseServerArgs(rest)
+      if (Either.isLeft(parsed)) return Effect.fail(parsed.left)
+      return parsed.right === "help" ? Console.log(serverUsage) : runServer(parsed.right)
+    }
+    default:
+      return Effect.fail(
+        new UsageError({ message: `unknown command ${JSON.stringify(command)}; the commands are: server (see --help)` })
+      )
+  }
+}
+
+program(process.argv.slice(2)).pipe(
+  // One clear line and a status, not a stack trace: 2 for what was typed, 1 for what failed.
+  Effect.catchAll((error) =>
     Console.error(`effect-couchbase: ${error.message}`).pipe(
       Effect.zipRight(
         Effect.sync(() => {
-          process.exitCode = 1
+          process.exitCode = error instanceof UsageError ? 2 : 1
         })
       )
     )
   ),
-  Effect.provide(NodeContext.layer),
-  NodeRuntime.runMain
+  runMain
 )

@@ -1,6 +1,7 @@
 /**
  * The quickstart behind `npm start`: an embedded 3-node cluster with one replica and
- * beer-sample loaded (or the real cluster `COUCHBASE_CONNSTR` points at), then
+ * beer-sample loaded (or the real cluster `COUCHBASE_CONNECTION_STRING` points at, read
+ * with the library's own `Connection.config`), then
  * key/value operations, multi-ops, durability, a streamed view query and a reduce
  * query, each with its timing.
  *
@@ -24,13 +25,14 @@ const timed = <A, E, R>(label: string, effect: Effect.Effect<A, E, R>) =>
 
 /** Where to connect: a real cluster from the environment, or a fresh embedded one. */
 const target = Effect.gen(function* () {
-  const connstr = process.env.COUCHBASE_CONNSTR
+  const configured = yield* Connection.config
+  const connstr = configured.connectionString
   if (connstr !== undefined && connstr !== "") {
     yield* Console.log(`Using the cluster at ${connstr}`)
     return {
       connectionString: connstr,
-      username: process.env.COUCHBASE_USERNAME ?? "Administrator",
-      password: Redacted.make(process.env.COUCHBASE_PASSWORD ?? "password"),
+      username: configured.username ?? "Administrator",
+      password: configured.password ?? Redacted.make("password"),
       capi: Effect.succeed<ReadonlyArray<string>>([])
     }
   }

@@ -11,6 +11,7 @@ import { makeClient } from "../../src/internal/connection/Client.js"
 import { makeContinuum, serverOf } from "../../src/internal/hashing/ketama.js"
 import { makeNodeIops } from "../../src/internal/iops/node.js"
 import { FMT_BYTES, FMT_JSON, FMT_UTF8 } from "../../src/Transcoder.js"
+import { memcachedBinary, requirePeer } from "../support/peers.js"
 import { type Memcached, startMemcached } from "./memcached.js"
 
 const connect = (servers: ReadonlyArray<Memcached>, options: Record<string, unknown> = {}) =>
@@ -27,6 +28,8 @@ const failure = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   })
 
 describe("memcached mode against Debian's memcached", () => {
+  requirePeer(memcachedBinary)
+
   it.scopedLive("get / upsert / insert / replace / remove with CAS", () =>
     Effect.gen(function* () {
       const mc = yield* startMemcached

@@ -1,14 +1,13 @@
 /**
- * Debian's memcached as a test peer: started on a free port of 127.0.0.1 for the
- * scope of a test (or a `layer` block), killed when it closes.
+ * Debian's memcached as a test peer: found on PATH, started on a free port of
+ * 127.0.0.1 for the scope of a test (or a `layer` block), killed when it closes.
+ * A block of tests using it calls `requirePeer(memcachedBinary)` (../support/peers.ts)
+ * so that a machine without memcached skips them, and CI fails them.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync } from "node:fs"
 import { createServer, connect as netConnect } from "node:net"
 import { Effect, type Scope } from "effect"
-
-/** Where memcached is installed (`apt-get install memcached`). */
-export const MEMCACHED = "/usr/bin/memcached"
+import { memcachedBinary, peerPath } from "../support/peers.js"
 
 /** A running memcached. */
 export interface Memcached {
@@ -42,12 +41,12 @@ const accepts = (port: number): Effect.Effect<boolean> =>
 
 /** Starts memcached (binary protocol allowed, no UDP) and waits until it accepts connections. */
 export const startMemcached: Effect.Effect<Memcached, never, Scope.Scope> = Effect.gen(function* () {
-  if (!existsSync(MEMCACHED)) return yield* Effect.die(new Error(`${MEMCACHED} is missing: apt-get install memcached`))
+  const binary = yield* peerPath(memcachedBinary)
   const port = yield* freePort
   const child = yield* Effect.acquireRelease(
     Effect.sync(() =>
       spawn(
-        MEMCACHED,
+        binary,
         [
           "-l",
           "127.0.0.1",

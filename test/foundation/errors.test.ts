@@ -85,6 +85,23 @@ describe("error classes", () => {
     expect(new Set(rcs).size).toBe(rcs.length)
   })
 
+  it.effect("read as their tag in logs and stack traces, and stay catchable by tag", () =>
+    Effect.gen(function* () {
+      for (const cls of Errors.errorClasses) {
+        const e = make(cls, { message: "what happened" })
+        expect(e.name).toBe(e._tag)
+        expect(String(e)).toBe(`${e._tag}: what happened`)
+        expect(e.stack!.split("\n")[0]).toBe(`${e._tag}: what happened`)
+        expect(Cause.pretty(Cause.fail(e)).split("\n")[0]).toBe(`${e._tag}: what happened`)
+        expect(inspect(e).split("\n")[0]).toContain(`${e._tag}: what happened`)
+        const caught = yield* Effect.fail(e as Errors.CouchbaseError).pipe(
+          Effect.catchTag(e._tag, (error) => Effect.succeed(error._tag))
+        )
+        expect(caught).toBe(e._tag)
+      }
+    })
+  )
+
   it("name the key in the message and keep the given fields", () => {
     const cause = new Error("socket closed")
     for (const cls of Errors.errorClasses) {

@@ -3,6 +3,7 @@
  * serves KV with those credentials, and exits with status 0 on SIGTERM.
  */
 import { type ChildProcess, spawn } from "node:child_process"
+import { readFileSync } from "node:fs"
 import * as net from "node:net"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
@@ -176,46 +177,101 @@ describe("effect-couchbase server", () => {
     60_000
   )
 
+  /** Runs the command to its end: status, stdout, stderr. */
+  const run = (args: ReadonlyArray<string>) =>
+    Effect.async<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }>((resume) => {
+      const child = spawn("node_modules/.bin/tsx", ["src/cli/main.ts", ...args], { stdio: ["ignore", "pipe", "pipe"] })
+      let stdout = ""
+      let stderr = ""
+      child.stdout!.on("data", (d: Buffer) => {
+        stdout += d.toString()
+      })
+      child.stderr!.on("data", (d: Buffer) => {
+        stderr += d.toString()
+      })
+      child.once("exit", (code) => resume(Effect.succeed({ code, stdout, stderr })))
+    })
+
   it.live(
-    "refuses --tls-key without --tls-cert with one clear line and status 1",
+    "refuses what was typed wrong with one clear line and status 2, before starting anything",
     () =>
-      Effect.async<{ readonly code: number | null; readonly stderr: string }>((resume) => {
+      Effect.gen(function* () {
         const key = fileURLToPath(new URL("../fixtures/tls/server-key.pem", import.meta.url))
-        const child = spawn("node_modules/.bin/tsx", ["src/cli/main.ts", "server", "--tls-key", key], {
-          stdio: ["ignore", "pipe", "pipe"]
-        })
-        let stderr = ""
-        child.stderr!.on("data", (d: Buffer) => {
-          stderr += d.toString()
-        })
-        child.once("exit", (code) => resume(Effect.succeed({ code, stderr })))
-      }).pipe(
-        Effect.tap(({ code, stderr }) => {
-          expect(code).toBe(1)
-          expect(stderr.trim()).toBe("effect-couchbase: --tls-key and --tls-cert go together: give both or neither")
-        })
-      ),
+        const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
+          [["server", "--tls-key", key], "--tls-key and --tls-cert go together: give both or neither"],
+          [["server", "--nodes", "two"], '--nodes takes a whole number, got "two"'],
+          [["server", "--nodes", "1.5"], '--nodes takes a whole number, got "1.5"'],
+          [
+            ["server", "--bucket", "x:ephemeral"],
+            'invalid bucket type "ephemeral" in --bucket x:ephemeral: use couchbase or memcached'
+          ],
+          [
+            ["server", "--sample", "travel-sample"],
+            '--sample: unknown dataset "travel-sample"; the one shipped is beer-sample'
+          ],
+          [
+            ["server", "--tls-key", "/nonexistent/key.pem", "--tls-cert", "/nonexistent/cert.pem"],
+            "--tls-key: cannot read /nonexistent/key.pem (ENOENT)"
+          ],
+          [["server", "--colour"], "server: Unknown option '--colour'; see effect-couchbase server --help"],
+          [
+            ["server", "--nodes"],
+            "server: Option '--nodes <value>' argument missing; see effect-couchbase server --help"
+          ],
+          [["server", "extra"], "server: Unexpected argument 'extra'; see effect-couchbase server --help"],
+          [["cat", "k"], 'unknown command "cat"; the commands are: server (see --help)']
+        ]
+        const results = yield* Effect.forEach(cases, ([args]) => run(args), { concurrency: 2 })
+        expect(results.map((r) => [r.code, r.stderr, r.stdout])).toEqual(
+          cases.map(([, message]) => [2, `effect-couchbase: ${message}\n`, ""])
+        )
+      }),
     60_000
   )
 
   it.live(
-    "refuses invalid options with one clear line and status 1",
+    "reports a cluster that cannot start with one clear line and status 1",
     () =>
-      Effect.async<{ readonly code: number | null; readonly stderr: string }>((resume) => {
-        const child = spawn("node_modules/.bin/tsx", ["src/cli/main.ts", "server", "--replicas", "9"], {
-          stdio: ["ignore", "pipe", "pipe"]
+      Effect.gen(function* () {
+        const { code, stderr } = yield* run(["server", "--replicas", "9"])
+        expect(code).toBe(1)
+        expect(stderr).toBe("effect-couchbase: replicas must be an integer from 0 to 3, got 9\n")
+      }),
+    60_000
+  )
+
+  it.live(
+    "prints its help and version on stdout, without colours",
+    () =>
+      Effect.gen(function* () {
+        const [root, server, version] = yield* Effect.all([run(["--help"]), run(["server", "--help"]), run(["-v"])], {
+          concurrency: 3
         })
-        let stderr = ""
-        child.stderr!.on("data", (d: Buffer) => {
-          stderr += d.toString()
-        })
-        child.once("exit", (code) => resume(Effect.succeed({ code, stderr })))
-      }).pipe(
-        Effect.tap(({ code, stderr }) => {
-          expect(code).toBe(1)
-          expect(stderr.trim()).toBe("effect-couchbase: replicas must be an integer from 0 to 3, got 9")
-        })
-      ),
+        expect([root.code, server.code, version.code]).toEqual([0, 0, 0])
+        expect(root.stdout).toMatch(/^Usage: effect-couchbase <command> \[options\]\n/)
+        expect(root.stdout).toContain("server     run an embedded cluster")
+        expect(server.stdout).toMatch(/^Usage: effect-couchbase server \[options\]\n/)
+        for (const option of [
+          "--nodes",
+          "--replicas",
+          "--vbuckets",
+          "--bucket",
+          "--sample",
+          "--user",
+          "--password",
+          "--port",
+          "--tls-key",
+          "--tls-cert"
+        ]) {
+          expect(server.stdout).toContain(`  ${option} `)
+        }
+        const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+          version: string
+        }
+        expect(version.stdout).toBe(`${pkg.version}\n`)
+        // Piped output carries no terminal escapes.
+        expect(`${root.stdout}${server.stdout}${version.stdout}`).not.toContain("\u001b[")
+      }),
     60_000
   )
 

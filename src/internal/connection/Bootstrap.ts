@@ -1,7 +1,7 @@
 /**
  * Opening a node connection, and bootstrapping the client from its seeds (CCCP).
  *
- * Per connection, in order (SPEC.md §3.1):
+ * Per connection, in order (the CCCP bootstrap of libcouchbase):
  * 1. **connect** (plain or TLS);
  * 2. **HELLO** with the agent JSON as key, asking for TCP_NODELAY, XERROR,
  *    SELECT_BUCKET, JSON and ALT_REQUEST. Not in memcached mode: Debian's memcached

@@ -10,7 +10,7 @@
  *   after a short backoff.
  * - **ETMPFAIL / EBUSY.** Retried with exponential backoff while the operation's
  *   deadline allows; the last error is returned when it does not. A locked key is
- *   never retried: it is a `TemporaryFailError` at once (SPEC.md §3.2).
+ *   never retried: it is a `TemporaryFailError` at once, as the Python SDK raises it.
  * - **Durability.** A mutation with `persistTo`/`replicateTo` completes only after
  *   OBSERVE polling (see `Durability.ts`) sees the requirement met.
  *

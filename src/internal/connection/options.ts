@@ -1,5 +1,6 @@
 /**
- * The connection options of SPEC.md §3.1, and their resolution into the one value the
+ * The connection options (the Python SDK's connection arguments and libcouchbase's
+ * connection-string settings), and their resolution into the one value the
  * connection runs with.
  *
  * Precedence, highest first: the field given in {@link Options}, the same setting in
@@ -34,13 +35,15 @@ export interface Options<Quiet extends boolean = boolean> {
   /** The bucket; overrides the one in the connection string. Default `default`. */
   readonly bucket?: string | undefined
   /**
-   * The connection-level `quiet` default (SPEC.md §3.3). A literal `true` makes the
-   * layer provide the quiet view of the connection; see `Connection.ts`.
+   * The connection-level `quiet` default, as the Python SDK's `Bucket(quiet=…)`: a
+   * missing key read by `get`, `getReplica`, `lock`, `touch` or `remove` is then a
+   * result with `success: false` instead of a `NotFoundError`. A literal `true` types
+   * the connection as quiet by default (`Connection.Service<true>`).
    */
   readonly quiet?: Quiet | undefined
   /** The format values are written with when an operation names none. Default `FMT_JSON`. */
   readonly defaultFormat?: number | undefined
-  /** Replaces all of the transcoding (SPEC.md §5). */
+  /** Replaces all of the transcoding, of keys and of values (see the `Transcoder` module). */
   readonly transcoder?: Transcoder.Transcoder<any> | undefined
   /** How long one key/value operation may take, retries included. Default 2.5 s. */
   readonly operationTimeout?: Duration.DurationInput | undefined
@@ -108,7 +111,7 @@ export interface ResolvedOptions {
   readonly extra: Readonly<Record<string, string>>
 }
 
-/** The defaults of SPEC.md §3.1 and libcouchbase. */
+/** The defaults, those of libcouchbase and the Python SDK. */
 export const defaults = {
   connectionString: "couchbase://localhost/default",
   operationTimeout: Duration.millis(2500),

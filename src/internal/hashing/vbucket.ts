@@ -1,8 +1,8 @@
 /**
- * vBucket routing of Couchbase buckets (SPEC.md §3.1): a key belongs to vBucket
- * `((crc32(key) >> 16) & 0x7fff) % numVBuckets`, where crc32 is the zlib CRC-32 of
- * the key's raw bytes (UTF-8 for a string key). Every Couchbase SDK and the server
- * agree on this function, so it must match bit for bit.
+ * vBucket routing of Couchbase buckets, as Couchbase Server hashes keys: a key belongs
+ * to vBucket `((crc32(key) >> 16) & 0x7fff) % numVBuckets`, where crc32 is the zlib
+ * CRC-32 of the key's raw bytes (UTF-8 for a string key). Every Couchbase SDK and the
+ * server agree on this function, so it must match bit for bit.
  *
  * @internal
  */

@@ -1,6 +1,6 @@
 /**
- * The event objects of the Iops contract and its constants, kept from the seed (the
- * Python SDK's `IOEvent`, `TimerEvent`, `LCB_*_EVENT`, `PYCBC_EVACTION_*`).
+ * The event objects of the Iops contract and its constants, named and numbered as in
+ * the Python SDK 2.x (`IOEvent`, `TimerEvent`, `LCB_*_EVENT`, `PYCBC_EVACTION_*`).
  *
  * They live here, apart from `Iops.ts`, so that every implementation (Node, simulated,
  * an integrator's own loop) can import them without a module cycle; `Iops.ts`
@@ -101,7 +101,7 @@ export abstract class Event {
 }
 
 /**
- * A socket watcher (the seed's `IOEvent`). The core sets {@link socket} (its "file
+ * A socket watcher (the Python SDK's `IOEvent`). The core sets {@link socket} (its "file
  * descriptor") before watching; an implementation reports readiness with
  * `ready(flags)` where `flags` is the subset of the watched mask that holds at
  * delivery time, or with the shortcuts below.
@@ -128,7 +128,7 @@ export class IOEvent extends Event {
   }
 }
 
-/** A one-shot timer (the seed's `TimerEvent`); the implementation fires it with `ready(0)`. */
+/** A one-shot timer (the Python SDK's `TimerEvent`); the implementation fires it with `ready(0)`. */
 export class TimerEvent extends Event {
   /** Always `PYCBC_EVTYPE_TIMER`. */
   readonly evtype = PYCBC_EVTYPE_TIMER

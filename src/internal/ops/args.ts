@@ -1,8 +1,9 @@
 /**
- * Argument checks shared by every key/value operation (SPEC.md §3.2). Each returns an
- * `Either` whose failure is an {@link ArgumentError} that names the operation, the
- * argument and what to do; nothing here touches the network, so every check runs
- * before anything is sent, and synchronously (the callback adapter throws them).
+ * Argument checks shared by every key/value operation (keys, key lists, CAS, TTLs,
+ * counter amounts, formats, durability). Each returns an `Either` whose failure is an
+ * {@link ArgumentError} that names the operation, the argument and what to do; nothing
+ * here touches the network, so every check runs before anything is sent, and
+ * synchronously (the callback adapter throws them).
  *
  * @internal
  */
@@ -288,8 +289,9 @@ const CONCAT_FORMATS: ReadonlySet<number> = new Set([
 
 /**
  * The format of an append/prepend fragment: only UTF-8 or bytes make sense when
- * bytes are glued onto a stored value (SPEC.md §3.2). Without a format the fragment's
- * own type decides (string → UTF-8, bytes → bytes), whatever the default format.
+ * bytes are glued onto a stored value, so JSON is refused as the Python SDK refuses it.
+ * Without a format the fragment's own type decides (string → UTF-8, bytes → bytes),
+ * whatever the default format.
  */
 export const validateConcat = (
   op: string,

@@ -1,10 +1,10 @@
 /**
- * Assembling a multi operation's outcome (SPEC.md §3.3): every key gets a result in
- * input order; without quiet, the first key (in input order) that failed fails the
- * whole operation with its own error, re-issued with `key`, `result` and
- * `allResults` (every key's result) so the caller can see what did succeed
- * (`error.splitResults()`). Quiet misses are results (`success: false`), not
- * failures: they make `allOk` false and raise nothing.
+ * Assembling a multi operation's outcome, as the Python SDK's `*_multi` calls do:
+ * every key gets a result in input order; without quiet, the first key (in input
+ * order) that failed fails the whole operation with its own error, re-issued with
+ * `key`, `result` and `allResults` (every key's result) so the caller can see what
+ * did succeed (`error.splitResults()`). Quiet misses are results (`success: false`),
+ * not failures: they make `allOk` false and raise nothing.
  *
  * @internal
  */

@@ -1,12 +1,13 @@
 /**
  * Which error a response status means, per operation.
  *
- * `fromStatus` (Errors.ts) gives the general table of SPEC.md §4. An operation
- * narrows it: it names the data statuses it expects (GET expects KEY_ENOENT, ADD
- * expects KEY_EEXISTS, …), re-reads a few that older servers use differently (a
- * counter or touch on a locked key answers KEY_EEXISTS on servers before 7.0, which
- * means "locked", not "CAS mismatch"), and turns every status it does not expect into
- * a `ProtocolError` that names it. That keeps each operation's error union exact.
+ * `fromStatus` (Errors.ts) gives the general table: each status to the error class the
+ * Python SDK raises for it. An operation narrows it: it names the data statuses it
+ * expects (GET expects KEY_ENOENT, ADD expects KEY_EEXISTS, …), re-reads a few that
+ * older servers use differently (a counter or touch on a locked key answers
+ * KEY_EEXISTS on servers before 7.0, which means "locked", not "CAS mismatch"), and
+ * turns every status it does not expect into a `ProtocolError` that names it. That
+ * keeps each operation's error union exact.
  *
  * @internal
  */
@@ -86,7 +87,10 @@ const keyExists = (key: string, status: number) => new KeyExistsError({ key, sta
 const tooBig = (key: string, status: number) => new TooBigError({ key, status })
 const notStored = (key: string, status: number) =>
   new NotStoredError({ key, status, message: "the item was not stored: append and prepend need an existing key" })
-/** A write to a locked key without its lock CAS (LOCKED with XERROR): a CAS mismatch (SPEC.md §3.2). */
+/**
+ * A write to a locked key without its lock CAS (LOCKED with XERROR): a CAS mismatch,
+ * `KeyExistsError`, as the Python SDK reports an upsert to a locked key.
+ */
 const lockedWrite = (key: string, status: number) =>
   new KeyExistsError({
     key,
@@ -125,7 +129,7 @@ const wrongUnlockCas = (key: string, status: number) =>
     message: "unlock refused: the key is not locked with this CAS (wrong CAS, or the lock expired); read it again"
   })
 
-/** UNLOCK_KEY: a CAS that does not hold the lock is a temporary failure (SPEC.md §3.2). */
+/** UNLOCK_KEY: a CAS that does not hold the lock is a temporary failure, as in the Python SDK. */
 export const unlockSpec: StatusSpec<NotFoundError | TemporaryFailError> = {
   name: "unlock",
   data: {

@@ -29,7 +29,10 @@ export const isAltMagic = (magic: number): boolean => magic === 0x08 || magic ==
 /** True for magics that carry a status (responses) rather than a vBucket id. */
 export const isResponseMagic = (magic: number): boolean => magic === 0x81 || magic === 0x18 || magic === 0x83
 
-/** Operation codes named by SPEC.md §7 plus the handshake and cluster-management ones. */
+/**
+ * Opcodes of the memcached binary protocol as Couchbase Server speaks it: the key/value
+ * commands, plus the handshake (HELLO, SASL, error map) and cluster-management ones.
+ */
 export const Opcode = {
   Get: 0x00,
   Set: 0x01,

@@ -1,5 +1,5 @@
 /**
- * View query parameters and their encoding (SPEC.md §6), with the validation and the
+ * View query parameters and their encoding, with the validation and the
  * exact output of the Python SDK 2.x (`couchbase/views/params.py`): the same accepted
  * and refused inputs, the same query string byte for byte, the same switch to POST
  * when the query string is longer than 2048 characters.

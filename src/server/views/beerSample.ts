@@ -1,13 +1,15 @@
 /**
  * The beer-sample dataset (7303 documents: 5891 beers and 1412 breweries, and the
  * design document `beer` with the views `brewery_beers` and `by_location`), shipped
- * with the project under `src/server/samples/beer-sample/`, ready to preload into a
- * bucket of the embedded cluster.
+ * with the package as data files, ready to preload into a bucket of the embedded
+ * cluster.
  *
  * @since 0.1.0
  */
 import { readFileSync } from "node:fs"
+import { join } from "node:path"
 import { gunzipSync } from "node:zlib"
+import { findPackageFile } from "../../internal/packageFiles.js"
 import { type ViewEngineOptions, viewEngineFor } from "./ViewEngine.js"
 import { ViewHttpError } from "./ViewHttpError.js"
 import type { ViewSource } from "./ViewSource.js"
@@ -43,7 +45,17 @@ export interface SampleDataset {
 
 const FMT_JSON = 0x02000000
 
-const sampleFile = (name: string): URL => new URL(`../samples/beer-sample/${name}`, import.meta.url)
+/**
+ * The dataset's folder. The sources keep it beside the server (`src/server/samples`);
+ * the build puts it once at the root of `dist`, shared by both module formats.
+ */
+const sampleDirectory = (): string => {
+  const found = findPackageFile("samples/beer-sample") ?? findPackageFile("server/samples/beer-sample")
+  if (found === undefined) throw new Error("the beer-sample data files are missing: reinstall effect-couchbase")
+  return found
+}
+
+const sampleFile = (name: string): string => join(sampleDirectory(), name)
 
 let cached: SampleDataset | undefined
 

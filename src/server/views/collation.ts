@@ -1,5 +1,5 @@
 /**
- * The order of view keys (SPEC.md §7), as Couchbase's view engine compares emitted
+ * The order of view keys, as Couchbase's view engine compares emitted
  * JSON: `null` < `false` < `true` < numbers < strings < arrays < objects. Numbers by
  * value; strings by the Unicode Collation Algorithm (ICU root rules, tertiary
  * strength, so "abc123" < "ABC123" < "abc223"); arrays element by element, a prefix
