@@ -8,6 +8,7 @@
 #     exactOptionalPropertyTypes, skipLibCheck false, moduleResolution NodeNext and bundler;
 #   - runs `npx effect-couchbase server` until its ready line;
 #   - runs the examples/ programs (tsx, node and vitest).
+#   - again with the lowest versions of the peer ranges (the suite passes there too).
 # Set KEEP_CONSUMER=1 to keep the consumer project for a look afterwards.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -16,6 +17,9 @@ if [ "${KEEP_CONSUMER:-}" = "1" ]; then echo "consumer kept in $work"; else trap
 step() { printf '\n== %s\n' "$*"; }
 # The version the repository's own tests use, so that the consumer's tools match them.
 devVersion() { node -p "require('$repo/package.json').devDependencies['$1']"; }
+# The lowest version each peer range admits ("^3.21.2" and ">=0.88.2 <0.98.0" both start
+# with it), as name@version arguments for npm install.
+lowest="$(node -p "Object.entries(require('$repo/package.json').peerDependencies).map(([n, r]) => n + '@' + r.match(/\\d+\\.\\d+\\.\\d+/)[0]).join(' ')")"
 
 cd "$repo"
 step "pack"
@@ -55,7 +59,7 @@ node -e '
   visit("node_modules")
   bytes = size("node_modules")
   const names = fs.readdirSync("node_modules").flatMap((n) => n.startsWith("@") ? fs.readdirSync(path.join("node_modules", n)).map((m) => `${n}/${m}`) : n.startsWith(".") ? [] : [n])
-  console.log(`installed: ${count} packages, ${(bytes / 1048576).toFixed(1)} MB in node_modules; install scripts: ${scripts.join(", ") || "none"}`)
+  console.log(`installed: ${count} packages, ${(bytes / 1048576).toFixed(1)} MiB in node_modules; install scripts: ${scripts.join(", ") || "none"}`)
   console.log(`top level: ${names.join(" ")}`)
   for (const banned of ["tsx", "esbuild", "@effect/cli", "@effect/platform-node", "typescript"]) {
     if (fs.existsSync(path.join("node_modules", banned))) { console.error(`a library user gets ${banned}`); process.exit(1) }
@@ -108,5 +112,20 @@ npx --no-install tsx examples/views-stream.ts
 node examples/callbacks.mjs
 printf 'export default {}\n' > vitest.config.mjs
 npx --no-install vitest run examples/
+
+npx --no-install effect-couchbase quickstart > quickstart.log
+tail -4 quickstart.log
+grep -q "7303 rows" quickstart.log
+
+step "the lowest peers the package claims: $lowest"
+# (@effect/vitest 0.30 wants a newer effect; the example test ran above.)
+npm uninstall --no-audit --no-fund --loglevel=error @effect/vitest vitest
+npm install --no-audit --no-fund --loglevel=error $lowest
+npm ls effect @effect/platform
+node esm.mjs
+node cjs.cjs
+printf '{ "extends": "./tsconfig.NodeNext-true.json", "include": ["usage.mts", "usage.cts", "examples/kv-schema.ts", "examples/views-stream.ts"] }\n' > tsconfig.lowest.json
+echo "tsc: moduleResolution NodeNext, exactOptionalPropertyTypes true (without the vitest example)"
+npx --no-install tsc -p tsconfig.lowest.json
 
 step "the package checks passed"

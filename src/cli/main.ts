@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The `effect-couchbase` command line (the package's bin). Subcommands:
- * - `server`: run an embedded cluster in the foreground.
+ * - `server`: run an embedded cluster in the foreground;
+ * - `quickstart`: a tour of the client on an embedded cluster, with timings.
  *
  * Arguments are parsed with Node's `util.parseArgs`: the command needs nothing beyond
  * the library's own peer dependencies. A usage error prints one line and exits with
@@ -11,8 +12,9 @@
  * @since 0.1.0
  */
 import { readFileSync } from "node:fs"
-import { Console, Effect, Either } from "effect"
+import { Cause, Console, Effect, Either } from "effect"
 import { findPackageFile } from "../internal/packageFiles.js"
+import { quickstart, quickstartUsage } from "./quickstart.js"
 import { runMain } from "./runMain.js"
 import { parseServerArgs, runServer, serverUsage } from "./server.js"
 import { UsageError } from "./usage.js"
@@ -22,7 +24,8 @@ const usage = `Usage: effect-couchbase <command> [options]
 A Couchbase client on Effect, with an embedded Couchbase-compatible cluster.
 
 Commands:
-  server     run an embedded cluster in the foreground (effect-couchbase server --help)
+  server       run an embedded cluster in the foreground (effect-couchbase server --help)
+  quickstart   a tour of the client on an embedded 3-node cluster, with timings
 
 Options:
   -h, --help       show this help
@@ -53,9 +56,28 @@ const program = (argv: ReadonlyArray<string>): Effect.Effect<void, UsageError | 
       if (Either.isLeft(parsed)) return Effect.fail(parsed.left)
       return parsed.right === "help" ? Console.log(serverUsage) : runServer(parsed.right)
     }
+    case "quickstart": {
+      if (rest.includes("--help") || rest.includes("-h")) return Console.log(quickstartUsage)
+      if (rest.length > 0) {
+        return Effect.fail(new UsageError({ message: `quickstart takes no arguments, got ${rest.join(" ")}` }))
+      }
+      return quickstart.pipe(
+        Effect.catchAllCause((cause) =>
+          Console.error(`The quickstart failed:\n${Cause.pretty(cause)}`).pipe(
+            Effect.zipRight(
+              Effect.sync(() => {
+                process.exitCode = 1
+              })
+            )
+          )
+        )
+      )
+    }
     default:
       return Effect.fail(
-        new UsageError({ message: `unknown command ${JSON.stringify(command)}; the commands are: server (see --help)` })
+        new UsageError({
+          message: `unknown command ${JSON.stringify(command)}; the commands are: server, quickstart (see --help)`
+        })
       )
   }
 }

@@ -1,13 +1,13 @@
 /**
- * The quickstart behind `npm start`: an embedded 3-node cluster with one replica and
- * beer-sample loaded (or the real cluster `COUCHBASE_CONNECTION_STRING` points at, read
- * with the library's own `Connection.config`), then
- * key/value operations, multi-ops, durability, a streamed view query and a reduce
- * query, each with its timing.
+ * `effect-couchbase quickstart` (and `npm start` in the repository): an embedded 3-node
+ * cluster with one replica and beer-sample loaded (or the real cluster
+ * `COUCHBASE_CONNECTION_STRING` points at, read with the library's own
+ * `Connection.config`), then key/value operations, multi-ops, durability, a streamed
+ * view query and a reduce query, each with its timing.
  *
  * @since 0.1.0
  */
-import { NodeHttpClient, NodeRuntime } from "@effect/platform-node"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import { Chunk, Console, Duration, Effect, Layer, Redacted, Stream } from "effect"
 import * as Connection from "../Connection.js"
 import * as EmbeddedCluster from "../EmbeddedCluster.js"
@@ -131,9 +131,17 @@ const program = Effect.gen(function* () {
   for (const row of top) yield* Console.log(`    ${JSON.stringify(row.key)}: ${row.value} breweries`)
 })
 
-program.pipe(
+/** `quickstart --help`. */
+export const quickstartUsage = `Usage: effect-couchbase quickstart
+
+Starts an embedded 3-node cluster (1 replica) with beer-sample loaded, or connects to
+the cluster of COUCHBASE_CONNECTION_STRING (with COUCHBASE_USERNAME and
+COUCHBASE_PASSWORD; its bucket beer-sample), then runs key/value operations, multi-ops,
+durability, a streamed view query and a reduce query, printing each one's timing.
+`
+
+/** The whole tour, on Node's sockets and Node's own fetch. */
+export const quickstart: Effect.Effect<void, unknown> = program.pipe(
   Effect.scoped,
-  Effect.provide(Layer.mergeAll(Iops.layerNode(), NodeHttpClient.layerUndici)),
-  Effect.tapErrorCause((cause) => Console.error("The quickstart failed:", cause)),
-  NodeRuntime.runMain
+  Effect.provide(Layer.mergeAll(Iops.layerNode(), FetchHttpClient.layer))
 )

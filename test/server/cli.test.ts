@@ -219,7 +219,7 @@ describe("effect-couchbase server", () => {
             "server: Option '--nodes <value>' argument missing; see effect-couchbase server --help"
           ],
           [["server", "extra"], "server: Unexpected argument 'extra'; see effect-couchbase server --help"],
-          [["cat", "k"], 'unknown command "cat"; the commands are: server (see --help)']
+          [["cat", "k"], 'unknown command "cat"; the commands are: server, quickstart (see --help)']
         ]
         const results = yield* Effect.forEach(cases, ([args]) => run(args), { concurrency: 2 })
         expect(results.map((r) => [r.code, r.stderr, r.stdout])).toEqual(
@@ -249,7 +249,8 @@ describe("effect-couchbase server", () => {
         })
         expect([root.code, server.code, version.code]).toEqual([0, 0, 0])
         expect(root.stdout).toMatch(/^Usage: effect-couchbase <command> \[options\]\n/)
-        expect(root.stdout).toContain("server     run an embedded cluster")
+        expect(root.stdout).toMatch(/\n {2}server +run an embedded cluster/)
+        expect(root.stdout).toMatch(/\n {2}quickstart +a tour of the client/)
         expect(server.stdout).toMatch(/^Usage: effect-couchbase server \[options\]\n/)
         for (const option of [
           "--nodes",
