@@ -9,9 +9,11 @@
  * multi). Here it is a type-level switch:
  *
  * ```ts
- * const cb = yield* Connection
- * const a = yield* cb.get("k")                  // ValueResult; E includes NotFoundError
- * const b = yield* cb.get("k", { quiet: true }) // ValueResult | MissingResult; E has no NotFoundError
+ * Effect.gen(function* () {
+ *   const cb = yield* Connection
+ *   const a = yield* cb.get("k") // ValueResult; E includes NotFoundError
+ *   const b = yield* cb.get("k", { quiet: true }) // ValueResult | MissingResult; E has no NotFoundError
+ * })
  * ```
  *
  * The connection-level default is the service's first type parameter,
@@ -72,6 +74,7 @@
  */
 import type { Duration, HKT, Redacted, Scope } from "effect"
 import { Config, type ConfigError, Context, Effect, Layer } from "effect"
+import type * as ConnectionStringModule from "./ConnectionString.js"
 import type {
   ArgumentError,
   AuthError,
@@ -97,7 +100,6 @@ import type {
 } from "./Errors.js"
 import type { Iops } from "./Iops.js"
 import { type MakeClientError, makeClient } from "./internal/connection/Client.js"
-import type { Options } from "./internal/connection/options.js"
 import * as ConnectionOptions from "./internal/connection/options.js"
 import type {
   CounterResult,
@@ -111,14 +113,6 @@ import type { Transcoder } from "./Transcoder.js"
 
 export type {
   /**
-   * What a caller gives to connect: connection string, credentials, bucket, quiet
-   * default, format and transcoder, timeouts. Everything is optional.
-   *
-   * @since 0.1.0
-   * @category models
-   */
-  Options,
-  /**
    * The options a connection runs with, every field decided (the given value, else the
    * connection string's, else the default).
    *
@@ -127,6 +121,68 @@ export type {
    */
   ResolvedOptions
 } from "./internal/connection/options.js"
+
+/**
+ * What a caller gives to connect: connection string, credentials, bucket, quiet
+ * default, format and transcoder, timeouts, TLS. Everything is optional.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options<Quiet extends boolean = boolean> {
+  /** Where to connect; a string is parsed. Default `couchbase://localhost/default`. */
+  readonly connectionString?: string | ConnectionStringModule.ConnectionString | undefined
+  /** The RBAC user. Defaults to the bucket name when a password is given (pre-RBAC servers). */
+  readonly username?: string | undefined
+  /** The password, unwrapped only when written to the wire. */
+  readonly password?: Redacted.Redacted<string> | undefined
+  /** The bucket; overrides the one in the connection string. Default `default`. */
+  readonly bucket?: string | undefined
+  /**
+   * The connection-level `quiet` default, as the Python SDK's `Bucket(quiet=…)`: a
+   * missing key read by `get`, `getReplica`, `lock`, `touch` or `remove` is then a
+   * result with `success: false` instead of a `NotFoundError`. A literal `true` types
+   * the connection as quiet by default (`Connection.Service<true>`).
+   */
+  readonly quiet?: Quiet | undefined
+  /** The format values are written with when an operation names none. Default `FMT_JSON`. */
+  readonly defaultFormat?: number | undefined
+  /** Replaces all of the transcoding, of keys and of values (see the `Transcoder` module). */
+  readonly transcoder?: Transcoder<any> | undefined
+  /** How long one key/value operation may take, retries included. Default 2.5 s. */
+  readonly operationTimeout?: Duration.DurationInput | undefined
+  /** How long a view query may take. Default 75 s. */
+  readonly viewsTimeout?: Duration.DurationInput | undefined
+  /** How long connecting (every seed in turn) may take. Default 10 s. */
+  readonly bootstrapTimeout?: Duration.DurationInput | undefined
+  /** How often the cluster config is polled for a newer revision. Default 2.5 s. */
+  readonly configPollInterval?: Duration.DurationInput | undefined
+  /** How long `persistTo`/`replicateTo` and `endure` wait by default. Default 5 s. */
+  readonly durabilityTimeout?: Duration.DurationInput | undefined
+  /** How often durability is polled with OBSERVE by default. Default 10 ms. */
+  readonly durabilityInterval?: Duration.DurationInput | undefined
+  /** Use SASL PLAIN even without TLS (the password then crosses the network in clear). */
+  readonly forceSaslPlain?: boolean | undefined
+  /**
+   * How many operations may wait for one node's connection (while it connects or
+   * reconnects); beyond that an operation fails at once with
+   * `ClientTemporaryFailError` instead of holding memory until its timeout. A multi
+   * operation counts one per key. Default 16384 (the request buffer of the Java SDK).
+   */
+  readonly maxWaitingOperations?: number | undefined
+  /**
+   * How `couchbases://` connections trust the cluster: `ca` (PEM; replaces the
+   * system's CA store), `rejectUnauthorized` (default `true`; `false` accepts any
+   * certificate and is for experiments only), `servername` (the name the certificate
+   * is checked against; default the host when it is a name, else its IP address).
+   * The connection-string option `certpath=/path/to/ca.pem` gives `ca` from a file
+   * (this field's `ca` wins when both are given).
+   *
+   * Ignored for `couchbase://` and `memcached://` (as libcouchbase ignores `certpath`
+   * there): only the scheme switches TLS on.
+   */
+  readonly tls?: Iops.TlsOptions | undefined
+}
 
 // ---------------------------------------------------------------------------
 // Inputs
@@ -1009,7 +1065,8 @@ export type QuietDefault<O> = O extends { readonly quiet: true } ? true : false
  * Connects: bootstraps from the first seed that answers (connect, HELLO, SASL, bucket,
  * cluster config) and returns the connection, which lives until the `Scope` closes.
  * A bootstrap that fails names the host and the step. Sockets and timers come from
- * the {@link Iops} service (`Iops.layerNode()` by default, `Iops.layerSimulated()` in tests).
+ * the {@link Iops} service, which the program provides (`Iops.layerNode()` for Node's
+ * sockets, `Iops.layerSimulated()` in tests).
  *
  * @since 0.1.0
  * @category constructors

@@ -492,6 +492,23 @@ const nodeInfo = (node: ServerNode): NodeInfo => ({
   saslAuthentications: Object.fromEntries(node.stats.saslAuthentications)
 })
 
+// Node would throw a RangeError from listen(): a defect, where a bad option is a typed failure.
+const checkPorts = (
+  ports: ReadonlyArray<PortSpec>,
+  nodeName: (index: number) => string = (index) => `node ${index}`
+): Effect.Effect<void, EmbeddedClusterError> => {
+  for (const [node, spec] of ports.entries()) {
+    for (const [name, port] of Object.entries(spec)) {
+      if (port !== undefined && !isCount(port as number, 0, 65535)) {
+        return invalid(
+          `${nodeName(node)}: the ${name} port must be an integer from 0 to 65535 (0 = any free port), got ${port}`
+        )
+      }
+    }
+  }
+  return Effect.void
+}
+
 // Bad PEM would otherwise surface only at the first TLS handshake: fail when the layer is built.
 const checkTls = (options: TlsOptions): Effect.Effect<void, EmbeddedClusterError> =>
   Effect.try({
@@ -569,6 +586,7 @@ export const make = (
     if (options.network !== undefined) transports.push(simulatedTransport(options.network))
     if (transports.length === 0) return yield* invalid("nothing to listen on: set tcp or network")
     if (options.tls !== undefined) yield* checkTls(options.tls)
+    yield* checkPorts(options.ports ?? [])
     const clock = yield* Effect.clock
     const spec: ClusterSpec = {
       host: options.host ?? "127.0.0.1",
@@ -620,7 +638,10 @@ const loadSample = (
       installDesignDocuments(bucket, dataset)
     },
     catch: (cause) =>
-      new EmbeddedClusterError({ message: `cannot load the sample ${sample} into bucket ${bucket.name}`, cause })
+      new EmbeddedClusterError({
+        message: `cannot load the sample ${sample} into bucket ${bucket.name}: ${cause instanceof Error ? cause.message : String(cause)}`,
+        cause
+      })
   })
 
 const service = (
@@ -656,7 +677,10 @@ const service = (
       Effect.map(bucketNamed(options.bucket), (bucket) => run(bucket, key, options))
   const control: Control = {
     failover: (node) => cluster.failover(node),
-    addNode: (ports) => cluster.addNode(ports).pipe(Effect.map(nodeInfo), Effect.mapError(listenFailed)),
+    addNode: (ports) =>
+      checkPorts(ports === undefined ? [] : [ports], () => "the new node").pipe(
+        Effect.zipRight(cluster.addNode(ports).pipe(Effect.map(nodeInfo), Effect.mapError(listenFailed)))
+      ),
     removeNode: (node) => cluster.removeNode(node),
     rebalance: (options) => cluster.rebalance(options),
     stop: (node) => cluster.stop(node),

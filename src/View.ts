@@ -16,7 +16,7 @@
  * import { Effect, Layer, Stream } from "effect"
  * import { Connection, Iops, View } from "effect-couchbase"
  *
- * // The documents behind the first 20 rows, read as the response body arrives.
+ * // The document ids of the first 20 rows, read as the response body arrives.
  * const breweries = Effect.gen(function* () {
  *   const view = yield* View.View
  *   return yield* view.query("beer", "brewery_beers", { limit: 20 }).pipe(
@@ -52,23 +52,11 @@ import {
   TimeoutError,
   ViewEngineError
 } from "./Errors.js"
-import {
-  type EncodedViewQuery,
-  encodeViewQuery,
-  type ViewParams,
-  type ViewParamsUnrecognized
-} from "./internal/view/params.js"
+import { type EncodedViewQuery, encodeViewQuery } from "./internal/view/params.js"
 import { type RawViewRow, RowParser } from "./internal/view/RowParser.js"
 import { type MissingResult, missing, type ValueResult } from "./Result.js"
 
 export {
-  /**
-   * A boolean parameter: a boolean, `"true"`/`"false"`, or a number (0 is false).
-   *
-   * @since 0.1.0
-   * @category models
-   */
-  type BoolParam,
   /**
    * A query as it goes on the wire: its query string, and the POST body when the
    * query string is too long for a GET.
@@ -86,13 +74,6 @@ export {
    */
   encodeViewQuery,
   /**
-   * An integer parameter: an integer or a decimal string; booleans are refused.
-   *
-   * @since 0.1.0
-   * @category models
-   */
-  type IntParam,
-  /**
    * The longest query string sent with GET (2048); longer ones go as a POST.
    *
    * @since 0.1.0
@@ -100,66 +81,151 @@ export {
    */
   MAX_URI_LENGTH,
   /**
-   * `on_error`: what the server does when a node fails, `"continue"` or `"stop"`.
-   *
-   * @since 0.1.0
-   * @category models
-   */
-  type OnErrorParam,
-  /**
    * The highest key character for open-ended string ranges (the Python SDK's
    * `Query.STRING_RANGE_END`).
    *
    * @since 0.1.0
    * @category constants
    */
-  STRING_RANGE_END,
-  /**
-   * `stale`: `"false"` (update the index first), `"ok"` (as is) or `"update_after"`.
-   *
-   * @since 0.1.0
-   * @category models
-   */
-  type StaleParam,
-  /**
-   * A string parameter: a string, or a number written in decimal.
-   *
-   * @since 0.1.0
-   * @category models
-   */
-  type StringParam,
-  /**
-   * A value that can be a JSON view key: `null`, booleans, numbers, strings, arrays and
-   * objects of them.
-   *
-   * @since 0.1.0
-   * @category models
-   */
-  type ViewKey,
-  /**
-   * The parameters of a view query, named as on the wire and in the Python SDK's `Query`
-   * (`startkey`, `limit`, `reduce`, `stale`, …).
-   *
-   * @since 0.1.0
-   * @category models
-   */
-  type ViewParams,
-  /**
-   * {@link ViewParams} with `unrecognized_ok: true`: names the encoder does not know are
-   * sent as they are.
-   *
-   * @since 0.1.0
-   * @category models
-   */
-  type ViewParamsUnrecognized,
-  /**
-   * Anything the encoder accepts: parameters, or a raw query string.
-   *
-   * @since 0.1.0
-   * @category models
-   */
-  type ViewQueryInput
+  STRING_RANGE_END
 } from "./internal/view/params.js"
+
+/**
+ * A value that can be encoded as a JSON view key (what Python's `json.dumps` accepts).
+ * A `Map` encodes as an object whose members keep the Map's order, even integer-like names.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ViewKey =
+  | null
+  | boolean
+  | number
+  | bigint
+  | string
+  | ReadonlyArray<ViewKey>
+  | { readonly [member: string]: ViewKey | undefined }
+  | ReadonlyMap<string, ViewKey | undefined>
+
+/**
+ * A boolean parameter: a boolean, the strings `"true"`/`"false"`, or a number (0 is false).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type BoolParam = boolean | "true" | "false" | number | bigint
+
+/**
+ * An integer parameter: an integer (numbers are truncated) or a decimal string. Booleans are refused.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type IntParam = number | bigint | string
+
+/**
+ * A string parameter: a string, or a number that is written in decimal.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StringParam = string | number | bigint
+
+/**
+ * `stale`: `"false"` (update first), `"ok"` (as is), `"update_after"`; `true` means `"ok"`, `false` means `"false"`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StaleParam = "ok" | "false" | "update_after" | "true" | boolean | number
+
+/**
+ * `on_error`: what the server does when a node fails: `"continue"` (its default) or `"stop"`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type OnErrorParam = "continue" | "stop"
+
+/**
+ * The parameters of a view query, named as on the wire and in the Python SDK's
+ * `Query`. Every property is optional; `undefined` means "not given".
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ViewParams {
+  /** Return rows in descending key order. */
+  readonly descending?: BoolParam | undefined
+  /** Include rows whose key equals `endkey` (server default `true`). */
+  readonly inclusive_end?: BoolParam | undefined
+  /** Run the view's reduce function (server default `true` for views that have one). */
+  readonly reduce?: BoolParam | undefined
+  /** Group reduce results by the whole key. */
+  readonly group?: BoolParam | undefined
+  /** Query the whole cluster's data, including partitions that are not active. */
+  readonly full_set?: BoolParam | undefined
+  /** Ask the server for `debug_info`. */
+  readonly debug?: BoolParam | undefined
+  /** The first key of the range (JSON). */
+  readonly startkey?: ViewKey | undefined
+  /** The last key of the range (JSON). */
+  readonly endkey?: ViewKey | undefined
+  /** Only rows with exactly this key (JSON). */
+  readonly key?: ViewKey | undefined
+  /** Only rows with one of these keys (a JSON array), in this order. */
+  readonly keys?: ReadonlyArray<ViewKey> | undefined
+  /** With `startkey`: the first document ID among the rows of that key. */
+  readonly startkey_docid?: StringParam | undefined
+  /** With `endkey`: the last document ID among the rows of that key. */
+  readonly endkey_docid?: StringParam | undefined
+  /** Group reduce results by the first N elements of array keys. */
+  readonly group_level?: IntParam | undefined
+  /** Skip this many rows. */
+  readonly skip?: IntParam | undefined
+  /** Return at most this many rows. */
+  readonly limit?: IntParam | undefined
+  /** How long (ms) the node that merges the results waits for the others. */
+  readonly connection_timeout?: IntParam | undefined
+  /** Index freshness (see {@link StaleParam}). */
+  readonly stale?: StaleParam | undefined
+  /** What to do when a node fails (see {@link OnErrorParam}). */
+  readonly on_error?: OnErrorParam | undefined
+  /** Alias of `key`. */
+  readonly mapkey_single?: ViewKey | undefined
+  /** Alias of `keys`. */
+  readonly mapkey_multi?: ReadonlyArray<ViewKey> | undefined
+  /** `[startkey]` or `[startkey, endkey]`; an empty array clears both. */
+  readonly mapkey_range?: ReadonlyArray<ViewKey | undefined> | undefined
+  /** `[startkey_docid]` or `[startkey_docid, endkey_docid]`; an empty array clears both. */
+  readonly dockey_range?: ReadonlyArray<StringParam | undefined> | undefined
+  /** Send every value as a plain string, unvalidated beyond its type and not percent-encoded. */
+  readonly passthrough?: boolean | undefined
+  /** Refuse names this encoder does not know (the default); see {@link ViewParamsUnrecognized}. */
+  readonly unrecognized_ok?: false | undefined
+  /** A raw query string put in front of the encoded parameters (Python's `Query.from_string`). */
+  readonly raw?: string | undefined
+}
+
+/**
+ * {@link ViewParams} with `unrecognized_ok: true`: names the encoder does not know are
+ * sent as given (`name=value`, the value a string or number, not percent-encoded).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ViewParamsUnrecognized extends Omit<ViewParams, "unrecognized_ok"> {
+  readonly unrecognized_ok: true
+  readonly [name: string]: unknown
+}
+
+/**
+ * Anything the encoder accepts: parameters, or a raw query string.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ViewQueryInput = ViewParams | ViewParamsUnrecognized | string
 
 /**
  * One row of a view result.

@@ -13,6 +13,7 @@
  */
 import { readFileSync } from "node:fs"
 import { Cause, Console, Effect, Either } from "effect"
+import { EmbeddedClusterError } from "../EmbeddedCluster.js"
 import { findPackageFile } from "../internal/packageFiles.js"
 import { quickstart, quickstartUsage } from "./quickstart.js"
 import { runMain } from "./runMain.js"
@@ -40,7 +41,7 @@ const version = (): string => {
 }
 
 /** What the arguments ask for, before anything runs. */
-const program = (argv: ReadonlyArray<string>): Effect.Effect<void, UsageError | { readonly message: string }> => {
+const program = (argv: ReadonlyArray<string>): Effect.Effect<void, unknown> => {
   const [command, ...rest] = argv
   switch (command) {
     case undefined:
@@ -61,17 +62,7 @@ const program = (argv: ReadonlyArray<string>): Effect.Effect<void, UsageError | 
       if (rest.length > 0) {
         return Effect.fail(new UsageError({ message: `quickstart takes no arguments, got ${rest.join(" ")}` }))
       }
-      return quickstart.pipe(
-        Effect.catchAllCause((cause) =>
-          Console.error(`The quickstart failed:\n${Cause.pretty(cause)}`).pipe(
-            Effect.zipRight(
-              Effect.sync(() => {
-                process.exitCode = 1
-              })
-            )
-          )
-        )
-      )
+      return quickstart
     }
     default:
       return Effect.fail(
@@ -82,16 +73,41 @@ const program = (argv: ReadonlyArray<string>): Effect.Effect<void, UsageError | 
   }
 }
 
+/**
+ * What goes to stderr when the program ends in `cause`, and the exit status: one line
+ * for what was typed (2) or what failed (1: the cluster's own message, or an error's
+ * name and message); a defect, which is a bug, with its whole trace (1).
+ */
+const report = (cause: Cause.Cause<unknown>): { readonly text: string; readonly status: number } => {
+  const failure = Cause.failureOption(cause)
+  if (failure._tag === "Some") {
+    const error = failure.value
+    if (error instanceof UsageError) return { text: error.message, status: 2 }
+    if (error instanceof EmbeddedClusterError) return { text: error.message, status: 1 }
+    if (error instanceof Error) return { text: `${error.name}: ${error.message}`, status: 1 }
+    return { text: String(error), status: 1 }
+  }
+  return { text: `unexpected error (please report it):\n${Cause.pretty(cause)}`, status: 1 }
+}
+
+// A reader that goes away (`| head`) ends the output, not the process with a stack trace.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(0)
+  throw error
+})
+
 program(process.argv.slice(2)).pipe(
-  // One clear line and a status, not a stack trace: 2 for what was typed, 1 for what failed.
-  Effect.catchAll((error) =>
-    Console.error(`effect-couchbase: ${error.message}`).pipe(
+  Effect.catchAllCause((cause) => {
+    // Interruption (SIGINT, SIGTERM) is how the server stops: runMain ends with status 0.
+    if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
+    const { text, status } = report(cause)
+    return Console.error(`effect-couchbase: ${text}`).pipe(
       Effect.zipRight(
         Effect.sync(() => {
-          process.exitCode = error instanceof UsageError ? 2 : 1
+          process.exitCode = status
         })
       )
     )
-  ),
+  }),
   runMain
 )

@@ -8,8 +8,9 @@
  * @since 0.1.0
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import { Chunk, Console, Duration, Effect, Layer, Redacted, Stream } from "effect"
+import { Chunk, Console, Duration, Effect, Either, Layer, Stream } from "effect"
 import * as Connection from "../Connection.js"
+import * as ConnectionString from "../ConnectionString.js"
 import * as EmbeddedCluster from "../EmbeddedCluster.js"
 import * as Iops from "../Iops.js"
 import * as View from "../View.js"
@@ -23,18 +24,21 @@ const timed = <A, E, R>(label: string, effect: Effect.Effect<A, E, R>) =>
     Effect.map(([, a]) => a)
   )
 
-/** Where to connect: a real cluster from the environment, or a fresh embedded one. */
+/**
+ * Where to connect: the cluster of `COUCHBASE_CONNECTION_STRING` with the rest of the
+ * `COUCHBASE_*` options (its bucket beer-sample unless the string or `COUCHBASE_BUCKET`
+ * names another), or a fresh embedded one.
+ */
 const target = Effect.gen(function* () {
   const configured = yield* Connection.config
   const connstr = configured.connectionString
   if (connstr !== undefined && connstr !== "") {
-    yield* Console.log(`Using the cluster at ${connstr}`)
-    return {
-      connectionString: connstr,
-      username: configured.username ?? "Administrator",
-      password: configured.password ?? Redacted.make("password"),
-      capi: Effect.succeed<ReadonlyArray<string>>([])
-    }
+    const parsed = typeof connstr === "string" ? Either.getOrUndefined(ConnectionString.parse(connstr)) : connstr
+    yield* Console.log(
+      `Using the cluster at ${typeof connstr === "string" ? connstr : ConnectionString.format(connstr)}`
+    )
+    const options: Connection.Options = { ...configured, bucket: configured.bucket ?? parsed?.bucket ?? BUCKET }
+    return options
   }
   yield* Console.log("Starting an embedded 3-node cluster (1 replica) with beer-sample loaded…")
   const cluster = yield* timed(
@@ -44,23 +48,20 @@ const target = Effect.gen(function* () {
   for (const node of cluster.nodes) {
     yield* Console.log(`  node ${node.index}: kv ${node.kv}, capi ${node.capi}, mgmt ${node.mgmt}`)
   }
-  return {
+  const options: Connection.Options = {
     connectionString: cluster.connectionString,
+    bucket: BUCKET,
     username: cluster.username,
-    password: cluster.password,
-    capi: Effect.sync(() => cluster.nodes.map((n) => `http://${n.host}:${n.capi}`))
+    password: cluster.password
   }
+  return options
 })
 
 const program = Effect.gen(function* () {
-  const t = yield* target
-  const cb = yield* timed(
-    `bootstrap ${t.connectionString}`,
-    Connection.make({
-      connectionString: `${t.connectionString}/${BUCKET}`,
-      username: t.username,
-      password: t.password
-    })
+  const options = yield* target
+  const cb: Connection.Connection.Service = yield* timed(
+    `bootstrap ${options.connectionString}`,
+    Connection.make(options)
   )
 
   yield* Console.log("\nKey/value")
@@ -99,15 +100,8 @@ const program = Effect.gen(function* () {
   const replica = yield* timed("getReplica durable", cb.getReplica("durable"))
   yield* Console.log(`    replica value ${JSON.stringify(replica.value)}`)
 
-  const urls = yield* t.capi
-  if (urls.length === 0) return
-  const view = yield* View.make({
-    capiBaseUrls: Effect.succeed(urls),
-    bucket: BUCKET,
-    username: t.username,
-    password: t.password,
-    includeDocs: (ks) => cb.getMulti(ks, { quiet: true }).pipe(Effect.mapError((e) => e as never))
-  })
+  // The views of the connection's cluster: its nodes' view ports, bucket and credentials.
+  const view = yield* View.makeFromConnection(cb)
 
   yield* Console.log("\nViews")
   const firstRows = yield* timed(
@@ -134,10 +128,15 @@ const program = Effect.gen(function* () {
 /** `quickstart --help`. */
 export const quickstartUsage = `Usage: effect-couchbase quickstart
 
-Starts an embedded 3-node cluster (1 replica) with beer-sample loaded, or connects to
-the cluster of COUCHBASE_CONNECTION_STRING (with COUCHBASE_USERNAME and
-COUCHBASE_PASSWORD; its bucket beer-sample), then runs key/value operations, multi-ops,
-durability, a streamed view query and a reduce query, printing each one's timing.
+Starts an embedded 3-node cluster (1 replica) with beer-sample loaded, then runs
+key/value operations, multi-ops, durability, a streamed view query and a reduce query,
+printing each one's timing.
+
+With COUCHBASE_CONNECTION_STRING set it uses that cluster instead, with the other
+COUCHBASE_* variables (COUCHBASE_USERNAME, COUCHBASE_PASSWORD, COUCHBASE_BUCKET, ...);
+the bucket is beer-sample unless the connection string or COUCHBASE_BUCKET names
+another, and it needs the beer-sample design document for the view queries. It writes
+the keys user::1, visits, item::0 to item::99 and durable.
 `
 
 /** The whole tour, on Node's sockets and Node's own fetch. */

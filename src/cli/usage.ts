@@ -33,7 +33,7 @@ export const parseOptions = (
   } catch (error) {
     // Node's first sentence names the problem; the rest is advice about `--` and
     // positionals that does not apply to these commands.
-    const text = error instanceof Error ? error.message.split(". ")[0]!.replace(/\.$/, "") : String(error)
+    const text = error instanceof Error ? error.message.split(/\.\s/)[0]!.replace(/\.$/, "") : String(error)
     return Either.left(new UsageError({ message: `${command}: ${text}; see effect-couchbase ${command} --help` }))
   }
 }

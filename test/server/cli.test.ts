@@ -219,6 +219,11 @@ describe("effect-couchbase server", () => {
             "server: Option '--nodes <value>' argument missing; see effect-couchbase server --help"
           ],
           [["server", "extra"], "server: Unexpected argument 'extra'; see effect-couchbase server --help"],
+          [
+            ["server", "--nodes", "-1"],
+            "server: Option '--nodes' argument is ambiguous; see effect-couchbase server --help"
+          ],
+          [["quickstart", "now"], "quickstart takes no arguments, got now"],
           [["cat", "k"], 'unknown command "cat"; the commands are: server, quickstart (see --help)']
         ]
         const results = yield* Effect.forEach(cases, ([args]) => run(args), { concurrency: 2 })
@@ -233,10 +238,51 @@ describe("effect-couchbase server", () => {
     "reports a cluster that cannot start with one clear line and status 1",
     () =>
       Effect.gen(function* () {
-        const { code, stderr } = yield* run(["server", "--replicas", "9"])
-        expect(code).toBe(1)
-        expect(stderr).toBe("effect-couchbase: replicas must be an integer from 0 to 3, got 9\n")
+        const [replicas, port] = yield* Effect.all(
+          [run(["server", "--replicas", "9"]), run(["server", "--port", "70000"])],
+          {
+            concurrency: 2
+          }
+        )
+        expect([replicas.code, replicas.stderr, replicas.stdout]).toEqual([
+          1,
+          "effect-couchbase: replicas must be an integer from 0 to 3, got 9\n",
+          ""
+        ])
+        // Node's listen() would throw on it: the cluster refuses it first, as a typed failure.
+        expect([port.code, port.stderr, port.stdout]).toEqual([
+          1,
+          "effect-couchbase: node 0: the kv port must be an integer from 0 to 65535 (0 = any free port), got 70000\n",
+          ""
+        ])
       }),
+    60_000
+  )
+
+  it.live(
+    "stops quietly with status 0 when the reader of its output goes away (quickstart | head -1)",
+    () =>
+      Effect.async<{ readonly code: number | null; readonly first: string; readonly stderr: string }>((resume) => {
+        const child = spawn("node_modules/.bin/tsx", ["src/cli/main.ts", "quickstart"], {
+          stdio: ["ignore", "pipe", "pipe"]
+        })
+        let first = ""
+        let stderr = ""
+        child.stderr!.on("data", (d: Buffer) => {
+          stderr += d.toString()
+        })
+        // Read the first chunk, then close the pipe as `head -1` does.
+        child.stdout!.once("data", (d: Buffer) => {
+          first = d.toString()
+          child.stdout!.destroy()
+        })
+        child.once("exit", (code) => resume(Effect.succeed({ code, first, stderr })))
+      }).pipe(
+        Effect.tap(({ code, first, stderr }) => {
+          expect(first).toContain("Starting an embedded 3-node cluster")
+          expect([code, stderr]).toEqual([0, ""])
+        })
+      ),
     60_000
   )
 

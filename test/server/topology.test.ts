@@ -412,6 +412,28 @@ describe("options and preloading", () => {
       const taken = yield* EmbeddedCluster.make({ nodes: 1 })
       const clash = yield* Effect.flip(EmbeddedCluster.make({ ports: [{ kv: taken.nodes[0]!.kv }] }))
       expect(clash.message).toContain("could not listen")
+      // Ports Node's listen() would throw on are typed failures too, not defects.
+      const ports = yield* Effect.forEach([{ kv: 70000 }, { capi: -1 }, { mgmt: 1.5 }], (spec) =>
+        Effect.flip(EmbeddedCluster.make({ ports: [spec] })).pipe(Effect.map((e) => [e._tag, e.message]))
+      )
+      expect(ports).toEqual([
+        [
+          "EmbeddedClusterError",
+          "node 0: the kv port must be an integer from 0 to 65535 (0 = any free port), got 70000"
+        ],
+        [
+          "EmbeddedClusterError",
+          "node 0: the capi port must be an integer from 0 to 65535 (0 = any free port), got -1"
+        ],
+        [
+          "EmbeddedClusterError",
+          "node 0: the mgmt port must be an integer from 0 to 65535 (0 = any free port), got 1.5"
+        ]
+      ])
+      const added = yield* Effect.flip(taken.control.addNode({ kv: 65536 }))
+      expect(added.message).toBe(
+        "the new node: the kv port must be an integer from 0 to 65535 (0 = any free port), got 65536"
+      )
     })
   )
 

@@ -293,8 +293,11 @@ const selectBucket = (pipeline: Pipeline, settings: HandshakeSettings, progress:
         })
       )
     }
+    // EACCESS: a missing bucket and one the user may not use look the same to a client.
     const user =
-      settings.username === undefined ? "" : ` or user ${JSON.stringify(settings.username)} may not access it`
+      settings.username === undefined
+        ? ", or access needs credentials: no username and password were given"
+        : ` or user ${JSON.stringify(settings.username)} may not access it`
     return yield* Effect.fail(
       new BucketNotFoundError({
         status: frame.status,

@@ -19,66 +19,14 @@
 import { X509Certificate } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { Config, ConfigError, Duration, Either, Option, Redacted } from "effect"
+import type { Options } from "../../Connection.js"
 import * as ConnectionString from "../../ConnectionString.js"
 import { ArgumentError } from "../../Errors.js"
 import type { Iops } from "../../Iops.js"
 import * as Transcoder from "../../Transcoder.js"
 
-/** What a caller gives to connect. Everything is optional. */
-export interface Options<Quiet extends boolean = boolean> {
-  /** Where to connect; a string is parsed. Default `couchbase://localhost/default`. */
-  readonly connectionString?: string | ConnectionString.ConnectionString | undefined
-  /** The RBAC user. Defaults to the bucket name when a password is given (pre-RBAC servers). */
-  readonly username?: string | undefined
-  /** The password, unwrapped only when written to the wire. */
-  readonly password?: Redacted.Redacted<string> | undefined
-  /** The bucket; overrides the one in the connection string. Default `default`. */
-  readonly bucket?: string | undefined
-  /**
-   * The connection-level `quiet` default, as the Python SDK's `Bucket(quiet=…)`: a
-   * missing key read by `get`, `getReplica`, `lock`, `touch` or `remove` is then a
-   * result with `success: false` instead of a `NotFoundError`. A literal `true` types
-   * the connection as quiet by default (`Connection.Service<true>`).
-   */
-  readonly quiet?: Quiet | undefined
-  /** The format values are written with when an operation names none. Default `FMT_JSON`. */
-  readonly defaultFormat?: number | undefined
-  /** Replaces all of the transcoding, of keys and of values (see the `Transcoder` module). */
-  readonly transcoder?: Transcoder.Transcoder<any> | undefined
-  /** How long one key/value operation may take, retries included. Default 2.5 s. */
-  readonly operationTimeout?: Duration.DurationInput | undefined
-  /** How long a view query may take. Default 75 s. */
-  readonly viewsTimeout?: Duration.DurationInput | undefined
-  /** How long connecting (every seed in turn) may take. Default 10 s. */
-  readonly bootstrapTimeout?: Duration.DurationInput | undefined
-  /** How often the cluster config is polled for a newer revision. Default 2.5 s. */
-  readonly configPollInterval?: Duration.DurationInput | undefined
-  /** How long `persistTo`/`replicateTo` and `endure` wait by default. Default 5 s. */
-  readonly durabilityTimeout?: Duration.DurationInput | undefined
-  /** How often durability is polled with OBSERVE by default. Default 10 ms. */
-  readonly durabilityInterval?: Duration.DurationInput | undefined
-  /** Use SASL PLAIN even without TLS (the password then crosses the network in clear). */
-  readonly forceSaslPlain?: boolean | undefined
-  /**
-   * How many operations may wait for one node's connection (while it connects or
-   * reconnects); beyond that an operation fails at once with
-   * `ClientTemporaryFailError` instead of holding memory until its timeout. A multi
-   * operation counts one per key. Default 16384 (the request buffer of the Java SDK).
-   */
-  readonly maxWaitingOperations?: number | undefined
-  /**
-   * How `couchbases://` connections trust the cluster: `ca` (PEM; replaces the
-   * system's CA store), `rejectUnauthorized` (default `true`; `false` accepts any
-   * certificate and is for experiments only), `servername` (the name the certificate
-   * is checked against; default the host when it is a name, else its IP address).
-   * The connection-string option `certpath=/path/to/ca.pem` gives `ca` from a file
-   * (this field's `ca` wins when both are given).
-   *
-   * Ignored for `couchbase://` and `memcached://` (as libcouchbase ignores `certpath`
-   * there): only the scheme switches TLS on.
-   */
-  readonly tls?: Iops.TlsOptions | undefined
-}
+// The options users give are the Connection module's own (documented there, for users).
+export type { Options }
 
 /** The options a connection runs with: every field decided. */
 export interface ResolvedOptions {

@@ -24,105 +24,31 @@
  */
 import { Either } from "effect"
 import { ArgumentError } from "../../Errors.js"
+// The parameter types are the View module's own (documented there, for users).
+import type {
+  BoolParam,
+  IntParam,
+  OnErrorParam,
+  StaleParam,
+  StringParam,
+  ViewKey,
+  ViewParams,
+  ViewParamsUnrecognized,
+  ViewQueryInput
+} from "../../View.js"
 import { isPyFailure, jsonDumps, numberStr, type PyFailure, parseIntLikePython, quote } from "./python.js"
 
-/**
- * A value that can be encoded as a JSON view key (what Python's `json.dumps` accepts).
- * A `Map` encodes as an object whose members keep the Map's order, even integer-like names.
- */
-export type ViewKey =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | ReadonlyArray<ViewKey>
-  | { readonly [member: string]: ViewKey | undefined }
-  | ReadonlyMap<string, ViewKey | undefined>
-
-/** A boolean parameter: a boolean, the strings `"true"`/`"false"`, or a number (0 is false). */
-export type BoolParam = boolean | "true" | "false" | number | bigint
-
-/** An integer parameter: an integer (numbers are truncated) or a decimal string. Booleans are refused. */
-export type IntParam = number | bigint | string
-
-/** A string parameter: a string, or a number that is written in decimal. */
-export type StringParam = string | number | bigint
-
-/** `stale`: `"false"` (update first), `"ok"` (as is), `"update_after"`; `true` means `"ok"`, `false` means `"false"`. */
-export type StaleParam = "ok" | "false" | "update_after" | "true" | boolean | number
-
-/** `on_error`: what the server does when a node fails: `"continue"` (its default) or `"stop"`. */
-export type OnErrorParam = "continue" | "stop"
-
-/**
- * The parameters of a view query, named as on the wire and in the Python SDK's
- * `Query`. Every property is optional; `undefined` means "not given".
- */
-export interface ViewParams {
-  /** Return rows in descending key order. */
-  readonly descending?: BoolParam | undefined
-  /** Include rows whose key equals `endkey` (server default `true`). */
-  readonly inclusive_end?: BoolParam | undefined
-  /** Run the view's reduce function (server default `true` for views that have one). */
-  readonly reduce?: BoolParam | undefined
-  /** Group reduce results by the whole key. */
-  readonly group?: BoolParam | undefined
-  /** Query the whole cluster's data, including partitions that are not active. */
-  readonly full_set?: BoolParam | undefined
-  /** Ask the server for `debug_info`. */
-  readonly debug?: BoolParam | undefined
-  /** The first key of the range (JSON). */
-  readonly startkey?: ViewKey | undefined
-  /** The last key of the range (JSON). */
-  readonly endkey?: ViewKey | undefined
-  /** Only rows with exactly this key (JSON). */
-  readonly key?: ViewKey | undefined
-  /** Only rows with one of these keys (a JSON array), in this order. */
-  readonly keys?: ReadonlyArray<ViewKey> | undefined
-  /** With `startkey`: the first document ID among the rows of that key. */
-  readonly startkey_docid?: StringParam | undefined
-  /** With `endkey`: the last document ID among the rows of that key. */
-  readonly endkey_docid?: StringParam | undefined
-  /** Group reduce results by the first N elements of array keys. */
-  readonly group_level?: IntParam | undefined
-  /** Skip this many rows. */
-  readonly skip?: IntParam | undefined
-  /** Return at most this many rows. */
-  readonly limit?: IntParam | undefined
-  /** How long (ms) the node that merges the results waits for the others. */
-  readonly connection_timeout?: IntParam | undefined
-  /** Index freshness (see {@link StaleParam}). */
-  readonly stale?: StaleParam | undefined
-  /** What to do when a node fails (see {@link OnErrorParam}). */
-  readonly on_error?: OnErrorParam | undefined
-  /** Alias of `key`. */
-  readonly mapkey_single?: ViewKey | undefined
-  /** Alias of `keys`. */
-  readonly mapkey_multi?: ReadonlyArray<ViewKey> | undefined
-  /** `[startkey]` or `[startkey, endkey]`; an empty array clears both. */
-  readonly mapkey_range?: ReadonlyArray<ViewKey | undefined> | undefined
-  /** `[startkey_docid]` or `[startkey_docid, endkey_docid]`; an empty array clears both. */
-  readonly dockey_range?: ReadonlyArray<StringParam | undefined> | undefined
-  /** Send every value as a plain string, unvalidated beyond its type and not percent-encoded. */
-  readonly passthrough?: boolean | undefined
-  /** Refuse names this encoder does not know (the default); see {@link ViewParamsUnrecognized}. */
-  readonly unrecognized_ok?: false | undefined
-  /** A raw query string put in front of the encoded parameters (Python's `Query.from_string`). */
-  readonly raw?: string | undefined
+export type {
+  BoolParam,
+  IntParam,
+  OnErrorParam,
+  StaleParam,
+  StringParam,
+  ViewKey,
+  ViewParams,
+  ViewParamsUnrecognized,
+  ViewQueryInput
 }
-
-/**
- * {@link ViewParams} with `unrecognized_ok: true`: names the encoder does not know are
- * sent as given (`name=value`, the value a string or number, not percent-encoded).
- */
-export interface ViewParamsUnrecognized extends Omit<ViewParams, "unrecognized_ok"> {
-  readonly unrecognized_ok: true
-  readonly [name: string]: unknown
-}
-
-/** Anything the encoder accepts: parameters, or a raw query string. */
-export type ViewQueryInput = ViewParams | ViewParamsUnrecognized | string
 
 /** The longest query string sent with GET; longer ones are sent with POST (the Python SDK's `MAX_URI_LENGTH`). */
 export const MAX_URI_LENGTH = 2048

@@ -9,7 +9,7 @@
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { gunzipSync } from "node:zlib"
-import { findPackageFile } from "../../internal/packageFiles.js"
+import { findPackageFile, moduleDirectory } from "../../internal/packageFiles.js"
 import { type ViewEngineOptions, viewEngineFor } from "./ViewEngine.js"
 import { ViewHttpError } from "./ViewHttpError.js"
 import type { ViewSource } from "./ViewSource.js"
@@ -51,8 +51,12 @@ const FMT_JSON = 0x02000000
  */
 const sampleDirectory = (): string => {
   const found = findPackageFile("samples/beer-sample") ?? findPackageFile("server/samples/beer-sample")
-  if (found === undefined) throw new Error("the beer-sample data files are missing: reinstall effect-couchbase")
-  return found
+  if (found !== undefined) return found
+  throw new Error(
+    `the beer-sample data files (a folder samples/beer-sample) are not in ${moduleDirectory() ?? "this module's folder"} ` +
+      "or its 3 parent folders: an installed effect-couchbase has them in dist/samples; " +
+      "a bundle needs that samples folder copied next to it"
+  )
 }
 
 const sampleFile = (name: string): string => join(sampleDirectory(), name)
