@@ -1,7 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Either, FastCheck as fc } from "effect"
 import { ArgumentError } from "../../src/Errors.js"
-import { encodeViewQuery, MAX_URI_LENGTH, type ViewQueryInput } from "../../src/internal/view/params.js"
+import { encodeViewQuery, MAX_URI_LENGTH } from "../../src/internal/view/params.js"
+import type { ViewQueryInput } from "../../src/View.js"
 
 // The expected strings below are what the Python SDK 2.x (couchbase/views/params.py,
 // CPython 3) produces for the same input; the cases follow its viewstrings tests.

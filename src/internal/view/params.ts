@@ -25,30 +25,8 @@
 import { Either } from "effect"
 import { ArgumentError } from "../../Errors.js"
 // The parameter types are the View module's own (documented there, for users).
-import type {
-  BoolParam,
-  IntParam,
-  OnErrorParam,
-  StaleParam,
-  StringParam,
-  ViewKey,
-  ViewParams,
-  ViewParamsUnrecognized,
-  ViewQueryInput
-} from "../../View.js"
+import type { ViewQueryInput } from "../../View.js"
 import { isPyFailure, jsonDumps, numberStr, type PyFailure, parseIntLikePython, quote } from "./python.js"
-
-export type {
-  BoolParam,
-  IntParam,
-  OnErrorParam,
-  StaleParam,
-  StringParam,
-  ViewKey,
-  ViewParams,
-  ViewParamsUnrecognized,
-  ViewQueryInput
-}
 
 /** The longest query string sent with GET; longer ones are sent with POST (the Python SDK's `MAX_URI_LENGTH`). */
 export const MAX_URI_LENGTH = 2048
