@@ -9,9 +9,10 @@
 import { execFileSync } from "node:child_process"
 import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
 import { build } from "esbuild"
 
-const root = join(dirname(new URL(import.meta.url).pathname), "..")
+const root = join(dirname(fileURLToPath(import.meta.url)), "..")
 const dist = join(root, "dist")
 const esm = join(dist, "esm")
 const cjs = join(dist, "cjs")
