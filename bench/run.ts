@@ -5,7 +5,9 @@
  *   versus the official `couchbase` SDK, with the same concurrency. The cluster runs
  *   in this process (`embedded-*`: client and server share one thread) and in a child
  *   process (`embedded-child-*`: each has its own thread, as a real deployment would);
- * - get against Debian's `memcached` in memcached mode (when `/usr/bin/memcached` exists).
+ * - get against Debian's `memcached -t 1` (when it is on PATH) at 1, 16 and 256 in flight:
+ *   a minimal raw pipelined client (the limit, `rawClient.ts`), memjs, and ours, taking
+ *   turns in BENCH_ROUNDS rounds; medians, with each client's ratio to raw and to memjs.
  *
  * Our client is measured two ways:
  * - `effect-couchbase`: the way an Effect program runs it, CONCURRENCY fibers each
@@ -25,12 +27,14 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import * as net from "node:net"
+import { delimiter, join } from "node:path"
 import * as readline from "node:readline"
 import { fileURLToPath } from "node:url"
 import { Effect, Redacted, type Scope } from "effect"
 import * as Connection from "../src/Connection.js"
 import * as EmbeddedCluster from "../src/EmbeddedCluster.js"
 import * as Iops from "../src/Iops.js"
+import { connectRaw } from "./rawClient.js"
 
 const OPS = Number(process.env.BENCH_OPS ?? 50_000)
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 256)
@@ -42,12 +46,16 @@ const KEYS = 1000
 const report = (bench: string, client: string, ops: number, ms: number) =>
   console.log(JSON.stringify({ bench, client, ops, seconds: ms / 1000, opsPerSec: Math.round((ops * 1000) / ms) }))
 
-/** Runs `op` `ops` times from CONCURRENCY Promise loops; returns the milliseconds taken. */
-const runPromises = async (ops: number, op: (i: number) => Promise<unknown>): Promise<number> => {
+/** Runs `op` `ops` times from `concurrency` Promise loops; returns the milliseconds taken. */
+const runPromises = async (
+  ops: number,
+  op: (i: number) => Promise<unknown>,
+  concurrency = CONCURRENCY
+): Promise<number> => {
   let next = 0
   const start = performance.now()
   await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
+    Array.from({ length: concurrency }, async () => {
       while (next < ops) await op(next++)
     })
   )
@@ -61,8 +69,8 @@ const measure = (bench: string, client: string, op: (i: number) => Promise<unkno
     report(bench, client, OPS, await runPromises(OPS, op))
   })
 
-/** Runs `op` `ops` times from CONCURRENCY fibers of the current runtime; returns the milliseconds taken. */
-const runFibers = (ops: number, op: (i: number) => Effect.Effect<unknown, unknown>) =>
+/** Runs `op` `ops` times from `concurrency` fibers of the current runtime; returns the milliseconds taken. */
+const runFibers = (ops: number, op: (i: number) => Effect.Effect<unknown, unknown>, concurrency = CONCURRENCY) =>
   Effect.suspend(() => {
     let next = 0
     const start = performance.now()
@@ -71,7 +79,7 @@ const runFibers = (ops: number, op: (i: number) => Effect.Effect<unknown, unknow
       body: () => op(next++),
       step: () => {}
     })
-    return Effect.forEach(Array.from({ length: CONCURRENCY }), () => worker, {
+    return Effect.forEach(Array.from({ length: concurrency }), () => worker, {
       concurrency: "unbounded",
       discard: true
     }).pipe(Effect.map(() => performance.now() - start))
@@ -167,21 +175,117 @@ const embeddedChild = Effect.gen(function* () {
   yield* kvBenches("embedded-child", yield* childCluster)
 })
 
+/** Runs `get` `ops` times from `concurrency` callback loops (no Promise, no fiber); returns the milliseconds. */
+const runCallbacks = (ops: number, get: (i: number, done: () => void) => void, concurrency: number): Promise<number> =>
+  new Promise((resolve) => {
+    let next = 0
+    let running = concurrency
+    const start = performance.now()
+    const loop = () => {
+      if (next < ops) get(next++, loop)
+      else if (--running === 0) resolve(performance.now() - start)
+    }
+    for (let i = 0; i < concurrency; i++) loop()
+  })
+
+const median = (xs: ReadonlyArray<number>): number => {
+  const sorted = [...xs].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+/** memcached on PATH, as the tests find it. */
+const memcachedBinary = (): string | undefined =>
+  (process.env.PATH ?? "")
+    .split(delimiter)
+    .filter((dir) => dir !== "")
+    .map((dir) => join(dir, "memcached"))
+    .find((path) => existsSync(path))
+
+/**
+ * Gets against Debian's memcached (`-t 1`) at 1, 16 and 256 in flight on one
+ * connection: the minimal raw client (the limit), memjs, and ours as a fiber loop and
+ * through `Effect.runPromise`. Clients take turns within each round (BENCH_ROUNDS,
+ * default 5) so that a noisy moment hits them alike; each rate reported is the median
+ * of its rounds, with the ratios to raw and to memjs.
+ */
 const memcached = Effect.gen(function* () {
-  if (!existsSync("/usr/bin/memcached")) return
+  const binary = memcachedBinary()
+  if (binary === undefined) return console.error("memcached not found on PATH: its benchmarks are skipped")
   const port = yield* Effect.promise(freePort)
   const user = process.getuid?.() === 0 ? ["-u", "root"] : []
   const proc = yield* Effect.acquireRelease(
-    Effect.sync(() => spawn("/usr/bin/memcached", ["-l", "127.0.0.1", "-p", String(port), "-U", "0", ...user])),
+    Effect.sync(() => spawn(binary, ["-l", "127.0.0.1", "-p", String(port), "-U", "0", "-t", "1", ...user])),
     (p) => Effect.sync(() => p.kill())
   )
   yield* Effect.sleep("300 millis")
   if (proc.exitCode !== null) return
   const cb = yield* ours({ connectionString: `memcached://127.0.0.1:${port}` })
-  for (let i = 0; i < KEYS; i++) yield* cb.upsert(`k${i}`, `value ${i}`)
-  const get = (i: number) => cb.get(`k${i % KEYS}`)
-  yield* measureEffect("memcached-get", "effect-couchbase", get)
-  yield* measure("memcached-get", "effect-couchbase-runPromise", (i) => Effect.runPromise(get(i)))
+  const value = "x".repeat(100)
+  for (let i = 0; i < KEYS; i++) yield* cb.upsert(`k${i}`, value, { format: 0x04000004 })
+  const keys = Array.from({ length: KEYS }, (_, i) => `k${i}`)
+  const keyBuffers = keys.map((k) => Buffer.from(k))
+
+  const raw = yield* Effect.acquireRelease(
+    Effect.promise(() => connectRaw("127.0.0.1", port)),
+    (client) => Effect.sync(() => client.close())
+  )
+  const memjs = yield* Effect.acquireRelease(
+    Effect.promise(async () => {
+      const { Client } = await import("memjs")
+      return Client.create(`127.0.0.1:${port}`, { logger: { log: () => {} } })
+    }),
+    (client) => Effect.sync(() => client.close())
+  )
+  const get = (i: number) => cb.get(keys[i % KEYS]!)
+  const clients: ReadonlyArray<
+    readonly [string, (ops: number, concurrency: number) => Effect.Effect<number, unknown>]
+  > = [
+    [
+      "raw",
+      (ops, c) =>
+        Effect.promise(() =>
+          runCallbacks(
+            ops,
+            (i, done) => raw.get(keyBuffers[i % KEYS]!, (status) => (status === 0 ? done() : process.exit(2))),
+            c
+          )
+        )
+    ],
+    ["memjs", (ops, c) => Effect.promise(() => runPromises(ops, (i) => memjs.get(keys[i % KEYS]!), c))],
+    ["effect-couchbase", (ops, c) => runFibers(ops, get, c)],
+    [
+      "effect-couchbase-runPromise",
+      (ops, c) => Effect.promise(() => runPromises(ops, (i) => Effect.runPromise(get(i)), c))
+    ]
+  ]
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 5)
+  for (const concurrency of [1, 16, 256]) {
+    // One in flight is a round trip per get: fewer of them keep the run short.
+    const ops = concurrency === 1 ? Math.ceil(OPS / 5) : OPS
+    const rates = new Map<string, Array<number>>(clients.map(([name]) => [name, []]))
+    for (const [, run] of clients) yield* run(Math.min(WARMUP, ops), concurrency)
+    for (let round = 0; round < rounds; round++) {
+      for (const [name, run] of clients) rates.get(name)!.push((ops * 1000) / (yield* run(ops, concurrency)))
+    }
+    const rawRate = median(rates.get("raw")!)
+    const memjsRate = median(rates.get("memjs")!)
+    for (const [name, samples] of rates) {
+      const opsPerSec = median(samples)
+      console.log(
+        JSON.stringify({
+          bench: "memcached-get",
+          client: name,
+          concurrency,
+          ops,
+          rounds,
+          opsPerSec: Math.round(opsPerSec),
+          vsRaw: Number((opsPerSec / rawRate).toFixed(2)),
+          vsMemjs: Number((opsPerSec / memjsRate).toFixed(2))
+        })
+      )
+    }
+  }
 })
 
 Effect.runPromise(
