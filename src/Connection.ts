@@ -45,6 +45,14 @@
  * seconds or a `Duration`. Counter deltas and initial values take a safe integer or a
  * `bigint`; a counter's value is a `bigint`.
  *
+ * ## Interruption
+ *
+ * Interrupting an operation ends its fiber at once, whatever state it is in. An
+ * operation still waiting for a node's connection is taken out of the queue and never
+ * sent. One whose bytes are already on their way is not recalled: a mutation may still
+ * be applied, and its answer, when it comes, is dropped (the connection stays in step
+ * with the operations after it). Retries and durability polling stop where they are.
+ *
  * The same signatures, written once in {@link Operations}, serve the Effect service,
  * the callback adapter (the `AsyncResult` module) and its Promise wrapper.
  *

@@ -269,3 +269,59 @@ describe("faults on the simulated network (TestClock)", () => {
     })
   )
 })
+
+describe("interruption (TestClock)", () => {
+  it.scoped("an operation still waiting for a connection is taken out of the queue: it is never sent", () =>
+    Effect.gen(function* () {
+      const { network, cluster, cb } = yield* setup(2, { operationTimeout: "5 seconds", configPollInterval: 0 })
+      const [key] = yield* keysOn(cluster, 1, 1, "q")
+      yield* cb.upsert(key!, "before", { format: FMT_UTF8 })
+      const node1 = `127.0.0.1:${cluster.nodes[1]!.kv}`
+      network.faults.refuse(node1)
+      network.faults.reset(node1)
+      yield* TestClock.adjust("1 millis")
+
+      const waiting = yield* Effect.fork(cb.upsert(key!, "interrupted", { format: FMT_UTF8 }))
+      yield* TestClock.adjust("1 millis")
+      expect(Option.isNone(yield* Fiber.poll(waiting))).toBe(true)
+      const exit = yield* Fiber.interrupt(waiting)
+      expect(Exit.isInterrupted(exit)).toBe(true)
+
+      // The node comes back and the client reconnects: the interrupted write must not be replayed.
+      network.faults.heal()
+      const read = yield* Effect.fork(cb.get(key!))
+      yield* TestClock.adjust("3 seconds")
+      expect((yield* Fiber.join(read)).value).toBe("before")
+    })
+  )
+
+  it.scoped("an operation in flight ends at once; its late answer is dropped and the connection stays in step", () =>
+    Effect.gen(function* () {
+      const { network, cluster, cb } = yield* setup(2, { operationTimeout: "5 seconds", configPollInterval: 0 })
+      const keys = yield* keysOn(cluster, 0, 20, "i")
+      const stored = yield* Effect.fork(
+        cb.upsertMulti(Object.fromEntries(keys.map((k) => [k, `v-${k}`])), { format: FMT_UTF8 })
+      )
+      yield* TestClock.adjust("1 millis")
+      expect((yield* Fiber.join(stored)).allOk).toBe(true)
+      network.faults.latency(`127.0.0.1:${cluster.nodes[0]!.kv}`, "50 millis")
+
+      // Sent, not answered yet: interrupting does not wait for the answer (no clock moves).
+      const inFlight = yield* Effect.fork(cb.get(keys[0]!))
+      const write = yield* Effect.fork(cb.upsert(keys[1]!, "sent, then interrupted", { format: FMT_UTF8 }))
+      yield* TestClock.adjust("1 millis")
+      const before = yield* TestClock.currentTimeMillis
+      expect(Exit.isInterrupted(yield* Fiber.interrupt(inFlight))).toBe(true)
+      expect(Exit.isInterrupted(yield* Fiber.interrupt(write))).toBe(true)
+      expect(yield* TestClock.currentTimeMillis).toBe(before)
+
+      // Operations sent after them get their own answers, not the dropped ones.
+      const others = yield* Effect.fork(Effect.forEach(keys, (k) => cb.get(k), { concurrency: "unbounded" }))
+      yield* TestClock.adjust("200 millis")
+      const values = (yield* Fiber.join(others)).map((r) => r.value)
+      // A write whose bytes were on the wire may still have been applied: interruption
+      // only stops the caller from waiting, as with any client once a request is sent.
+      expect(values).toEqual(keys.map((k, i) => (i === 1 ? "sent, then interrupted" : `v-${k}`)))
+    })
+  )
+})

@@ -223,6 +223,12 @@ export class Core {
     return Effect.async<R, E>((resume) => {
       const request = new OpRequest(this, op, copy, deadline ?? this.deadline(), attempt, resume)
       this.dispatch(request)
+      // A canceler costs every operation an allocation and an uninterruptible region.
+      // Once its bytes are queued on a connection an interrupted operation needs none:
+      // its answer, its connection's failure or its deadline ends the request, and the
+      // resume of an interrupted fiber is ignored. Only a request still waiting for a
+      // connection is taken out of that queue, so that it is never sent.
+      if (request.ended || request.pipeline !== undefined) return
       return Effect.sync(() => request.node?.cancel(request))
     })
   }
