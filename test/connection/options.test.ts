@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { Config, ConfigProvider, Duration, Effect, Either, Redacted } from "effect"
+import * as Connection from "../../src/Connection.js"
 import { ArgumentError } from "../../src/Errors.js"
 import * as Options from "../../src/internal/connection/options.js"
 import * as Transcoder from "../../src/Transcoder.js"
@@ -157,6 +158,41 @@ describe("connection options", () => {
       expect(millis(o.operationTimeout)).toBe(1500)
       expect(millis(o.bootstrapTimeout)).toBe(3000)
       expect(millis(o.viewsTimeout)).toBe(75_000)
+    })
+  )
+
+  it.effect("Connection.config reads the COUCHBASE_* names of the README from the environment", () =>
+    Effect.gen(function* () {
+      // Shaped as ConfigProvider.fromEnv reads process.env ("_" between path segments),
+      // with the names exactly as users set them.
+      const provider = ConfigProvider.fromMap(
+        new Map(
+          Object.entries({
+            COUCHBASE_CONNECTION_STRING: "couchbase://e1,e2:11999",
+            COUCHBASE_USERNAME: "app",
+            COUCHBASE_PASSWORD: "s3cret",
+            COUCHBASE_BUCKET: "travel",
+            COUCHBASE_VIEWS_TIMEOUT: "20",
+            COUCHBASE_FORCE_SASL_PLAIN: "true",
+            UNRELATED: "x"
+          })
+        ),
+        { pathDelim: "_" }
+      )
+      const options = yield* Effect.withConfigProvider(Connection.config, provider)
+      const o = Either.getOrThrow(Options.resolve(options))
+      expect([o.seeds.map((s) => `${s.host}:${s.port}`), o.username, o.bucket, o.forceSaslPlain]).toEqual([
+        ["e1:11210", "e2:11999"],
+        "app",
+        "travel",
+        true
+      ])
+      expect(Redacted.isRedacted(options.password)).toBe(true)
+      expect(Redacted.value(o.password!)).toBe("s3cret")
+      expect(millis(o.viewsTimeout)).toBe(20_000)
+      // Nothing set: every option stays at its default.
+      const empty = yield* Effect.withConfigProvider(Connection.config, ConfigProvider.fromMap(new Map()))
+      expect(empty).toEqual({})
     })
   )
 
