@@ -39,6 +39,24 @@ const keysOn = (cluster: EmbeddedCluster.EmbeddedCluster.Service, node: number, 
     return keys
   })
 
+/**
+ * Drops the client's connection to node `node` and refuses new ones, then lets the
+ * client notice: its operations for that node now wait for a connection. Returns the
+ * node's KV address (for `heal`, `latency`, …).
+ */
+const cutOff = (
+  network: Effect.Effect.Success<ReturnType<typeof setup>>["network"],
+  cluster: EmbeddedCluster.EmbeddedCluster.Service,
+  node: number
+) =>
+  Effect.gen(function* () {
+    const address = `127.0.0.1:${cluster.nodes[node]!.kv}`
+    network.faults.refuse(address)
+    network.faults.reset(address)
+    yield* TestClock.adjust("1 millis")
+    return address
+  })
+
 /** Runs `effect` while moving the TestClock 1 ms at a time (at most `limit` ms) until it completes. */
 const drive = <A, E>(effect: Effect.Effect<A, E>, limit = 5000) =>
   Effect.gen(function* () {
@@ -149,10 +167,7 @@ describe("faults on the simulated network (TestClock)", () => {
       )
       yield* TestClock.adjust("1 millis")
       expect((yield* Fiber.join(stored)).allOk).toBe(true)
-      const node1 = `127.0.0.1:${cluster.nodes[1]!.kv}`
-      network.faults.refuse(node1)
-      network.faults.reset(node1)
-      yield* TestClock.adjust("1 millis")
+      const node1 = yield* cutOff(network, cluster, 1)
 
       const gets: Array<Fiber.RuntimeFiber<unknown, { readonly _tag: string; readonly message: string }>> = []
       for (const key of keys) gets.push(yield* Effect.fork(Effect.map(cb.get(key), (r) => r.value)))
@@ -250,11 +265,8 @@ describe("faults on the simulated network (TestClock)", () => {
       const { network, cluster, cb } = yield* setup(2, { operationTimeout: "500 millis", configPollInterval: 0 })
       const [key] = yield* keysOn(cluster, 1, 1, "w")
       yield* cb.upsert(key!, "here", { format: FMT_UTF8 })
-      const node1 = `127.0.0.1:${cluster.nodes[1]!.kv}`
-      // Drop node 1's connection and refuse new ones: operations queue and time out.
-      network.faults.refuse(node1)
-      network.faults.reset(node1)
-      yield* TestClock.adjust("1 millis")
+      // Node 1 unreachable: operations queue and time out.
+      yield* cutOff(network, cluster, 1)
       const waiting = yield* Effect.fork(cb.get(key!))
       yield* TestClock.adjust("600 millis")
       const exit = yield* Fiber.await(waiting)
@@ -276,10 +288,7 @@ describe("interruption (TestClock)", () => {
       const { network, cluster, cb } = yield* setup(2, { operationTimeout: "5 seconds", configPollInterval: 0 })
       const [key] = yield* keysOn(cluster, 1, 1, "q")
       yield* cb.upsert(key!, "before", { format: FMT_UTF8 })
-      const node1 = `127.0.0.1:${cluster.nodes[1]!.kv}`
-      network.faults.refuse(node1)
-      network.faults.reset(node1)
-      yield* TestClock.adjust("1 millis")
+      yield* cutOff(network, cluster, 1)
 
       const waiting = yield* Effect.fork(cb.upsert(key!, "interrupted", { format: FMT_UTF8 }))
       yield* TestClock.adjust("1 millis")
