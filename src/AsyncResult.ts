@@ -42,7 +42,15 @@
  */
 import { Cause, Data, Effect, Exit, FiberId, type HKT, Runtime } from "effect"
 import { Connection, type OperationName, type Operations, operationNames } from "./Connection.js"
-import { ClientTemporaryFailError } from "./Errors.js"
+import { type ArgumentError, ClientTemporaryFailError } from "./Errors.js"
+import {
+  type Cancelable,
+  directStarterOf,
+  type EffectRunner,
+  NATIVE_TRACER,
+  type OnFailure,
+  type OnSuccess
+} from "./internal/connection/Direct.js"
 import { argumentErrorOf } from "./internal/ops/validate.js"
 
 /**
@@ -309,27 +317,70 @@ export const make = <Quiet extends boolean, Doc>(
   options: AsyncConnectionOptions = {}
 ): AsyncConnection<Quiet, Doc> => {
   const onUnhandled = options.onUnhandled ?? rethrowUnhandled
-  const run = Runtime.runFork(runtime)
-  const methods: Record<string, unknown> = { quiet: service.quiet }
+  const start = starterFor(service, runtime)
+  const methods: Record<string | symbol, unknown> = { quiet: service.quiet, [Start]: start }
   for (const name of operationNames) {
-    const operation = service[name] as (...args: Array<unknown>) => Effect.Effect<unknown, unknown>
     methods[name] = (...args: ReadonlyArray<unknown>) => {
-      const invalid = argumentErrorOf(name, args, Date.now())
-      if (invalid !== undefined) throw invalid
-      return new AsyncResult<unknown, unknown>(
+      let invalid: ArgumentError | undefined
+      const result = new AsyncResult<unknown, unknown>(
         describe(name, args),
         (complete) => {
-          const fiber = run(operation.apply(service, args as Array<unknown>))
-          fiber.addObserver(complete)
-          return () => fiber.unsafeInterruptAsFork(FiberId.none)
+          const started = start(
+            name,
+            args,
+            (value) => complete(Exit.succeed(value)),
+            (error) => complete(Exit.fail(error))
+          )
+          if ("cancel" in started) return () => started.cancel()
+          invalid = started
+          return noop
         },
         onUnhandled
       )
+      if (invalid !== undefined) throw invalid
+      return result
     }
   }
   // One object serves every signature of Operations; the loop above is its only
   // implementation, checked by the tests of each operation.
   return methods as unknown as AsyncConnection<Quiet, Doc>
+}
+
+const noop = (): void => {}
+
+/** Starts operation `name`: how to cancel it, or the `ArgumentError` of its arguments. */
+type OperationStarter = (
+  name: string,
+  args: ReadonlyArray<unknown>,
+  onSuccess: OnSuccess,
+  onFailure: OnFailure
+) => Cancelable | ArgumentError
+
+/** Where an adapter built here keeps how it starts operations (the Promise wrapper reuses it). */
+const Start: unique symbol = Symbol.for("effect-couchbase/AsyncResult/Start")
+
+/**
+ * How the adapters start an operation: without a fiber when the connection can (its
+ * common single-key operations complete from the response callback) and the runtime
+ * has no tracer that would record a span; otherwise as a fiber on `runtime`.
+ */
+const starterFor = (service: Connection.Service<any, any>, runtime: Runtime.Runtime<never>): OperationStarter => {
+  const runFork = Runtime.runFork(runtime)
+  const run: EffectRunner = (effect, onSuccess, onFailure) => {
+    const fiber = runFork(effect)
+    fiber.addObserver((exit) => (Exit.isSuccess(exit) ? onSuccess(exit.value) : onFailure(errorOf(exit.cause))))
+    return { cancel: () => fiber.unsafeInterruptAsFork(FiberId.none) }
+  }
+  const direct = directStarterOf(service)
+  if (direct !== undefined && Runtime.runSync(runtime)(Effect.tracer) === NATIVE_TRACER) {
+    return (name, args, onSuccess, onFailure) => direct(name, args, onSuccess, onFailure, run)
+  }
+  return (name, args, onSuccess, onFailure) => {
+    const invalid = argumentErrorOf(name as OperationName, args, Date.now())
+    if (invalid !== undefined) return invalid
+    const operation = service[name as OperationName] as (...args: Array<unknown>) => Effect.Effect<unknown, unknown>
+    return run(operation.apply(service, args as Array<unknown>), onSuccess, onFailure)
+  }
 }
 
 /**
@@ -410,7 +461,18 @@ export const toPromiseConnection = <Quiet extends boolean, Doc>(
   connection: AsyncConnection<Quiet, Doc>
 ): PromiseConnection<Quiet, Doc> => {
   const methods: Record<string, unknown> = { quiet: connection.quiet }
+  const start = (connection as unknown as { readonly [Start]?: OperationStarter })[Start]
   for (const name of operationNames) {
+    if (start !== undefined) {
+      // Built by `make`: settle the Promise from the operation's completion, with no
+      // AsyncResult in between.
+      methods[name] = (...args: ReadonlyArray<unknown>) =>
+        new Promise((resolve, reject) => {
+          const started = start(name, args, resolve, reject)
+          if (!("cancel" in started)) reject(started)
+        })
+      continue
+    }
     const operation = connection[name] as (...args: Array<unknown>) => AsyncResult<unknown, unknown>
     methods[name] = (...args: ReadonlyArray<unknown>) => {
       try {

@@ -19,7 +19,7 @@ import { makeNetwork } from "../../src/Iops/Simulated.js"
 import { Iops } from "../../src/Iops.js"
 import { makeClient } from "../../src/internal/connection/Client.js"
 import { Magic, Opcode, Status } from "../../src/internal/protocol/constants.js"
-import { encodeFrame, type Frame, type FrameInit } from "../../src/internal/protocol/Frame.js"
+import { detachFrame, encodeFrame, type Frame, type FrameInit } from "../../src/internal/protocol/Frame.js"
 import { FrameDecoder } from "../../src/internal/protocol/FrameDecoder.js"
 import { encodePlain } from "../../src/internal/sasl/plain.js"
 
@@ -63,7 +63,7 @@ const kvOverTls = (port: number, requests: ReadonlyArray<FrameInit>) =>
     socket.on("data", (chunk: Buffer) => {
       decoder.feed(chunk, (frame) => {
         // Frames are views into the chunk: keep copies.
-        frames.push({ ...frame, value: Buffer.from(frame.value), key: Buffer.from(frame.key) })
+        frames.push(detachFrame(frame))
         if (frames.length === requests.length) {
           resume(Effect.succeed({ frames, authorized: socket.authorized }))
           socket.end()

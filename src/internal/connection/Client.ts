@@ -21,7 +21,7 @@
  * @internal
  */
 import { Duration, Effect, Either, FiberSet, type Scope } from "effect"
-import type { ClusterAccess, Connection } from "../../Connection.js"
+import type { ClusterAccess, Connection, OperationName } from "../../Connection.js"
 import {
   type ArgumentError,
   type CouchbaseErrorBase,
@@ -57,10 +57,12 @@ import type { OpContext, PreparedOp, Route } from "../ops/PreparedOp.js"
 import { prepareRemove, prepareRemoveMulti } from "../ops/remove.js"
 import { StatsCollector, validateStats } from "../ops/stats.js"
 import { prepareConcat, prepareConcatMulti, prepareStore, prepareStoreMulti } from "../ops/store.js"
+import { argumentErrorOf } from "../ops/validate.js"
 import { Opcode, Status } from "../protocol/constants.js"
 import { agentJson, type BootstrapError, bootstrap, type HandshakeSettings, newClientId } from "./Bootstrap.js"
 import { hostPort, parse as parseConfig } from "./ClusterConfig.js"
 import { Core } from "./Core.js"
+import { CallbackRequest, DirectStart, type DirectStarter, NATIVE_TRACER, settled } from "./Direct.js"
 import { endureKeys, observeKeys } from "./Durability.js"
 import type { NodeOwner } from "./NodeConnection.js"
 import { type Options, resolve } from "./options.js"
@@ -73,9 +75,6 @@ export type MakeClientError = ArgumentError | BootstrapError
 const BACKOFF = { initial: 10, max: 2000 } as const
 
 const millis = (d: Duration.Duration): number => Duration.toMillis(d)
-
-/** The tracer of Effect's default services (no exporter). */
-const NATIVE_TRACER = Effect.runSync(Effect.tracer)
 
 /** What a view of the connection reads and writes with. */
 interface View {
@@ -156,10 +155,12 @@ const makeService = (
   }
 
   const span = <A, E>(name: string, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-    Effect.tracerWith((tracer) =>
-      // Effect's built-in tracer records nothing anyone can read, and a span costs
-      // more than the rest of a key/value operation: create one only for a real tracer.
-      tracer === NATIVE_TRACER
+    // The fiber's tracer read directly (Effect.tracerWith adds a closure and a lookup
+    // per operation). Effect's built-in tracer records nothing anyone can read, and a
+    // span costs more than the rest of a key/value operation: create one only for a
+    // real tracer.
+    Effect.withFiberRuntime((fiber) =>
+      fiber.currentTracer === NATIVE_TRACER
         ? effect
         : Effect.withSpan(effect, `couchbase.${name}`, {
             kind: "client",
@@ -221,6 +222,54 @@ const makeService = (
     return span(name, core.executeMulti(ops, { copy: copyOf(route), quietBatch }))
   }
 
+  /**
+   * How each single-key operation is prepared from its arguments (shared by the
+   * Effect methods and the fiber-free start below).
+   */
+  const singles: Record<string, (a: any, b?: any, c?: any) => Either.Either<PreparedOp<any, any>, CouchbaseErrorBase>> =
+    {
+      get: (key, options) => prepareGet(key, options, ctx),
+      getReplica: (key, options) => prepareGetReplica(key, options, ctx),
+      upsert: (key, value, options) => prepareStore("upsert", key, value, options, ctx),
+      insert: (key, value, options) => prepareStore("insert", key, value, options, ctx),
+      replace: (key, value, options) => prepareStore("replace", key, value, options, ctx),
+      append: (key, value, options) => prepareConcat("append", key, value, options, ctx),
+      prepend: (key, value, options) => prepareConcat("prepend", key, value, options, ctx),
+      remove: (key, options) => prepareRemove(key, options, ctx),
+      counter: (key, options) => prepareCounter(key, options, ctx),
+      touch: (key, options) => prepareTouch(key, options, ctx),
+      lock: (key, options) => prepareLock(key, options, ctx),
+      unlock: (key, cas) => prepareUnlock(key, cas, ctx)
+    }
+
+  /**
+   * Starts an operation without a fiber (see `Direct.ts`): a single-key operation
+   * that needs nothing but its response is sent here and now; anything else runs
+   * as its Effect through `run`.
+   */
+  const startDirect: DirectStarter = (name, args, onSuccess, onFailure, run) => {
+    const prepare = singles[name]
+    if (prepare === undefined) {
+      const invalid = argumentErrorOf(name as OperationName, args, now())
+      if (invalid !== undefined) return invalid
+      return run((service as any)[name](...args), onSuccess, onFailure)
+    }
+    const prepared = prepare(args[0], args[1], args[2])
+    if (Either.isLeft(prepared)) {
+      const error = prepared.left
+      if (error._tag === "ArgumentError") return error as ArgumentError
+      onFailure(error)
+      return settled
+    }
+    const op = prepared.right
+    if (op.route._tag === "AnyReplica" || op.durability !== undefined || unsupported(name, op) !== undefined) {
+      return run(one(name, prepared), onSuccess, onFailure)
+    }
+    const request = new CallbackRequest(core, op, copyOf(op.route), core.deadline(), onSuccess, onFailure, run)
+    core.dispatch(request)
+    return request
+  }
+
   const service = {
     quiet: view.quiet,
     withQuiet: (quiet: boolean) => makeService(core, { ...view, quiet }, now, cluster),
@@ -228,42 +277,37 @@ const makeService = (
       makeService(core, { ...view, transcoder }, now, cluster),
     cluster,
 
-    get: (key: unknown, options?: any) => one("get", prepareGet(key, options, ctx)),
+    get: (key: unknown, options?: any) => one("get", singles.get!(key, options)),
     getMulti: (keys: unknown, options?: any) => many("getMulti", prepareGetMulti(keys, options, ctx), true),
-    getReplica: (key: unknown, options?: any) => one("getReplica", prepareGetReplica(key, options, ctx)),
+    getReplica: (key: unknown, options?: any) => one("getReplica", singles.getReplica!(key, options)),
     getReplicaMulti: (keys: unknown, options?: any) =>
       many("getReplicaMulti", prepareGetReplicaMulti(keys, options, ctx)),
 
-    upsert: (key: unknown, value: unknown, options?: any) =>
-      one("upsert", prepareStore("upsert", key, value, options, ctx)),
+    upsert: (key: unknown, value: unknown, options?: any) => one("upsert", singles.upsert!(key, value, options)),
     upsertMulti: (values: unknown, options?: any) =>
       many("upsertMulti", prepareStoreMulti("upsert", values, options, ctx)),
-    insert: (key: unknown, value: unknown, options?: any) =>
-      one("insert", prepareStore("insert", key, value, options, ctx)),
+    insert: (key: unknown, value: unknown, options?: any) => one("insert", singles.insert!(key, value, options)),
     insertMulti: (values: unknown, options?: any) =>
       many("insertMulti", prepareStoreMulti("insert", values, options, ctx)),
-    replace: (key: unknown, value: unknown, options?: any) =>
-      one("replace", prepareStore("replace", key, value, options, ctx)),
+    replace: (key: unknown, value: unknown, options?: any) => one("replace", singles.replace!(key, value, options)),
     replaceMulti: (values: unknown, options?: any) =>
       many("replaceMulti", prepareStoreMulti("replace", values, options, ctx)),
-    append: (key: unknown, value: unknown, options?: any) =>
-      one("append", prepareConcat("append", key, value, options, ctx)),
+    append: (key: unknown, value: unknown, options?: any) => one("append", singles.append!(key, value, options)),
     appendMulti: (values: unknown, options?: any) =>
       many("appendMulti", prepareConcatMulti("append", values, options, ctx)),
-    prepend: (key: unknown, value: unknown, options?: any) =>
-      one("prepend", prepareConcat("prepend", key, value, options, ctx)),
+    prepend: (key: unknown, value: unknown, options?: any) => one("prepend", singles.prepend!(key, value, options)),
     prependMulti: (values: unknown, options?: any) =>
       many("prependMulti", prepareConcatMulti("prepend", values, options, ctx)),
 
-    remove: (key: unknown, options?: any) => one("remove", prepareRemove(key, options, ctx)),
+    remove: (key: unknown, options?: any) => one("remove", singles.remove!(key, options)),
     removeMulti: (keys: unknown, options?: any) => many("removeMulti", prepareRemoveMulti(keys, options, ctx)),
-    counter: (key: unknown, options?: any) => one("counter", prepareCounter(key, options, ctx)),
+    counter: (key: unknown, options?: any) => one("counter", singles.counter!(key, options)),
     counterMulti: (keys: unknown, options?: any) => many("counterMulti", prepareCounterMulti(keys, options, ctx)),
-    touch: (key: unknown, options?: any) => one("touch", prepareTouch(key, options, ctx)),
+    touch: (key: unknown, options?: any) => one("touch", singles.touch!(key, options)),
     touchMulti: (keys: unknown, options?: any) => many("touchMulti", prepareTouchMulti(keys, options, ctx)),
-    lock: (key: unknown, options?: any) => one("lock", prepareLock(key, options, ctx)),
+    lock: (key: unknown, options?: any) => one("lock", singles.lock!(key, options)),
     lockMulti: (keys: unknown, options?: any) => many("lockMulti", prepareLockMulti(keys, options, ctx)),
-    unlock: (key: unknown, cas: unknown) => one("unlock", prepareUnlock(key, cas, ctx)),
+    unlock: (key: unknown, cas: unknown) => one("unlock", singles.unlock!(key, cas)),
     unlockMulti: (locks: unknown) => many("unlockMulti", prepareUnlockMulti(locks, ctx)),
 
     observe: (key: unknown, options?: any): AnyEffect => {
@@ -350,7 +394,8 @@ const makeService = (
           ).pipe(Effect.as(collector.result()))
         })
       )
-    }
+    },
+    [DirectStart]: startDirect
   }
   return service as unknown as Connection.Service<any, any>
 }

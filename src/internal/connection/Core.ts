@@ -35,7 +35,7 @@ import type { ErrorMapEntry } from "./ErrorMap.js"
 import * as ErrorMap from "./ErrorMap.js"
 import { NodeConnection, type NodeOwner } from "./NodeConnection.js"
 import type { Pipeline } from "./Pipeline.js"
-import { MultiKeyRequest, MultiRun, OpRequest, QuietBatchRequest } from "./Requests.js"
+import { MultiKeyRequest, MultiRun, type OpRequest, QuietBatchRequest, ResumeRequest } from "./Requests.js"
 import { fromConfig, ketamaRouter, type Router } from "./Router.js"
 
 /** Tuning of the engine, in milliseconds. */
@@ -221,7 +221,7 @@ export class Core {
    */
   execute<R, E>(op: PreparedOp<any, any>, copy = 0, deadline?: number, attempt = 0): Effect.Effect<R, E> {
     return Effect.async<R, E>((resume) => {
-      const request = new OpRequest(this, op, copy, deadline ?? this.deadline(), attempt, resume)
+      const request = new ResumeRequest(this, op, copy, deadline ?? this.deadline(), attempt, resume)
       this.dispatch(request)
       // A canceler costs every operation an allocation and an uninterruptible region.
       // Once its bytes are queued on a connection an interrupted operation needs none:
@@ -233,7 +233,11 @@ export class Core {
     })
   }
 
-  private dispatch(request: OpRequest): void {
+  /**
+   * Routes `request` to its node and sends it (or queues it there while the node
+   * connects); a request that cannot be routed ends at once, failed or redirected.
+   */
+  dispatch(request: OpRequest): void {
     if (this.closed) {
       request.fail(new NetworkError({ message: "the connection is closed; open a new one" }))
       return

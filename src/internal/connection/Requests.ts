@@ -67,46 +67,76 @@ abstract class KeyRequest extends PipelineRequest {
   }
 }
 
-/** One key's operation. Resumes with its result, its error, or the Effect that retries it. */
-export class OpRequest extends KeyRequest {
+/**
+ * What one key's operation ends with: its outcome (`Either`), or an Effect that
+ * finishes it (a retry, durability polling, a defect). An `Either` is itself an
+ * Effect, so a fiber can resume with either kind as it is.
+ */
+export type Delivery = Outcome | Effect.Effect<any, any>
+
+/**
+ * One key's operation. Ends by delivering its result, its error, or the Effect that
+ * retries it, exactly once; subclasses say where that goes.
+ */
+export abstract class OpRequest extends KeyRequest {
   constructor(
     private readonly core: Core,
+    op: PreparedOp<any, any>,
+    copy: number,
+    deadline: number,
+    attempt: number
+  ) {
+    super(op, copy, deadline, attempt)
+  }
+
+  /** Receives the operation's end. */
+  protected abstract deliver(delivery: Delivery): void
+
+  onResponse(frame: Frame): boolean {
+    if (frame.status !== Status.Success) {
+      const retry = this.core.retryFor(this, frame)
+      if (retry !== undefined) {
+        this.deliver(retry)
+        return true
+      }
+    }
+    const outcome = decodeSafely(this.op, frame)
+    this.deliver(this.op.durability === undefined ? outcome : this.core.withDurability(this.op, outcome))
+    return true
+  }
+
+  onFailure(error: RequestFailure): void {
+    this.deliver(Either.left(withKey(error, this.op.key)))
+  }
+
+  /** Fails without having been sent (no node for the key, client closed). */
+  fail(error: CouchbaseErrorBase): void {
+    this.ended = true
+    this.deliver(Either.left(withKey(error, this.op.key)))
+  }
+
+  /** Ends with `effect` without having been sent (e.g. a retry after a config change). */
+  redirect(effect: Effect.Effect<any, any>): void {
+    this.ended = true
+    this.deliver(effect)
+  }
+}
+
+/** An {@link OpRequest} inside an `Effect.async`: the fiber resumes with the delivery. */
+export class ResumeRequest extends OpRequest {
+  constructor(
+    core: Core,
     op: PreparedOp<any, any>,
     copy: number,
     deadline: number,
     attempt: number,
     private readonly resume: Resume
   ) {
-    super(op, copy, deadline, attempt)
+    super(core, op, copy, deadline, attempt)
   }
 
-  onResponse(frame: Frame): boolean {
-    if (frame.status !== Status.Success) {
-      const retry = this.core.retryFor(this, frame)
-      if (retry !== undefined) {
-        this.resume(retry)
-        return true
-      }
-    }
-    const outcome = decodeSafely(this.op, frame)
-    this.resume(this.op.durability === undefined ? outcome : this.core.withDurability(this.op, outcome))
-    return true
-  }
-
-  onFailure(error: RequestFailure): void {
-    this.resume(Effect.fail(withKey(error, this.op.key)))
-  }
-
-  /** Fails without having been sent (no node for the key, client closed). */
-  fail(error: CouchbaseErrorBase): void {
-    this.ended = true
-    this.resume(Effect.fail(withKey(error, this.op.key)))
-  }
-
-  /** Resumes with `effect` without having been sent (e.g. a retry after a config change). */
-  redirect(effect: Effect.Effect<any, any>): void {
-    this.ended = true
-    this.resume(effect)
+  protected deliver(delivery: Delivery): void {
+    this.resume(delivery)
   }
 }
 

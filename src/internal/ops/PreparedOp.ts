@@ -26,7 +26,7 @@ import type { MissingResult, OperationResult, ValueResult } from "../../Result.j
 import { missing } from "../../Result.js"
 import * as Transcoder from "../../Transcoder.js"
 import { Datatype, loudOpcode, Status } from "../protocol/constants.js"
-import type { Frame, FrameInit } from "../protocol/Frame.js"
+import { extrasUInt32, type Frame, type FrameInit } from "../protocol/Frame.js"
 import { checkEncodedKey, type Durability } from "./args.js"
 import { type CommonStatusError, type StatusSpec, statusError } from "./status.js"
 
@@ -156,7 +156,7 @@ export abstract class KeyOp<R extends OperationResult, E>
 }
 
 /** The flags a value response carries in its extras (0 when absent). */
-export const flagsOf = (frame: Frame): number => (frame.extras.length >= 4 ? frame.extras.readUInt32BE(0) : 0)
+export const flagsOf = (frame: Frame): number => extrasUInt32(frame, 0, 0)
 
 /**
  * The {@link ValueResult} of a GET-like response: flags from the extras, the value

@@ -326,13 +326,14 @@ export class GetOp extends KeyOp<ValueResult<unknown>, NotFoundError | Temporary
   private readonly transcoder: OpContext["transcoder"]
 
   constructor(
-    command: GetCommand,
+    key: string,
+    command: GetFields,
     keyBytes: Uint8Array,
     quiet: boolean,
     transcoder: OpContext["transcoder"],
     name = "get"
   ) {
-    super(command.key, keyBytes, quiet, command.route)
+    super(key, keyBytes, quiet, command.route)
     const replica = command.route._tag !== "Master"
     this.name = name
     this.opcode = replica ? Opcode.GetReplica : command.expiry === 0 ? Opcode.Get : Opcode.Gat
@@ -345,6 +346,7 @@ export class GetOp extends KeyOp<ValueResult<unknown>, NotFoundError | Temporary
   }
 
   request(vbucket: number, opaque: number): FrameInit {
+    if (this.opcode === Opcode.Get) return { opcode: Opcode.Get, key: this.keyBytes, vbucket, opaque }
     const a = { key: this.keyBytes, vbucket, opaque }
     if (this.opcode === Opcode.GetReplica) return Request.getReplica(a)
     return this.expiry === 0 ? Request.get(a) : Request.getAndTouch(a, this.expiry)
@@ -440,7 +442,7 @@ export const prepareGetCommand = (
 ): Either.Either<GetOp, PrepareError> => {
   const bytes = encodeKey(name, command.key, ctx.transcoder)
   if (Either.isLeft(bytes)) return fail(bytes)
-  return Either.right(new GetOp(command, bytes.right, command.quiet ?? ctx.quiet, ctx.transcoder, name))
+  return Either.right(new GetOp(command.key, command, bytes.right, command.quiet ?? ctx.quiet, ctx.transcoder, name))
 }
 
 /** A lock command as an operation. */
@@ -467,6 +469,14 @@ export const prepareGet = (
   options: GetOptions | undefined,
   ctx: OpContext
 ): Either.Either<GetOp, PrepareError> => {
+  if (options === undefined) {
+    // The common call, get(key): no options to read and no command object to build.
+    const k = validateKey("get", key)
+    if (Either.isLeft(k)) return fail(k)
+    const bytes = encodeKey("get", k.right, ctx.transcoder)
+    if (Either.isLeft(bytes)) return fail(bytes)
+    return Either.right(new GetOp(k.right, PLAIN_GET, bytes.right, ctx.quiet, ctx.transcoder, "get"))
+  }
   const command = validateGet(key, options, ctx.now())
   return Either.isLeft(command) ? fail(command) : prepareGetCommand(command.right, ctx)
 }

@@ -118,33 +118,107 @@ export const encodeFrame = (init: FrameInit): Buffer => {
 }
 
 /**
- * Reads the frame whose header starts at `offset` of `buf`, assuming the caller has
- * checked that the whole frame (header + body) is present and its lengths are sane.
+ * A frame as the decoder read it: the header's numbers are read at once; the CAS
+ * and each byte section are read when asked for (a view per access), because most
+ * responses are looked at through one or two of them and a view costs an allocation.
+ * The bytes are never written after the read, so a late access sees what arrived.
  */
-export const readFrameAt = (buf: Buffer, offset: number): Frame => {
-  const magic = buf[offset]!
-  const alt = isAltMagic(magic)
-  const fe = alt ? buf[offset + 2]! : 0
-  const kl = alt ? buf[offset + 3]! : buf.readUInt16BE(offset + 2)
-  const ex = buf[offset + 4]!
-  const specific = buf.readUInt16BE(offset + 6)
-  const body = buf.readUInt32BE(offset + 8)
-  const response = isResponseMagic(magic)
-  const start = offset + HEADER_LENGTH
-  const exStart = start + fe
-  const keyStart = exStart + ex
-  const valueStart = keyStart + kl
-  return {
-    magic,
-    opcode: buf[offset + 1]!,
-    datatype: buf[offset + 5]!,
-    vbucket: response ? 0 : specific,
-    status: response ? specific : 0,
-    opaque: buf.readUInt32BE(offset + 12),
-    cas: buf.readBigUInt64BE(offset + 16),
-    framingExtras: fe === 0 ? EMPTY : buf.subarray(start, exStart),
-    extras: ex === 0 ? EMPTY : buf.subarray(exStart, keyStart),
-    key: kl === 0 ? EMPTY : buf.subarray(keyStart, valueStart),
-    value: valueStart === start + body ? EMPTY : buf.subarray(valueStart, start + body)
+class WireFrame implements Frame {
+  readonly magic: number
+  readonly opcode: number
+  readonly datatype: number
+  readonly vbucket: number
+  readonly status: number
+  readonly opaque: number
+  /** Where the header starts in `buf`. */
+  readonly at: number
+  /** Where the extras, the key and the value start, and where the frame ends. */
+  readonly extrasAt: number
+  readonly keyAt: number
+  readonly valueAt: number
+  readonly end: number
+
+  constructor(
+    readonly buf: Buffer,
+    offset: number
+  ) {
+    const magic = buf[offset]!
+    const alt = isAltMagic(magic)
+    const fe = alt ? buf[offset + 2]! : 0
+    const kl = alt ? buf[offset + 3]! : buf.readUInt16BE(offset + 2)
+    const specific = buf.readUInt16BE(offset + 6)
+    const response = isResponseMagic(magic)
+    this.magic = magic
+    this.opcode = buf[offset + 1]!
+    this.datatype = buf[offset + 5]!
+    this.vbucket = response ? 0 : specific
+    this.status = response ? specific : 0
+    this.opaque = buf.readUInt32BE(offset + 12)
+    this.at = offset
+    this.extrasAt = offset + HEADER_LENGTH + fe
+    this.keyAt = this.extrasAt + buf[offset + 4]!
+    this.valueAt = this.keyAt + kl
+    this.end = offset + HEADER_LENGTH + buf.readUInt32BE(offset + 8)
+  }
+
+  get cas(): bigint {
+    const buf = this.buf
+    const at = this.at + 16
+    // Most answers carry a CAS, but a zero one needs no 64-bit read.
+    return buf.readUInt32BE(at) === 0 && buf.readUInt32BE(at + 4) === 0 ? 0n : buf.readBigUInt64BE(at)
+  }
+
+  get framingExtras(): Buffer {
+    return this.section(this.at + HEADER_LENGTH, this.extrasAt)
+  }
+
+  get extras(): Buffer {
+    return this.section(this.extrasAt, this.keyAt)
+  }
+
+  get key(): Buffer {
+    return this.section(this.keyAt, this.valueAt)
+  }
+
+  get value(): Buffer {
+    return this.section(this.valueAt, this.end)
+  }
+
+  private section(start: number, end: number): Buffer {
+    return start === end ? EMPTY : this.buf.subarray(start, end)
   }
 }
+
+/**
+ * Reads the frame whose header starts at `offset` of `buf`, assuming the caller has
+ * checked that the whole frame (header + body) is present and its lengths are sane.
+ * The frame's sections are views into `buf`, made when first read.
+ */
+export const readFrameAt = (buf: Buffer, offset: number): Frame => new WireFrame(buf, offset)
+
+/**
+ * The unsigned 32-bit number at `index` of the frame's extras, or `fallback` when the
+ * extras are shorter: read in place from a decoded frame, without a view.
+ */
+export const extrasUInt32 = (frame: Frame, index: number, fallback: number): number => {
+  if (frame instanceof WireFrame) {
+    return frame.keyAt - frame.extrasAt >= index + 4 ? frame.buf.readUInt32BE(frame.extrasAt + index) : fallback
+  }
+  const extras = frame.extras
+  return extras.length >= index + 4 ? extras.readUInt32BE(index) : fallback
+}
+
+/** A copy of `frame` that owns its bytes and keeps none of the decoder's input alive. */
+export const detachFrame = (frame: Frame): Frame => ({
+  magic: frame.magic,
+  opcode: frame.opcode,
+  datatype: frame.datatype,
+  vbucket: frame.vbucket,
+  status: frame.status,
+  opaque: frame.opaque,
+  cas: frame.cas,
+  framingExtras: Buffer.from(frame.framingExtras),
+  extras: Buffer.from(frame.extras),
+  key: Buffer.from(frame.key),
+  value: Buffer.from(frame.value)
+})

@@ -1,0 +1,108 @@
+/**
+ * Operations started without a fiber, for callers outside Effect (the callback and
+ * Promise adapters): the request is sent at once and its response callback settles
+ * the caller's completion directly.
+ *
+ * A fiber per operation (`Effect.runFork`/`runPromise`) costs more than the rest of a
+ * get put together. The common single-key operation needs none: it is prepared,
+ * routed and sent synchronously, and its outcome is an `Either` when the response
+ * arrives. Only what needs to wait on the clock or on other requests is handed to a
+ * fiber, through the caller's runner: a retry (NOT_MY_VBUCKET, ETMPFAIL), durability
+ * polling, replica fallback, multi-key operations, observe, endure and stats. The
+ * errors are the same typed errors either way.
+ *
+ * Spans: an operation started here has none, so the adapters start operations here
+ * only when their runtime's tracer is Effect's built-in one (which records nothing);
+ * with a real tracer installed every operation runs in a fiber, with its span.
+ *
+ * @internal
+ */
+import { Effect, type Either } from "effect"
+import type { ArgumentError } from "../../Errors.js"
+import type { PreparedOp } from "../ops/PreparedOp.js"
+import type { Core } from "./Core.js"
+import { type Delivery, OpRequest } from "./Requests.js"
+
+/**
+ * The tracer of Effect's default services: it records nothing anyone can read, so
+ * an operation under it needs no span.
+ */
+export const NATIVE_TRACER = Effect.runSync(Effect.tracer)
+
+/** Where a connection service keeps its {@link DirectStarter}. */
+export const DirectStart: unique symbol = Symbol.for("effect-couchbase/DirectStart")
+
+/** Receives an operation's result. */
+export type OnSuccess = (value: any) => void
+
+/** Receives an operation's error (a typed error, or what the runner made of a defect). */
+export type OnFailure = (error: any) => void
+
+/** What a started operation can be stopped with. */
+export interface Cancelable {
+  /** Stops the operation; neither callback is called afterwards. */
+  cancel(): void
+}
+
+/** Runs `effect` in a fiber and calls back with its outcome (exactly one of the two callbacks). */
+export type EffectRunner = (effect: Effect.Effect<any, any>, onSuccess: OnSuccess, onFailure: OnFailure) => Cancelable
+
+/**
+ * Starts operation `name` with `args`; exactly one of the callbacks is called once,
+ * possibly before this returns. Returns how to cancel it, or the `ArgumentError` of
+ * its arguments (nothing was started and neither callback is called).
+ */
+export type DirectStarter = (
+  name: string,
+  args: ReadonlyArray<unknown>,
+  onSuccess: OnSuccess,
+  onFailure: OnFailure,
+  run: EffectRunner
+) => Cancelable | ArgumentError
+
+/** The {@link DirectStarter} of a connection service, when it has one. */
+export const directStarterOf = (service: object): DirectStarter | undefined =>
+  (service as { readonly [DirectStart]?: DirectStarter })[DirectStart]
+
+/** A {@link Cancelable} that has nothing to stop. */
+export const settled: Cancelable = { cancel: () => {} }
+
+/** One key's operation, settled by its response callback; a delivered Effect goes to a fiber. */
+export class CallbackRequest extends OpRequest implements Cancelable {
+  private fiber: Cancelable | undefined = undefined
+  private cancelled = false
+
+  constructor(
+    core: Core,
+    op: PreparedOp<any, any>,
+    copy: number,
+    deadline: number,
+    private readonly succeed: OnSuccess,
+    private readonly failWith: OnFailure,
+    private readonly run: EffectRunner
+  ) {
+    super(core, op, copy, deadline, 0)
+  }
+
+  protected deliver(delivery: Delivery): void {
+    if (this.cancelled) return
+    // An Either is the outcome itself; anything else is an Effect that finishes the
+    // operation. (A tag check: Either.isEither costs an allocation per call here.)
+    const tag = (delivery as { readonly _tag?: unknown })._tag
+    if (tag === "Right") this.succeed((delivery as Either.Right<any, any>).right)
+    else if (tag === "Left") this.failWith((delivery as Either.Left<any, any>).left)
+    else this.fiber = this.run(delivery as Effect.Effect<any, any>, this.succeed, this.failWith)
+  }
+
+  /**
+   * Stops the operation: a request still waiting for a connection is never sent, one
+   * in flight is forgotten (its answer is dropped), a retry's fiber is interrupted.
+   * Nothing is delivered afterwards.
+   */
+  cancel(): void {
+    if (this.cancelled) return
+    this.cancelled = true
+    if (this.fiber !== undefined) this.fiber.cancel()
+    else this.node?.cancel(this)
+  }
+}
