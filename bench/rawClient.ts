@@ -1,35 +1,75 @@
 /**
  * The physical reference of the benchmarks: a minimal pipelined memcached binary-protocol
- * GET client over one `net.Socket`, with plain callbacks. No validation, no timeouts,
+ * client over one `net.Socket`, with plain callbacks. No validation, no timeouts,
  * no Effect: what a get costs in Node when nothing but the wire is paid for, so that
  * every other client's rate can be given as a fraction of it.
  *
+ * - `get`: one GET; the callback gets the status and the value.
+ * - `getMulti`: a GETQ per key and one NOOP (the classic multi-get pipeline: misses
+ *   are silent, the NOOP's answer ends the batch); the callback gets the hits' values
+ *   in the order they came.
+ *
  * Requests written in one tick go out in one write (cork until the next tick);
- * memcached answers non-quiet GETs in order, so the callbacks are a FIFO.
+ * memcached answers in order, so the pending requests are a FIFO.
  */
 import * as net from "node:net"
 
 const HEADER = 24
 const MAGIC_REQUEST = 0x80
 const OPCODE_GET = 0x00
+const OPCODE_GETQ = 0x09
+const OPCODE_NOOP = 0x0a
 
 /** A get's outcome: the status and, on success, the value (without the 4-byte flags). */
 export type RawCallback = (status: number, value: Buffer | undefined) => void
 
+/** A multi-get's outcome: the values of the keys that exist. */
+export type RawMultiCallback = (values: ReadonlyArray<Buffer>) => void
+
 /** See the module documentation. */
 export interface RawClient {
   readonly get: (key: Buffer, callback: RawCallback) => void
+  readonly getMulti: (keys: ReadonlyArray<Buffer>, callback: RawMultiCallback) => void
   readonly close: () => void
+}
+
+/** A request waiting for its answer: a single get, or a multi-get collecting hits until its NOOP. */
+type Pending =
+  | { readonly multi: false; readonly callback: RawCallback }
+  | { readonly multi: true; readonly callback: RawMultiCallback; readonly values: Array<Buffer> }
+
+const header = (frame: Buffer, at: number, opcode: number, keyLength: number): void => {
+  frame[at] = MAGIC_REQUEST
+  frame[at + 1] = opcode
+  frame.writeUInt16BE(keyLength, at + 2)
+  frame.writeUInt32BE(0, at + 4) // extras length, datatype, vbucket
+  frame.writeUInt32BE(keyLength, at + 8)
+  frame.writeUInt32BE(0, at + 12) // opaque: unused, the answers come in order
+  frame.writeUInt32BE(0, at + 16)
+  frame.writeUInt32BE(0, at + 20)
 }
 
 /** Connects to a memcached server at `host:port`. */
 export const connectRaw = (host: string, port: number): Promise<RawClient> =>
   new Promise((resolve, reject) => {
     const socket = net.connect({ host, port, noDelay: true })
-    const callbacks: Array<RawCallback> = []
+    const pending: Array<Pending> = []
     let head = 0
     let buffered: Buffer = Buffer.alloc(0)
     let corked = false
+
+    const send = (frame: Buffer, request: Pending) => {
+      pending.push(request)
+      if (!corked) {
+        corked = true
+        socket.cork()
+        process.nextTick(() => {
+          corked = false
+          socket.uncork()
+        })
+      }
+      socket.write(frame)
+    }
 
     socket.on("data", (chunk: Buffer) => {
       buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk])
@@ -37,19 +77,25 @@ export const connectRaw = (host: string, port: number): Promise<RawClient> =>
       while (buffered.length - offset >= HEADER) {
         const bodyLength = buffered.readUInt32BE(offset + 8)
         if (buffered.length - offset < HEADER + bodyLength) break
+        const opcode = buffered[offset + 1]!
         const status = buffered.readUInt16BE(offset + 6)
         const extrasLength = buffered[offset + 4]!
         const keyLength = buffered.readUInt16BE(offset + 2)
         const valueStart = offset + HEADER + extrasLength + keyLength
         const value = status === 0 ? buffered.subarray(valueStart, offset + HEADER + bodyLength) : undefined
-        const callback = callbacks[head]!
-        callbacks[head++] = undefined as never
-        if (head === callbacks.length) {
-          callbacks.length = 0
+        offset += HEADER + bodyLength
+        const request = pending[head]!
+        if (request.multi && opcode === OPCODE_GETQ) {
+          if (value !== undefined) request.values.push(value)
+          continue
+        }
+        pending[head++] = undefined as never
+        if (head === pending.length) {
+          pending.length = 0
           head = 0
         }
-        offset += HEADER + bodyLength
-        callback(status, value)
+        if (request.multi) request.callback(request.values)
+        else request.callback(status, value)
       }
       buffered = offset === buffered.length ? Buffer.alloc(0) : buffered.subarray(offset)
     })
@@ -58,25 +104,22 @@ export const connectRaw = (host: string, port: number): Promise<RawClient> =>
       resolve({
         get: (key, callback) => {
           const frame = Buffer.allocUnsafe(HEADER + key.length)
-          frame[0] = MAGIC_REQUEST
-          frame[1] = OPCODE_GET
-          frame.writeUInt16BE(key.length, 2)
-          frame.writeUInt32BE(0, 4) // extras length, datatype, vbucket
-          frame.writeUInt32BE(key.length, 8)
-          frame.writeUInt32BE(0, 12) // opaque: unused, the answers come in order
-          frame.writeUInt32BE(0, 16)
-          frame.writeUInt32BE(0, 20)
+          header(frame, 0, OPCODE_GET, key.length)
           key.copy(frame, HEADER)
-          callbacks.push(callback)
-          if (!corked) {
-            corked = true
-            socket.cork()
-            process.nextTick(() => {
-              corked = false
-              socket.uncork()
-            })
+          send(frame, { multi: false, callback })
+        },
+        getMulti: (keys, callback) => {
+          let size = HEADER
+          for (const key of keys) size += HEADER + key.length
+          const frame = Buffer.allocUnsafe(size)
+          let at = 0
+          for (const key of keys) {
+            header(frame, at, OPCODE_GETQ, key.length)
+            key.copy(frame, at + HEADER)
+            at += HEADER + key.length
           }
-          socket.write(frame)
+          header(frame, at, OPCODE_NOOP, 0)
+          send(frame, { multi: true, callback, values: [] })
         },
         close: () => socket.destroy()
       })

@@ -16,7 +16,7 @@ import {
 } from "../../src/internal/connection/Pipeline.js"
 import { makeNodeIops } from "../../src/internal/iops/node.js"
 import { Opcode, Status } from "../../src/internal/protocol/constants.js"
-import type { Frame, FrameInit } from "../../src/internal/protocol/Frame.js"
+import { encodeFrame, type Frame, type FrameInit } from "../../src/internal/protocol/Frame.js"
 import { memcachedBinary, requirePeer } from "../support/peers.js"
 import { startMemcached } from "./memcached.js"
 
@@ -163,6 +163,35 @@ describe("Pipeline against memcached", () => {
 /** A Node server on 127.0.0.1:0 whose connections are handed to `onConnection`. */
 const peer = (onConnection: (socket: ServerSocket) => void) => listen("127.0.0.1", 0, onConnection).pipe(Effect.orDie)
 
+/**
+ * A peer that answers every request, in order, with a success of the same opcode and
+ * opaque (a GETQ answered is a hit with an empty value), recording the opaques it saw.
+ */
+const answeringPeer = (received: Array<number>) =>
+  peer((s) => {
+    let pending = Buffer.alloc(0)
+    s.onData((chunk) => {
+      pending = Buffer.concat([pending, chunk])
+      while (pending.length >= 24 && pending.length >= 24 + pending.readUInt32BE(8)) {
+        const opaque = pending.readUInt32BE(12)
+        received.push(opaque)
+        const answer = Buffer.alloc(24)
+        answer[0] = 0x81
+        answer[1] = pending[1]!
+        answer.writeUInt32BE(opaque, 12)
+        s.write(answer)
+        pending = pending.subarray(24 + pending.readUInt32BE(8))
+      }
+    })
+  })
+
+/** A {@link QuietBatch} that hands its frames to the pipeline already encoded, in one buffer. */
+class EncodedQuietBatch extends QuietBatch {
+  override encodeFrames(opaque: number): Uint8Array {
+    return Buffer.concat(Array.from({ length: this.frames }, (_, i) => encodeFrame(this.build(opaque + i, i))))
+  }
+}
+
 describe("Pipeline failure guarantees", () => {
   it.scopedLive("times requests out on their deadline with one timer, and drops late answers", () =>
     Effect.gen(function* () {
@@ -266,22 +295,7 @@ describe("Pipeline failure guarantees", () => {
       // Answers every request, in order, with a success of the same opcode and opaque,
       // and records the opaques it saw: the cancelled request's answer really comes back.
       const received: Array<number> = []
-      const server = yield* peer((s) => {
-        let pending = Buffer.alloc(0)
-        s.onData((chunk) => {
-          pending = Buffer.concat([pending, chunk])
-          while (pending.length >= 24 && pending.length >= 24 + pending.readUInt32BE(8)) {
-            const opaque = pending.readUInt32BE(12)
-            received.push(opaque)
-            const answer = Buffer.alloc(24)
-            answer[0] = 0x81
-            answer[1] = pending[1]!
-            answer.writeUInt32BE(opaque, 12)
-            s.write(answer)
-            pending = pending.subarray(24 + pending.readUInt32BE(8))
-          }
-        })
-      })
+      const server = yield* answeringPeer(received)
       const unmatched: Array<number> = []
       const p = yield* openPipeline(iops, server.host, server.port, {
         onUnmatched: (frame) => unmatched.push(frame.opaque)
@@ -299,6 +313,33 @@ describe("Pipeline failure guarantees", () => {
       expect(unmatched).toEqual([cancelled.opaque])
       expect(cancelled.responses).toEqual([])
       expect(cancelled.failures).toEqual([])
+      expect(p.pending).toBe(0)
+    })
+  )
+  it.scopedLive("matches answers to multi-frame requests in flight side by side with single ones", () =>
+    Effect.gen(function* () {
+      const iops = makeNodeIops()
+      const received: Array<number> = []
+      const server = yield* answeringPeer(received)
+      const unmatched: Array<number> = []
+      const p = yield* openPipeline(iops, server.host, server.port, {
+        onUnmatched: (frame) => unmatched.push(frame.opaque)
+      })
+      const done = yield* countdown(4)
+      const a = new QuietBatch(["a1", "a2", "a3"], done.tick)
+      const single = new Probe({ opcode: Opcode.Noop }, Number.POSITIVE_INFINITY, done.tick)
+      const b = new EncodedQuietBatch(["b1", "b2"], done.tick)
+      const c = new QuietBatch(["c1"], done.tick)
+      for (const request of [a, single, b, c]) expect(p.send(request)).toBe(true)
+      expect(p.pending).toBe(4)
+      yield* done.await
+      expect([...a.hits.keys()]).toEqual(["a1", "a2", "a3"])
+      expect([...b.hits.keys()]).toEqual(["b1", "b2"])
+      expect([...c.hits.keys()]).toEqual(["c1"])
+      expect(single.responses.map((f) => f.opaque)).toEqual([single.opaque])
+      expect([a.opaque, single.opaque, b.opaque, c.opaque]).toEqual([1, 5, 6, 9])
+      expect(received).toEqual(Array.from({ length: 10 }, (_, i) => i + 1))
+      expect(unmatched).toEqual([])
       expect(p.pending).toBe(0)
     })
   )

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Either } from "effect"
+import { Effect, Either, FastCheck as fc } from "effect"
+import { MultiRun, QuietBatchRequest } from "../../src/internal/connection/Requests.js"
 import * as Ops from "../../src/internal/ops/index.js"
 import { encodeFrame, type FrameInit } from "../../src/internal/protocol/Frame.js"
 import * as Transcoder from "../../src/Transcoder.js"
@@ -214,5 +215,55 @@ describe("prepared operations build their request", () => {
     expect(unlocks.map((o) => o.request(0, 1, json).cas)).toEqual([5n, 6n])
     const removes = preparedAll(Ops.prepareRemoveMulti({ r: 8n }, undefined, ctx))
     expect(removes[0]!.request(0, 1, json).cas).toBe(8n)
+  })
+})
+
+describe("a pipelined quiet multi-get", () => {
+  const ctx = {
+    transcoder: Transcoder.defaultTranscoder,
+    defaultFormat: Transcoder.FMT_JSON,
+    quiet: false,
+    now: () => 0
+  }
+  const features = { json: true, xerror: false, selectBucket: false }
+
+  it("encodes its whole batch in one buffer, byte for byte what its frames describe", () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.string({ minLength: 1, maxLength: 40 }), { minLength: 1, maxLength: 50 }),
+        fc.integer({ min: 1, max: 0xfffff000 }),
+        (keys, opaque) => {
+          const ops = Either.getOrThrow(Ops.prepareGetMulti(keys, undefined, ctx))
+          const run = new MultiRun(
+            ops,
+            Number.POSITIVE_INFINITY,
+            () => {},
+            () => Effect.void
+          )
+          const indexes = ops.map((_, i) => i)
+          const vbuckets = ops.map((_, i) => (i * 37) % 1024)
+          const batch = new QuietBatchRequest(undefined as never, run, indexes, vbuckets)
+          batch.pipeline = { features } as never
+          const described = Buffer.concat(
+            Array.from({ length: batch.frames }, (_, i) => encodeFrame(batch.build(opaque + i, i)))
+          )
+          const encoded = batch.encodeFrames(opaque)
+          expect(encoded).toBeDefined()
+          expect(Buffer.from(encoded!).toString("hex")).toBe(described.toString("hex"))
+        }
+      )
+    )
+  })
+
+  it("falls back to one description per frame when a key's quiet form carries more than the key", () => {
+    const ops = Either.getOrThrow(Ops.prepareGetMulti(["a", "b"], { ttl: 10 }, ctx))
+    const run = new MultiRun(
+      ops,
+      Number.POSITIVE_INFINITY,
+      () => {},
+      () => Effect.void
+    )
+    const batch = new QuietBatchRequest(undefined as never, run, [0, 1], [0, 0])
+    expect(batch.encodeFrames(1)).toBeUndefined()
   })
 })

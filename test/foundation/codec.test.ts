@@ -6,7 +6,8 @@ import {
   encodeFrame,
   type Frame,
   type FrameInit,
-  writeFrame
+  writeFrame,
+  writeKeyRequest
 } from "../../src/internal/protocol/Frame.js"
 import { FrameDecodeError, FrameDecoder } from "../../src/internal/protocol/FrameDecoder.js"
 
@@ -172,6 +173,26 @@ describe("Frame encode/decode", () => {
     for (const init of inits) at = writeFrame(buf, at, init)
     expect(at).toBe(buf.length)
     expect(decodeAll([buf]).frames.map(view)).toEqual(inits.map(expectedFrame))
+  })
+
+  it("writes a key-only request exactly as the general encoder does", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 0xff }),
+        fc.integer({ min: 0, max: 0xffff }),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.uint8Array({ minLength: 0, maxLength: 300 }),
+        fc.integer({ min: 0, max: 40 }),
+        (opcode, vbucket, opaque, key, offset) => {
+          const init: FrameInit = { opcode, vbucket, opaque, key }
+          const general = Buffer.alloc(offset + encodedLength(init), 0xee)
+          const fast = Buffer.alloc(general.length, 0xee)
+          const end = writeKeyRequest(fast, offset, opcode, vbucket, opaque, key)
+          expect(end).toBe(writeFrame(general, offset, init))
+          expect(fast.toString("hex")).toBe(general.toString("hex"))
+        }
+      )
+    )
   })
 
   it("rejects lengths the header cannot express", () => {

@@ -35,7 +35,7 @@ import type { ErrorMapEntry } from "./ErrorMap.js"
 import * as ErrorMap from "./ErrorMap.js"
 import { NodeConnection, type NodeOwner } from "./NodeConnection.js"
 import type { Pipeline } from "./Pipeline.js"
-import { MultiKeyRequest, MultiRun, type OpRequest, QuietBatchRequest, ResumeRequest } from "./Requests.js"
+import { isOutcome, MultiKeyRequest, MultiRun, type OpRequest, QuietBatchRequest, ResumeRequest } from "./Requests.js"
 import { fromConfig, ketamaRouter, type Router } from "./Router.js"
 
 /** Tuning of the engine, in milliseconds. */
@@ -373,7 +373,7 @@ export class Core {
     op: PreparedOp<any, any>,
     outcome: Either.Either<any, any> | Effect.Effect<never>
   ): Effect.Effect<any, any> {
-    if (!Either.isEither(outcome) || Either.isLeft(outcome) || this.durability === undefined) return outcome
+    if (!isOutcome(outcome) || Either.isLeft(outcome) || this.durability === undefined) return outcome
     const result = outcome.right as { readonly cas: bigint; readonly success: boolean }
     if (!result.success) return outcome
     return Effect.as(this.durability(op, result.cas), result)

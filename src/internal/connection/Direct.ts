@@ -17,11 +17,11 @@
  *
  * @internal
  */
-import { Effect, type Either } from "effect"
+import { Effect } from "effect"
 import type { ArgumentError } from "../../Errors.js"
 import type { PreparedOp } from "../ops/PreparedOp.js"
 import type { Core } from "./Core.js"
-import { type Delivery, OpRequest } from "./Requests.js"
+import { type Delivery, isOutcome, OpRequest } from "./Requests.js"
 
 /**
  * The tracer of Effect's default services: it records nothing anyone can read, so
@@ -86,12 +86,10 @@ export class CallbackRequest extends OpRequest implements Cancelable {
 
   protected deliver(delivery: Delivery): void {
     if (this.cancelled) return
-    // An Either is the outcome itself; anything else is an Effect that finishes the
-    // operation. (A tag check: Either.isEither costs an allocation per call here.)
-    const tag = (delivery as { readonly _tag?: unknown })._tag
-    if (tag === "Right") this.succeed((delivery as Either.Right<any, any>).right)
-    else if (tag === "Left") this.failWith((delivery as Either.Left<any, any>).left)
-    else this.fiber = this.run(delivery as Effect.Effect<any, any>, this.succeed, this.failWith)
+    // An Either is the outcome itself; anything else is an Effect that finishes the operation.
+    if (!isOutcome(delivery)) this.fiber = this.run(delivery, this.succeed, this.failWith)
+    else if (delivery._tag === "Right") this.succeed(delivery.right)
+    else this.failWith(delivery.left)
   }
 
   /**

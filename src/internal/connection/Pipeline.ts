@@ -51,6 +51,12 @@ export abstract class PipelineRequest {
 
   /** The frame with index `index` (0 … frames-1), correlated by `opaque`. */
   abstract build(opaque: number, index: number): FrameInit
+  /**
+   * Every frame of a multi-frame request already encoded, the first with `opaque`
+   * (used instead of {@link build} when it returns bytes: one buffer for a thousand
+   * keys instead of a thousand frame descriptions).
+   */
+  encodeFrames?(opaque: number): Uint8Array | undefined
   /** A response to one of this request's opaques; true when the request is complete. */
   abstract onResponse(frame: Frame): boolean
   /** The request ended without (all of) its response. */
@@ -74,7 +80,13 @@ export interface PipelineOptions {
 /** See the module documentation. */
 export class Pipeline {
   private readonly driver: Driver
+  /** Single-frame requests in flight, by opaque. */
   private readonly inFlight = new Map<number, PipelineRequest>()
+  /**
+   * Multi-frame requests in flight (a pipelined multi-get of a thousand keys would be
+   * a thousand map entries): few at a time, found by their opaque range.
+   */
+  private ranges: Array<PipelineRequest> = []
   private nextOpaque = 1
   private count = 0
   /** What the node acknowledged in HELLO; set by the bootstrap. */
@@ -141,10 +153,10 @@ export class Pipeline {
       this.inFlight.set(opaque, request)
       this.driver.send(request.build(opaque, 0))
     } else {
-      for (let i = 0; i < frames; i++) {
-        this.inFlight.set((opaque + i) >>> 0, request)
-        this.driver.send(request.build((opaque + i) >>> 0, i))
-      }
+      this.ranges.push(request)
+      const bytes = request.encodeFrames?.(opaque)
+      if (bytes !== undefined) this.driver.sendBytes(bytes)
+      else for (let i = 0; i < frames; i++) this.driver.send(request.build(opaque + i, i))
     }
     this.count++
     if (request.deadline !== Number.POSITIVE_INFINITY) this.driver.armTimer(request.deadline)
@@ -164,37 +176,54 @@ export class Pipeline {
 
   private allocate(frames: number): number {
     let opaque = this.nextOpaque
-    // The common case: one frame, no wrap, and the next opaque free (it is unless the
-    // counter has wrapped onto a request still in flight).
-    if (frames === 1 && opaque < 0xffffffff && !this.inFlight.has(opaque)) {
-      this.nextOpaque = opaque + 1
+    // The common case: no wrap, and the next opaques free (they are unless the counter
+    // has wrapped onto a request still in flight).
+    if (opaque + frames <= 0xffffffff && this.isFree(opaque, frames)) {
+      this.nextOpaque = opaque + frames
       return opaque
     }
     // Opaques wrap at 2^32; a wrapped counter skips ones still in flight (a request
     // that has been waiting for four billion others is long past its deadline anyway).
     for (;;) {
-      let free = true
       if (opaque + frames > 0xffffffff) opaque = 1
-      else {
-        for (let i = 0; i < frames && free; i++) if (this.inFlight.has(opaque + i)) free = false
-        if (free) break
-        opaque += frames
-      }
+      else if (this.isFree(opaque, frames)) break
+      else opaque += frames
     }
     this.nextOpaque = opaque + frames
     return opaque
+  }
+
+  /** Whether no request in flight uses an opaque in [opaque, opaque + frames). */
+  private isFree(opaque: number, frames: number): boolean {
+    for (const r of this.ranges) if (opaque < r.opaque + r.frames && r.opaque < opaque + frames) return false
+    if (frames === 1) return !this.inFlight.has(opaque)
+    for (let i = 0; i < frames; i++) if (this.inFlight.has(opaque + i)) return false
+    return true
+  }
+
+  /** The request in flight that sent `opaque`. */
+  private requestFor(opaque: number): PipelineRequest | undefined {
+    const single = this.inFlight.get(opaque)
+    if (single !== undefined) return single
+    for (const r of this.ranges) if (opaque >= r.opaque && opaque < r.opaque + r.frames) return r
+    return undefined
   }
 
   private finish(request: PipelineRequest): void {
     request.ended = true
     request.pipeline = undefined
     if (request.frames === 1) this.inFlight.delete(request.opaque)
-    else for (let i = 0; i < request.frames; i++) this.inFlight.delete((request.opaque + i) >>> 0)
+    else this.ranges = this.ranges.filter((r) => r !== request)
     this.count--
   }
 
+  /** Every request in flight. */
+  private allInFlight(): Array<PipelineRequest> {
+    return [...this.inFlight.values(), ...this.ranges]
+  }
+
   private readonly onFrame = (frame: Frame): void => {
-    const request = isResponseMagic(frame.magic) ? this.inFlight.get(frame.opaque) : undefined
+    const request = isResponseMagic(frame.magic) ? this.requestFor(frame.opaque) : undefined
     if (request === undefined) {
       this.handlers.onUnmatched?.(frame)
       return
@@ -207,10 +236,9 @@ export class Pipeline {
     const now = this.driver.now()
     let next = Number.POSITIVE_INFINITY
     let expired: Array<PipelineRequest> | undefined
-    for (const request of this.inFlight.values()) {
+    for (const request of this.allInFlight()) {
       if (request.ended) continue
       if (request.deadline <= now) {
-        // A multi-frame request appears once per opaque: finish it once.
         this.finish(request)
         ;(expired ??= []).push(request)
       } else if (request.deadline < next) next = request.deadline
@@ -230,12 +258,13 @@ export class Pipeline {
         message: `the connection to ${this.remote} was closed by the client; the operation may or may not have been applied`
       })
     const requests: Array<PipelineRequest> = []
-    for (const request of this.inFlight.values()) {
+    for (const request of this.allInFlight()) {
       if (request.ended) continue
       request.ended = true
       requests.push(request)
     }
     this.inFlight.clear()
+    this.ranges = []
     this.count = 0
     for (const request of requests) {
       request.pipeline = undefined

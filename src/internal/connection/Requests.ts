@@ -17,8 +17,8 @@ import { decodeObserveResponse, type ObserveEntry, observeInfo } from "../ops/ob
 import type { PreparedOp } from "../ops/PreparedOp.js"
 import * as Request from "../ops/requests.js"
 import { decodeStat, type StatsCollector } from "../ops/stats.js"
-import { Status } from "../protocol/constants.js"
-import type { Frame, FrameInit } from "../protocol/Frame.js"
+import { HEADER_LENGTH, Opcode, Status } from "../protocol/constants.js"
+import { type Frame, type FrameInit, writeKeyRequest } from "../protocol/Frame.js"
 import type { Core } from "./Core.js"
 import type { NodeConnection } from "./NodeConnection.js"
 import { PipelineRequest, type RequestFailure } from "./Pipeline.js"
@@ -36,6 +36,16 @@ export const withKey = <E extends CouchbaseErrorBase>(error: E, key: string): E 
   return new Ctor({ message: error.message, key, status: error.status, cause: error })
 }
 
+/**
+ * Whether a delivery is an outcome (an `Either`) rather than an Effect that finishes
+ * the operation. A tag check: `Either.isEither` allocates on every call (it is a
+ * dual function reading `arguments`), and this runs once per key.
+ */
+export const isOutcome = (delivery: Delivery): delivery is Outcome => {
+  const tag = (delivery as { readonly _tag?: unknown })._tag
+  return tag === "Right" || tag === "Left"
+}
+
 /** Decodes without letting a decoder bug escape into the I/O loop. */
 const decodeSafely = (op: PreparedOp<any, any>, frame: Frame): Outcome | Effect.Effect<never> => {
   try {
@@ -44,6 +54,8 @@ const decodeSafely = (op: PreparedOp<any, any>, frame: Frame): Outcome | Effect.
     return Effect.die(defect)
   }
 }
+
+const EMPTY_KEY = new Uint8Array(0)
 
 /** A request bound to one key's copy: the node and vBucket it was routed to. */
 abstract class KeyRequest extends PipelineRequest {
@@ -209,7 +221,7 @@ export class MultiKeyRequest extends KeyRequest {
       }
     }
     const outcome = decodeSafely(this.op, frame)
-    if (Either.isEither(outcome)) this.run.settle(this.index, outcome)
+    if (isOutcome(outcome)) this.run.settle(this.index, outcome)
     else this.run.defer(this.index, outcome)
     return true
   }
@@ -242,6 +254,25 @@ export class QuietBatchRequest extends PipelineRequest {
     this.answered = new Uint8Array(indexes.length)
   }
 
+  override encodeFrames(opaque: number): Uint8Array | undefined {
+    const ops = this.run.ops
+    const indexes = this.indexes
+    let length = HEADER_LENGTH
+    for (let i = 0; i < indexes.length; i++) {
+      const op = ops[indexes[i]!]!
+      if (op.quietKeyOpcode === undefined) return undefined
+      length += HEADER_LENGTH + op.keyBytes.length
+    }
+    const out = Buffer.allocUnsafe(length)
+    let at = 0
+    for (let i = 0; i < indexes.length; i++) {
+      const op = ops[indexes[i]!]!
+      at = writeKeyRequest(out, at, op.quietKeyOpcode!, this.vbuckets[i]!, opaque + i, op.keyBytes)
+    }
+    writeKeyRequest(out, at, Opcode.Noop, 0, opaque + indexes.length, EMPTY_KEY)
+    return out
+  }
+
   build(opaque: number, i: number): FrameInit {
     if (i === this.indexes.length) return Request.noop(opaque)
     return this.run.ops[this.indexes[i]!]!.quietRequest(this.vbuckets[i]!, opaque, this.pipeline!.features)
@@ -263,7 +294,7 @@ export class QuietBatchRequest extends PipelineRequest {
         }
       }
       const outcome = decodeSafely(op, frame)
-      if (Either.isEither(outcome)) this.run.settle(index, outcome)
+      if (isOutcome(outcome)) this.run.settle(index, outcome)
       else this.run.defer(index, outcome)
       return false
     }

@@ -84,6 +84,12 @@ export interface PreparedOp<R extends OperationResult = OperationResult, E = unk
    * unanswered get {@link notFound}.
    */
   quietRequest(vbucket: number, opaque: number, node: NodeFeatures): FrameInit
+  /**
+   * The opcode of the quiet form when it is a request with nothing but the key (GETQ
+   * of a plain get), so that a batch can write it straight into its buffer; undefined
+   * otherwise.
+   */
+  readonly quietKeyOpcode?: number | undefined
   /** The result or the error a response means. */
   decode(frame: Frame): Either.Either<R, E>
   /** The outcome of "not found" without a response frame (a silent quiet request). */

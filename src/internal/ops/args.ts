@@ -52,14 +52,24 @@ const describe = (value: unknown): string => {
  * length of the encoded key is checked again after a custom transcoder ran.
  */
 export const validateKey = (op: string, key: unknown): Either.Either<string, ArgumentError> => {
-  if (typeof key !== "string") return left(op, `a key must be a string, got ${describe(key)}`)
-  if (key.length === 0) return left(op, "the key is empty; keys are 1 to 250 bytes of UTF-8")
-  // Fast path: a key of at most 250 UTF-16 units and only ASCII cannot exceed 250 bytes,
-  // but counting is cheap enough that only very long strings are worth skipping.
-  if (key.length > MAX_KEY_BYTES * 3 || Buffer.byteLength(key, "utf8") > MAX_KEY_BYTES) {
-    return left(op, `the key is ${Buffer.byteLength(key, "utf8")} bytes of UTF-8; the server's limit is 250`, key)
+  const problem = keyProblem(op, key)
+  return problem === undefined ? Either.right(key as string) : Either.left(problem)
+}
+
+/** What is wrong with `key` (see {@link validateKey}), or undefined when nothing is. */
+const keyProblem = (op: string, key: unknown): ArgumentError | undefined => {
+  if (typeof key !== "string") return argumentError(op, `a key must be a string, got ${describe(key)}`)
+  if (key.length === 0) return argumentError(op, "the key is empty; keys are 1 to 250 bytes of UTF-8")
+  // A UTF-16 unit is at most 3 bytes of UTF-8: a key of up to 83 units cannot exceed
+  // 250 bytes, and counting is only needed for longer ones.
+  if (key.length > MAX_KEY_BYTES / 3 && Buffer.byteLength(key, "utf8") > MAX_KEY_BYTES) {
+    return argumentError(
+      op,
+      `the key is ${Buffer.byteLength(key, "utf8")} bytes of UTF-8; the server's limit is 250`,
+      key
+    )
   }
-  return Either.right(key)
+  return undefined
 }
 
 /** Checks the length of a key after encoding (a custom transcoder may lengthen it). */
@@ -105,11 +115,11 @@ export const validateKeyList = (op: string, keys: unknown): Either.Either<Readon
   if (!Array.isArray(keys)) return left(op, `keys must be an array of strings, got ${describe(keys)}`)
   if (keys.length === 0) return left(op, "the list of keys is empty; give at least one key")
   const seen = new Set<string>()
-  for (const k of keys) {
-    const key = validateKey(op, k)
-    if (Either.isLeft(key)) return Either.left(key.left)
-    if (seen.has(key.right)) return left(op, `the key ${JSON.stringify(key.right)} is given twice`, key.right)
-    seen.add(key.right)
+  for (const key of keys) {
+    const problem = keyProblem(op, key)
+    if (problem !== undefined) return Either.left(problem)
+    if (seen.has(key)) return left(op, `the key ${JSON.stringify(key)} is given twice`, key)
+    seen.add(key)
   }
   return Either.right(keys as ReadonlyArray<string>)
 }

@@ -321,6 +321,7 @@ export class GetOp extends KeyOp<ValueResult<unknown>, NotFoundError | Temporary
   protected readonly opcode: number
   protected readonly spec: StatusSpec<NotFoundError | TemporaryFailError>
   override readonly hasQuietForm: boolean
+  readonly quietKeyOpcode: number | undefined
   private readonly expiry: number
   private readonly noFormat: boolean
   private readonly transcoder: OpContext["transcoder"]
@@ -340,6 +341,7 @@ export class GetOp extends KeyOp<ValueResult<unknown>, NotFoundError | Temporary
     this.spec = replica ? getReplicaSpec : getSpec
     // GET_REPLICA has no quiet twin.
     this.hasQuietForm = !replica
+    this.quietKeyOpcode = this.opcode === Opcode.Get ? Opcode.GetQ : undefined
     this.expiry = command.expiry
     this.noFormat = command.noFormat
     this.transcoder = transcoder
@@ -354,6 +356,7 @@ export class GetOp extends KeyOp<ValueResult<unknown>, NotFoundError | Temporary
 
   override quietRequest(vbucket: number, opaque: number): FrameInit {
     if (!this.hasQuietForm) return this.request(vbucket, opaque)
+    if (this.opcode === Opcode.Get) return { opcode: Opcode.GetQ, key: this.keyBytes, vbucket, opaque }
     const a = { key: this.keyBytes, vbucket, opaque }
     return this.expiry === 0 ? Request.get(a, true) : Request.getAndTouch(a, this.expiry, true)
   }
@@ -482,10 +485,28 @@ export const prepareGet = (
 }
 
 /** `getMulti(keys, options)`, checked and prepared. */
-export const prepareGetMulti = (keys: unknown, options: GetOptions | undefined, ctx: OpContext) =>
-  Either.flatMap(validateGetMulti(keys, options, ctx.now()), (cs) =>
-    traverse(cs, (c) => prepareGetCommand(c, ctx, "getMulti"))
-  )
+export const prepareGetMulti = (
+  keys: unknown,
+  options: GetOptions | undefined,
+  ctx: OpContext
+): Either.Either<ReadonlyArray<GetOp>, PrepareError> => {
+  // One loop from keys to operations: a thousand keys are a thousand of everything
+  // built per key, so no command object and no Either per key.
+  const list = validateKeyList("getMulti", keys)
+  if (Either.isLeft(list)) return fail(list)
+  const fields = getFields("getMulti", options, options === undefined ? 0 : ctx.now())
+  if (Either.isLeft(fields)) return fail(fields)
+  const f = fields.right
+  const quiet = f.quiet ?? ctx.quiet
+  const ops: Array<GetOp> = new Array(list.right.length)
+  for (let i = 0; i < ops.length; i++) {
+    const key = list.right[i]!
+    const bytes = encodeKey("getMulti", key, ctx.transcoder)
+    if (Either.isLeft(bytes)) return fail(bytes)
+    ops[i] = new GetOp(key, f, bytes.right, quiet, ctx.transcoder, "getMulti")
+  }
+  return Either.right(ops)
+}
 
 /** `getReplica(key, options)`, checked against the bucket's replica count and prepared. */
 export const prepareGetReplica = (key: unknown, options: GetReplicaOptions | undefined, ctx: OpContext) =>

@@ -110,6 +110,33 @@ export const writeFrame = (target: Buffer, offset: number, init: FrameInit): num
   return at + vl
 }
 
+/**
+ * Writes a request that carries only a key (no framing extras, extras, value or CAS:
+ * GET, GETQ, …) at `offset` and returns the offset just past it. {@link writeFrame}
+ * for the commonest frame without building its description.
+ */
+export const writeKeyRequest = (
+  target: Buffer,
+  offset: number,
+  opcode: number,
+  vbucket: number,
+  opaque: number,
+  key: Uint8Array
+): number => {
+  const kl = key.length
+  if (kl > 0xffff) throw new RangeError(`key of ${kl} bytes does not fit the header`)
+  target[offset] = Magic.ClientRequest
+  target[offset + 1] = opcode
+  target.writeUInt16BE(kl, offset + 2)
+  target.writeUInt32BE(vbucket & 0xffff, offset + 4) // extras length 0, datatype 0, vBucket
+  target.writeUInt32BE(kl, offset + 8)
+  target.writeUInt32BE(opaque >>> 0, offset + 12)
+  target.writeUInt32BE(0, offset + 16)
+  target.writeUInt32BE(0, offset + 20)
+  target.set(key, offset + HEADER_LENGTH)
+  return offset + HEADER_LENGTH + kl
+}
+
 /** Encodes one frame into a fresh buffer of exactly its size. */
 export const encodeFrame = (init: FrameInit): Buffer => {
   const buf = Buffer.allocUnsafe(encodedLength(init))
