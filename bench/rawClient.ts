@@ -8,6 +8,9 @@
  * - `getMulti`: a GETQ per key and one NOOP (the classic multi-get pipeline: misses
  *   are silent, the NOOP's answer ends the batch); the callback gets the hits' values
  *   in the order they came.
+ * - `set`: one SET (flags 0, no expiry).
+ * - `login`: SASL PLAIN and SELECT_BUCKET, for a Couchbase node (every request goes
+ *   to vBucket 0, which a one-node cluster owns, so sets and gets meet).
  *
  * Requests written in one tick go out in one write (cork until the next tick);
  * memcached answers in order, so the pending requests are a FIFO.
@@ -19,6 +22,9 @@ const MAGIC_REQUEST = 0x80
 const OPCODE_GET = 0x00
 const OPCODE_GETQ = 0x09
 const OPCODE_NOOP = 0x0a
+const OPCODE_SET = 0x01
+const OPCODE_SASL_AUTH = 0x21
+const OPCODE_SELECT_BUCKET = 0x89
 
 /** A get's outcome: the status and, on success, the value (without the 4-byte flags). */
 export type RawCallback = (status: number, value: Buffer | undefined) => void
@@ -30,6 +36,8 @@ export type RawMultiCallback = (values: ReadonlyArray<Buffer>) => void
 export interface RawClient {
   readonly get: (key: Buffer, callback: RawCallback) => void
   readonly getMulti: (keys: ReadonlyArray<Buffer>, callback: RawMultiCallback) => void
+  readonly set: (key: Buffer, value: Buffer, callback: RawCallback) => void
+  readonly login: (username: string, password: string, bucket: string) => Promise<void>
   readonly close: () => void
 }
 
@@ -38,12 +46,12 @@ type Pending =
   | { readonly multi: false; readonly callback: RawCallback }
   | { readonly multi: true; readonly callback: RawMultiCallback; readonly values: Array<Buffer> }
 
-const header = (frame: Buffer, at: number, opcode: number, keyLength: number): void => {
+const header = (frame: Buffer, at: number, opcode: number, keyLength: number, extras = 0, value = 0): void => {
   frame[at] = MAGIC_REQUEST
   frame[at + 1] = opcode
   frame.writeUInt16BE(keyLength, at + 2)
-  frame.writeUInt32BE(0, at + 4) // extras length, datatype, vbucket
-  frame.writeUInt32BE(keyLength, at + 8)
+  frame.writeUInt32BE(extras << 24, at + 4) // extras length, datatype 0, vbucket 0
+  frame.writeUInt32BE(extras + keyLength + value, at + 8)
   frame.writeUInt32BE(0, at + 12) // opaque: unused, the answers come in order
   frame.writeUInt32BE(0, at + 16)
   frame.writeUInt32BE(0, at + 20)
@@ -120,6 +128,29 @@ export const connectRaw = (host: string, port: number): Promise<RawClient> =>
           }
           header(frame, at, OPCODE_NOOP, 0)
           send(frame, { multi: true, callback, values: [] })
+        },
+        set: (key, value, callback) => {
+          const frame = Buffer.alloc(HEADER + 8 + key.length + value.length)
+          header(frame, 0, OPCODE_SET, key.length, 8, value.length)
+          key.copy(frame, HEADER + 8)
+          value.copy(frame, HEADER + 8 + key.length)
+          send(frame, { multi: false, callback })
+        },
+        login: (username, password, bucket) => {
+          const exchange = (opcode: number, key: Buffer, value: Buffer) =>
+            new Promise<void>((resolve, reject) => {
+              const frame = Buffer.alloc(HEADER + key.length + value.length)
+              header(frame, 0, opcode, key.length, 0, value.length)
+              key.copy(frame, HEADER)
+              value.copy(frame, HEADER + key.length)
+              send(frame, {
+                multi: false,
+                callback: (status) => (status === 0 ? resolve() : reject(new Error(`status 0x${status.toString(16)}`)))
+              })
+            })
+          return exchange(OPCODE_SASL_AUTH, Buffer.from("PLAIN"), Buffer.from(`\0${username}\0${password}`)).then(() =>
+            exchange(OPCODE_SELECT_BUCKET, Buffer.from(bucket), Buffer.alloc(0))
+          )
         },
         close: () => socket.destroy()
       })

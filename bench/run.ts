@@ -7,8 +7,10 @@
  *   bytes allocated per get; getMulti(1000) against a raw GETQ pipeline.
  * - `embedded-*` (`embeddedBench.ts`): get and upsert against the embedded cluster
  *   next to the official `couchbase` SDK.
+ * - `server-*` (`serverBench.ts`): what one embedded node serves to a raw pipelined
+ *   client, next to memcached.
  *
- * Environment: `BENCH_ONLY=memcached|embedded` (one section), `BENCH_OPS`,
+ * Environment: `BENCH_ONLY=memcached|embedded|server` (one section), `BENCH_OPS`,
  * `BENCH_ROUNDS`, `BENCH_CONCURRENCY` (embedded), `BENCH_SERVER=child|in-process|both`,
  * `BENCH_SDK=0`, `BENCH_QUICK=1` (fewer operations and rounds), `BENCH_JSON=1` (JSON
  * lines instead of tables).
@@ -20,6 +22,7 @@ import * as Iops from "../src/Iops.js"
 import { embeddedBench } from "./embeddedBench.js"
 import { printReport } from "./measure.js"
 import { memcachedBench } from "./memcachedBench.js"
+import { serverBench } from "./serverBench.js"
 
 const ONLY = process.env.BENCH_ONLY
 
@@ -27,6 +30,7 @@ Effect.runPromise(
   Effect.gen(function* () {
     if (ONLY === undefined || ONLY === "memcached") yield* Effect.scoped(memcachedBench)
     if (ONLY === undefined || ONLY === "embedded") yield* Effect.scoped(embeddedBench)
+    if (ONLY === undefined || ONLY === "server") yield* Effect.scoped(serverBench)
   }).pipe(Effect.provide(Iops.layerNode()))
 ).then(
   () => {

@@ -6,7 +6,8 @@
  *
  * Requests are executed synchronously in arrival order, and the responses to one
  * chunk of input are written with a single socket write (or one per
- * {@link OUTPUT_FLUSH_BYTES} when they are large). When the socket's buffer is full,
+ * {@link OUTPUT_FLUSH_BYTES} when they are large): they are queued as descriptions and
+ * encoded straight into that write's one buffer, so each response is copied once. When the socket's buffer is full,
  * execution stops and reading pauses until it drains, so a client that pipelines
  * requests without reading the answers holds at most one input chunk and about
  * {@link OUTPUT_FLUSH_BYTES} of output here. Bytes that cannot be framed (garbage, an
@@ -16,7 +17,7 @@
  */
 import type { ServerSocket } from "../internal/iops/serverSocket.js"
 import { Datatype, Magic } from "../internal/protocol/constants.js"
-import { encodeFrame, type Frame, type FrameInit } from "../internal/protocol/Frame.js"
+import { encodedLength, encodeFrame, type Frame, type FrameInit, writeFrame } from "../internal/protocol/Frame.js"
 import { FrameDecoder } from "../internal/protocol/FrameDecoder.js"
 import type { ScramServer } from "../internal/sasl/scramServer.js"
 import type { ServerBucket } from "./Bucket.js"
@@ -75,6 +76,14 @@ export interface ResponseParts {
 
 let nextSessionId = 1
 
+/** `frames` encoded back to back into one buffer of `length` bytes. */
+const encodeAll = (frames: ReadonlyArray<FrameInit>, length: number): Buffer => {
+  const buffer = Buffer.allocUnsafe(length)
+  let at = 0
+  for (const frame of frames) at = writeFrame(buffer, at, frame)
+  return buffer
+}
+
 /** Queued response bytes that trigger a write in the middle of a batch of requests. */
 export const OUTPUT_FLUSH_BYTES = 1024 * 1024
 
@@ -89,7 +98,7 @@ export class Session implements NodeSession {
   /** A SCRAM exchange waiting for its SASL_STEP. */
   sasl: ScramServer | undefined
   private readonly decoder = new FrameDecoder()
-  private out: Array<Buffer> = []
+  private out: Array<FrameInit> = []
   private outBytes = 0
   /** Decoded requests not yet executed (the rest of a chunk, while the socket is full). */
   private backlog: Array<Frame> = []
@@ -201,18 +210,17 @@ export class Session implements NodeSession {
 
   /** Queues a raw frame. */
   push(init: FrameInit): void {
-    const bytes = encodeFrame(init)
-    this.out.push(bytes)
-    this.outBytes += bytes.length
+    this.out.push(init)
+    this.outBytes += encodedLength(init)
   }
 
   /** Writes what is queued, pausing input when the socket's buffer is full. */
   flush(): void {
     const out = this.out
     if (out.length === 0) return
+    const bytes = out.length === 1 ? encodeFrame(out[0]!) : encodeAll(out, this.outBytes)
     this.out = []
     this.outBytes = 0
-    const bytes = out.length === 1 ? out[0]! : Buffer.concat(out)
     if (!this.socket.write(bytes) && !this.paused && !this.closing) {
       this.paused = true
       this.socket.pause()
