@@ -121,6 +121,8 @@ export class ServerBucket {
   readonly vbuckets: Array<VBucket> = []
   /** Per-node stores of a memcached bucket. */
   readonly nodeStores = new Map<number, ItemStore>()
+  /** The millisecond the clock part of {@link nextCas} was last computed for. */
+  private casMillis = -1
   private lastCas = 0n
   private mutations = 0
   /** Statuses to answer instead of running the next requests on a key (see {@link injectStatus}). */
@@ -171,8 +173,17 @@ export class ServerBucket {
 
   /** A fresh CAS: hybrid-logical-clock style (time in the high bits), strictly increasing. */
   nextCas(): bigint {
-    const physical = (BigInt(Math.max(0, Math.floor(this.now()))) * 1_000_000n) & ~0xffffn
-    this.lastCas = physical > this.lastCas ? physical : this.lastCas + 1n
+    // Within one millisecond the clock part cannot move: skip its BigInt arithmetic.
+    const ms = Math.max(0, Math.floor(this.now()))
+    if (ms !== this.casMillis) {
+      this.casMillis = ms
+      const physical = (BigInt(ms) * 1_000_000n) & ~0xffffn
+      if (physical > this.lastCas) {
+        this.lastCas = physical
+        return physical
+      }
+    }
+    this.lastCas = this.lastCas + 1n
     return this.lastCas
   }
 

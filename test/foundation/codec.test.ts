@@ -6,6 +6,11 @@ import {
   encodeFrame,
   type Frame,
   type FrameInit,
+  detachFrame,
+  extrasLength,
+  keyLatin1,
+  keyLength,
+  valueLength,
   writeFrame,
   writeKeyRequest
 } from "../../src/internal/protocol/Frame.js"
@@ -190,6 +195,31 @@ describe("Frame encode/decode", () => {
           const end = writeKeyRequest(fast, offset, opcode, vbucket, opaque, key)
           expect(end).toBe(writeFrame(general, offset, init))
           expect(fast.toString("hex")).toBe(general.toString("hex"))
+        }
+      )
+    )
+  })
+
+  it("reads section lengths and the key as latin1 without views, alike for decoded and plain frames", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 255 }),
+        // With framing extras the header has one byte for the key length.
+        fc.uint8Array({ maxLength: 255 }),
+        fc.uint8Array({ maxLength: 64 }),
+        fc.uint8Array({ maxLength: 2000 }),
+        (framingExtras, key, extras, value) => {
+          const init: FrameInit = { opcode: Opcode.Set, opaque: 7, framingExtras, key, extras, value }
+          const decoded = decodeAll([encodeFrame(init)]).frames[0]!
+          for (const frame of [decoded, detachFrame(decoded)]) {
+            expect([extrasLength(frame), keyLength(frame), valueLength(frame)]).toEqual([
+              extras.length,
+              key.length,
+              value.length
+            ])
+            expect(keyLatin1(frame)).toBe(Buffer.from(key).toString("latin1"))
+            expect(hex(frame.value)).toBe(hex(value))
+          }
         }
       )
     )

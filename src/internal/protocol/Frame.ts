@@ -146,9 +146,9 @@ export const encodeFrame = (init: FrameInit): Buffer => {
 
 /**
  * A frame as the decoder read it: the header's numbers are read at once; the CAS
- * and each byte section are read when asked for (a view per access), because most
- * responses are looked at through one or two of them and a view costs an allocation.
- * The bytes are never written after the read, so a late access sees what arrived.
+ * and each byte section are read when first asked for (a view is an allocation, and
+ * most frames are looked at through one or two of their sections), then kept. The
+ * bytes are never written after the read, so a late access sees what arrived.
  */
 class WireFrame implements Frame {
   readonly magic: number
@@ -164,6 +164,9 @@ class WireFrame implements Frame {
   readonly keyAt: number
   readonly valueAt: number
   readonly end: number
+  private keyView: Buffer | undefined = undefined
+  private valueView: Buffer | undefined = undefined
+  private extrasView: Buffer | undefined = undefined
 
   constructor(
     readonly buf: Buffer,
@@ -200,15 +203,18 @@ class WireFrame implements Frame {
   }
 
   get extras(): Buffer {
-    return this.section(this.extrasAt, this.keyAt)
+    if (this.extrasView === undefined) this.extrasView = this.section(this.extrasAt, this.keyAt)
+    return this.extrasView
   }
 
   get key(): Buffer {
-    return this.section(this.keyAt, this.valueAt)
+    if (this.keyView === undefined) this.keyView = this.section(this.keyAt, this.valueAt)
+    return this.keyView
   }
 
   get value(): Buffer {
-    return this.section(this.valueAt, this.end)
+    if (this.valueView === undefined) this.valueView = this.section(this.valueAt, this.end)
+    return this.valueView
   }
 
   private section(start: number, end: number): Buffer {
@@ -234,6 +240,24 @@ export const extrasUInt32 = (frame: Frame, index: number, fallback: number): num
   const extras = frame.extras
   return extras.length >= index + 4 ? extras.readUInt32BE(index) : fallback
 }
+
+/** The lengths of a frame's extras, key and value, read without making views. */
+export const extrasLength = (frame: Frame): number =>
+  frame instanceof WireFrame ? frame.keyAt - frame.extrasAt : frame.extras.length
+
+/** See {@link extrasLength}. */
+export const keyLength = (frame: Frame): number =>
+  frame instanceof WireFrame ? frame.valueAt - frame.keyAt : frame.key.length
+
+/** See {@link extrasLength}. */
+export const valueLength = (frame: Frame): number =>
+  frame instanceof WireFrame ? frame.end - frame.valueAt : frame.value.length
+
+/** The key's bytes as a latin1 string (one character per byte: a lossless map key), without a view. */
+export const keyLatin1 = (frame: Frame): string =>
+  frame instanceof WireFrame
+    ? frame.buf.toString("latin1", frame.keyAt, frame.valueAt)
+    : Buffer.from(frame.key.buffer, frame.key.byteOffset, frame.key.byteLength).toString("latin1")
 
 /** A copy of `frame` that owns its bytes and keeps none of the decoder's input alive. */
 export const detachFrame = (frame: Frame): Frame => ({

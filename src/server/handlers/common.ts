@@ -8,10 +8,9 @@
  */
 
 import { Datatype, Status } from "../../internal/protocol/constants.js"
-import type { Frame } from "../../internal/protocol/Frame.js"
+import { extrasLength, type Frame, keyLatin1, keyLength, valueLength } from "../../internal/protocol/Frame.js"
 import type { ServerBucket, StoreRef } from "../Bucket.js"
 import { type Item, MAX_KEY_LENGTH } from "../Item.js"
-import { keyString } from "../ItemStore.js"
 import type { BucketCounters } from "../NodeStats.js"
 import type { Session } from "../Session.js"
 
@@ -29,19 +28,23 @@ export const STATUS_NOT_LOCKED = 0x0e
 /** Checks the request against `shape`; sends EINVAL and returns false when it does not fit. */
 export const checkShape = (s: Session, f: Frame, shape: Shape): boolean => {
   let problem: string | undefined
-  if (!shape.extras.includes(f.extras.length)) {
-    problem = `invalid extras length ${f.extras.length} (expected ${shape.extras.join(" or ")})`
-  } else if (shape.key === "required" && f.key.length === 0) {
+  // Lengths from the header: a section's view is made only when its bytes are used.
+  const extras = extrasLength(f)
+  const key = keyLength(f)
+  const value = valueLength(f)
+  if (!shape.extras.includes(extras)) {
+    problem = `invalid extras length ${extras} (expected ${shape.extras.join(" or ")})`
+  } else if (shape.key === "required" && key === 0) {
     problem = "the request must have a key"
-  } else if (shape.key === "none" && f.key.length > 0) {
+  } else if (shape.key === "none" && key > 0) {
     problem = "the request must not have a key"
-  } else if (shape.value === "none" && f.value.length > 0) {
+  } else if (shape.value === "none" && value > 0) {
     problem = "the request must not have a value"
-  } else if (shape.value === "required" && f.value.length === 0) {
+  } else if (shape.value === "required" && value === 0) {
     problem = "the request must have a value"
   } else if ((f.datatype & ~(s.features.json ? Datatype.Json : 0)) !== 0) {
     problem = `datatype 0x${f.datatype.toString(16)} was not negotiated with HELLO`
-  } else if (f.key.length > MAX_KEY_LENGTH) {
+  } else if (key > MAX_KEY_LENGTH) {
     problem = `the key is longer than ${MAX_KEY_LENGTH} bytes`
   }
   if (problem === undefined) return true
@@ -103,7 +106,7 @@ export const resolveTarget = (
     notMyVbucket(s, f, bucket)
     return undefined
   }
-  const key = keyString(f.key)
+  const key = keyLatin1(f)
   const injected = bucket.takeInjectedStatus(key)
   if (injected !== undefined) {
     s.fail(f, injected, "injected by the cluster control (injectStatus)")
@@ -133,10 +136,19 @@ export const responseDatatype = (s: Session, item: Item): number =>
 
 /** The 4-byte flags extras of a retrieval response. */
 export const flagsExtras = (flags: number): Buffer => {
-  const extras = Buffer.allocUnsafe(4)
-  extras.writeUInt32BE(flags >>> 0, 0)
+  const key = flags >>> 0
+  let extras = FLAGS_EXTRAS.get(key)
+  if (extras === undefined) {
+    extras = Buffer.allocUnsafe(4)
+    extras.writeUInt32BE(key, 0)
+    // Applications use a handful of flag values: keep those, never an unbounded set.
+    if (FLAGS_EXTRAS.size < 256) FLAGS_EXTRAS.set(key, extras)
+  }
   return extras
 }
+
+/** The extras of the flag values seen so far (responses only read them). */
+const FLAGS_EXTRAS = new Map<number, Buffer>()
 
 /**
  * Stores `item` as the new master copy of the target's key and replicates it.
