@@ -28,24 +28,33 @@ export interface Target {
   readonly password: Redacted.Redacted
 }
 
-/** Starts `bench/server.ts` in a child process and reads where it listens. */
-export const childCluster: Effect.Effect<Target, never, Scope.Scope> = Effect.gen(function* () {
-  const script = fileURLToPath(new URL("./server.ts", import.meta.url))
-  const child = yield* Effect.acquireRelease(
-    Effect.sync(() => spawn(process.execPath, ["--import", "tsx", script], { stdio: ["pipe", "pipe", "inherit"] })),
-    (c: ChildProcess) => Effect.sync(() => c.kill())
-  )
-  const line = yield* Effect.async<string>((resume) => {
-    const lines = readline.createInterface({ input: child.stdout! })
-    lines.once("line", (l) => {
-      lines.close()
-      resume(Effect.succeed(l))
+/** Starts `bench/server.ts` in a child process (with `env` added) and reads where it listens. */
+export const childClusterWith = (env: Record<string, string>): Effect.Effect<Target, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const script = fileURLToPath(new URL("./server.ts", import.meta.url))
+    const child = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        spawn(process.execPath, ["--import", "tsx", script], {
+          stdio: ["pipe", "pipe", "inherit"],
+          env: { ...process.env, ...env }
+        })
+      ),
+      (c: ChildProcess) => Effect.sync(() => c.kill())
+    )
+    const line = yield* Effect.async<string>((resume) => {
+      const lines = readline.createInterface({ input: child.stdout! })
+      lines.once("line", (l) => {
+        lines.close()
+        resume(Effect.succeed(l))
+      })
+      child.once("exit", (code) => resume(Effect.dieMessage(`bench server exited with ${code} before listening`)))
     })
-    child.once("exit", (code) => resume(Effect.dieMessage(`bench server exited with ${code} before listening`)))
+    const info = JSON.parse(line) as { connectionString: string; username: string; password: string }
+    return { connectionString: info.connectionString, username: info.username, password: Redacted.make(info.password) }
   })
-  const info = JSON.parse(line) as { connectionString: string; username: string; password: string }
-  return { connectionString: info.connectionString, username: info.username, password: Redacted.make(info.password) }
-})
+
+/** The embedded cluster in a child process. */
+export const childCluster: Effect.Effect<Target, never, Scope.Scope> = childClusterWith({})
 
 /** The official SDK's default collection on `target`, closed with the scope. */
 export const sdkCollection = (target: Target) =>

@@ -9,8 +9,11 @@
  *   next to the official `couchbase` SDK.
  * - `server-*` (`serverBench.ts`): what one embedded node serves to a raw pipelined
  *   client, next to memcached.
+ * - `views-*` (`viewsBench.ts`): beer-sample's brewery_beers as a Stream next to the
+ *   SDK's viewQuery (rows per second, time to the first row); 40 000 rows of 1.5 KB
+ *   streamed under a 64 MB heap.
  *
- * Environment: `BENCH_ONLY=memcached|embedded|server` (one section), `BENCH_OPS`,
+ * Environment: `BENCH_ONLY=memcached|embedded|server|views` (one section), `BENCH_OPS`,
  * `BENCH_ROUNDS`, `BENCH_CONCURRENCY` (embedded), `BENCH_SERVER=child|in-process|both`,
  * `BENCH_SDK=0`, `BENCH_QUICK=1` (fewer operations and rounds), `BENCH_JSON=1` (JSON
  * lines instead of tables).
@@ -23,6 +26,7 @@ import { embeddedBench } from "./embeddedBench.js"
 import { printReport } from "./measure.js"
 import { memcachedBench } from "./memcachedBench.js"
 import { serverBench } from "./serverBench.js"
+import { viewsBench } from "./viewsBench.js"
 
 const ONLY = process.env.BENCH_ONLY
 
@@ -31,6 +35,7 @@ Effect.runPromise(
     if (ONLY === undefined || ONLY === "memcached") yield* Effect.scoped(memcachedBench)
     if (ONLY === undefined || ONLY === "embedded") yield* Effect.scoped(embeddedBench)
     if (ONLY === undefined || ONLY === "server") yield* Effect.scoped(serverBench)
+    if (ONLY === undefined || ONLY === "views") yield* Effect.scoped(viewsBench)
   }).pipe(Effect.provide(Iops.layerNode()))
 ).then(
   () => {

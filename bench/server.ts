@@ -5,17 +5,21 @@
  *
  * Prints one JSON line `{"connectionString", "username", "password"}` once the
  * cluster listens, then runs until its stdin closes (the parent exited) or it is
- * signalled.
+ * signalled. `BENCH_SAMPLE=1` adds the `beer-sample` bucket with its dataset.
  */
 import { Effect, Redacted } from "effect"
 import * as EmbeddedCluster from "../src/EmbeddedCluster.js"
 
 const nodes = Number(process.env.BENCH_NODES ?? 1)
+const buckets =
+  process.env.BENCH_SAMPLE === "1"
+    ? [{ name: "default" }, { name: "beer-sample", sample: "beer-sample" as const }]
+    : undefined
 
 Effect.runPromise(
   Effect.scoped(
     Effect.gen(function* () {
-      const cluster = yield* EmbeddedCluster.make({ nodes })
+      const cluster = yield* EmbeddedCluster.make({ nodes, buckets })
       console.log(
         JSON.stringify({
           connectionString: cluster.connectionString,

@@ -41,7 +41,7 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { Cause, Chunk, Context, Duration, Effect, Either, Layer, Option, Redacted, Ref, Stream } from "effect"
+import { Chunk, Context, Duration, Effect, Either, Layer, Option, Redacted, Ref, Stream } from "effect"
 import { Connection, type GetError } from "./Connection.js"
 import {
   AlreadyQueriedError,
@@ -52,6 +52,7 @@ import {
   TimeoutError,
   ViewEngineError
 } from "./Errors.js"
+import { bodyRows } from "./internal/view/bodyRows.js"
 import { type EncodedViewQuery, encodeViewQuery } from "./internal/view/params.js"
 import { type RawViewRow, RowParser } from "./internal/view/RowParser.js"
 import { type MissingResult, missing, type ValueResult } from "./Result.js"
@@ -549,10 +550,7 @@ export const make = (options: ViewOptions): Effect.Effect<View.Service, never, H
                 onTimeout: () => new TimeoutError({ message: timeoutMessage })
               })
             )
-          const body = response.stream.pipe(
-            Stream.mapError(transportError(base)),
-            Stream.timeoutFailCause(() => Cause.fail(new TimeoutError({ message: timeoutMessage })), prepared.timeout)
-          )
+          const body = response.stream.pipe(Stream.mapError(transportError(base)))
           if (response.status < 200 || response.status >= 300) {
             const text = yield* body.pipe(
               Stream.runFoldWhile(
@@ -577,24 +575,15 @@ export const make = (options: ViewOptions): Effect.Effect<View.Service, never, H
               cause: e
             })
           // One step per network chunk: its complete rows, then the parse error if any
-          // (so that the rows before a malformed spot are still delivered).
-          const rows = body.pipe(
-            Stream.chunks,
-            Stream.flatMap((chunk) => {
-              const out: Array<ViewRow> = []
-              for (const bytes of chunk) {
-                const fed = parser.feed(bytes)
-                for (const raw of fed.rows) out.push(toRow(raw))
-                if (fed.error !== undefined) {
-                  return Stream.concat(
-                    Stream.fromChunk(Chunk.unsafeFromArray(out)),
-                    Stream.fail(protocolError(fed.error))
-                  )
-                }
-              }
-              return Stream.fromChunk(Chunk.unsafeFromArray(out))
-            })
-          )
+          // (so that the rows before a malformed spot are still delivered); a body that
+          // stops arriving for the timeout is a TimeoutError.
+          const rows = bodyRows<ViewRow, ProtocolError | TimeoutError, NetworkError | ArgumentError>(body, {
+            parser,
+            toRow,
+            malformed: protocolError,
+            idleMs: Duration.toMillis(prepared.timeout),
+            onStall: () => new TimeoutError({ message: timeoutMessage })
+          })
           const end = Effect.suspend((): Effect.Effect<void, ProtocolError | ViewEngineError> => {
             const done = parser.finish()
             if (Either.isLeft(done)) return Effect.fail(protocolError(done.left))

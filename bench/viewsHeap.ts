@@ -1,0 +1,45 @@
+/**
+ * Run by `viewsBench.ts` under `node --max-old-space-size=64`: streams every row of
+ * the view `heap/rows` of the bucket `default` on the cluster in BENCH_TARGET (JSON
+ * `{connectionString, username, password}`) and prints `{"rows", "startHeapUsedMB",
+ * "maxHeapUsedMB"}`: the heap used before the query and the most it reached while
+ * the rows streamed (sampled every 500 rows).
+ */
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import { Effect, Redacted, Stream } from "effect"
+import * as Connection from "../src/Connection.js"
+import * as Iops from "../src/Iops.js"
+import * as View from "../src/View.js"
+
+const target = JSON.parse(process.env.BENCH_TARGET ?? "{}") as {
+  connectionString: string
+  username: string
+  password: string
+}
+const mb = (bytes: number) => Number((bytes / 1024 / 1024).toFixed(1))
+
+Effect.runPromise(
+  Effect.scoped(
+    Effect.gen(function* () {
+      const cb = yield* Connection.make({ ...target, password: Redacted.make(target.password) })
+      const view = yield* View.makeFromConnection(cb).pipe(Effect.provide(FetchHttpClient.layer))
+      const start = process.memoryUsage().heapUsed
+      let max = start
+      let rows = 0
+      yield* view.query("heap", "rows", { stale: false }).pipe(
+        Stream.runForEach(() =>
+          Effect.sync(() => {
+            if (++rows % 500 === 0) max = Math.max(max, process.memoryUsage().heapUsed)
+          })
+        )
+      )
+      console.log(JSON.stringify({ rows, startHeapUsedMB: mb(start), maxHeapUsedMB: mb(max) }))
+    })
+  ).pipe(Effect.provide(Iops.layerNode()))
+).then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e)
+    process.exit(1)
+  }
+)
