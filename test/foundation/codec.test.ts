@@ -2,12 +2,12 @@ import { describe, expect, it } from "@effect/vitest"
 import { FastCheck as fc } from "effect"
 import { HEADER_LENGTH, isResponseMagic, Magic, Opcode } from "../../src/internal/protocol/constants.js"
 import {
+  detachFrame,
   encodedLength,
   encodeFrame,
+  extrasLength,
   type Frame,
   type FrameInit,
-  detachFrame,
-  extrasLength,
   keyLatin1,
   keyLength,
   valueLength,
