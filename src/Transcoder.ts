@@ -45,6 +45,7 @@
  */
 import { Effect, Either, ParseResult, Schema } from "effect"
 import { ValueFormatError } from "./Errors.js"
+import { decodeFailure, malformedKey, toValueFormatError } from "./internal/valueFormatError.js"
 
 /**
  * JSON, compact (`JSON.stringify`). The default format.
@@ -431,16 +432,6 @@ export const make = <A = unknown>(parts: {
 // Running any transcoder safely
 // ---------------------------------------------------------------------------
 
-const toValueFormatError = (cause: unknown, key: string | undefined, what: string): ValueFormatError => {
-  if (cause instanceof ValueFormatError) {
-    return key === undefined || cause.key !== undefined
-      ? cause
-      : new ValueFormatError({ key, message: cause.message, cause: cause.cause })
-  }
-  const detail = cause instanceof Error ? cause.message : String(cause)
-  return new ValueFormatError({ key, message: `the transcoder failed to ${what}: ${detail}`, cause })
-}
-
 const malformed = (key: string | undefined, message: string): ValueFormatError =>
   new ValueFormatError({ key, message: `the transcoder ${message}` })
 
@@ -508,7 +499,7 @@ export function decodeValueEither<A>(
   try {
     return Either.right(transcoder.decodeValue(bytes, flags))
   } catch (cause) {
-    return Either.left(toValueFormatError(cause, options?.key, `decode the value with flags ${hex(flags)}`))
+    return Either.left(decodeFailure(cause, options?.key, flags))
   }
 }
 
@@ -528,9 +519,7 @@ export const encodeKeyEither = (
   } catch (cause) {
     return Either.left(toValueFormatError(cause, key, "encode the key"))
   }
-  return out instanceof Uint8Array
-    ? Either.right(out)
-    : Either.left(malformed(key, "returned a malformed key: encodeKey must return a Uint8Array"))
+  return out instanceof Uint8Array ? Either.right(out) : Either.left(malformedKey(key))
 }
 
 /**

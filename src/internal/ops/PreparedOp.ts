@@ -24,10 +24,11 @@ import { Either } from "effect"
 import { type ArgumentError, ProtocolError, ValueFormatError } from "../../Errors.js"
 import type { MissingResult, OperationResult, ValueResult } from "../../Result.js"
 import { missing } from "../../Result.js"
-import * as Transcoder from "../../Transcoder.js"
+import type * as Transcoder from "../../Transcoder.js"
 import { Datatype, loudOpcode, Status } from "../protocol/constants.js"
 import { extrasUInt32, type Frame, type FrameInit } from "../protocol/Frame.js"
-import { checkEncodedKey, type Durability } from "./args.js"
+import { decodeFailure, malformedKey, toValueFormatError } from "../valueFormatError.js"
+import { type Durability, encodedKeyProblem } from "./args.js"
 import { type CommonStatusError, type StatusSpec, statusError } from "./status.js"
 
 /** Which copy of a key an operation reads or writes. */
@@ -107,8 +108,28 @@ export const encodeKey = (
   key: string,
   transcoder: Transcoder.Transcoder<any>
 ): Either.Either<Uint8Array, ArgumentError | ValueFormatError> => {
-  const bytes = Transcoder.encodeKeyEither(transcoder, key)
-  return Either.isLeft(bytes) ? bytes : checkEncodedKey(name, key, bytes.right)
+  const bytes = encodeKeyOrError(name, key, transcoder)
+  return bytes instanceof Uint8Array ? Either.right(bytes) : Either.left(bytes)
+}
+
+/**
+ * {@link encodeKey} without the `Either`, for loops over many keys: the bytes, or the
+ * error (a transcoder that threw or returned something else, or a length the server
+ * refuses).
+ */
+export const encodeKeyOrError = (
+  name: string,
+  key: string,
+  transcoder: Transcoder.Transcoder<any>
+): Uint8Array | ArgumentError | ValueFormatError => {
+  let bytes: unknown
+  try {
+    bytes = transcoder.encodeKey(key)
+  } catch (cause) {
+    return toValueFormatError(cause, key, "encode the key")
+  }
+  if (!(bytes instanceof Uint8Array)) return malformedKey(key)
+  return encodedKeyProblem(name, key, bytes) ?? bytes
 }
 
 /**
@@ -184,7 +205,17 @@ export const valueResult = (
       })
     )
   }
-  const value = Transcoder.decodeValueEither(transcoder, frame.value, flags, { key, noFormat })
-  if (Either.isLeft(value)) return Either.left(value.left)
-  return Either.right({ key, cas: frame.cas, rc: 0, success: true, value: value.right, flags })
+  // The transcoder is called directly (Transcoder.decodeValueEither would add an
+  // Either and an options object per value: a multi-get decodes thousands).
+  const bytes = frame.value
+  let value: unknown
+  if (noFormat) value = bytes
+  else {
+    try {
+      value = transcoder.decodeValue(bytes, flags)
+    } catch (cause) {
+      return Either.left(decodeFailure(cause, key, flags))
+    }
+  }
+  return Either.right({ key, cas: frame.cas, rc: 0, success: true, value, flags })
 }

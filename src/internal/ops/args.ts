@@ -72,17 +72,13 @@ const keyProblem = (op: string, key: unknown): ArgumentError | undefined => {
   return undefined
 }
 
-/** Checks the length of a key after encoding (a custom transcoder may lengthen it). */
-export const checkEncodedKey = (
-  op: string,
-  key: string,
-  bytes: Uint8Array
-): Either.Either<Uint8Array, ArgumentError> =>
+/** What is wrong with a key's encoded bytes (a custom transcoder may lengthen or empty it), or undefined. */
+export const encodedKeyProblem = (op: string, key: string, bytes: Uint8Array): ArgumentError | undefined =>
   bytes.length === 0
-    ? left(op, "the transcoder encoded the key to zero bytes", key)
+    ? argumentError(op, "the transcoder encoded the key to zero bytes", key)
     : bytes.length > MAX_KEY_BYTES
-      ? left(op, `the encoded key is ${bytes.length} bytes; the server's limit is 250`, key)
-      : Either.right(bytes)
+      ? argumentError(op, `the encoded key is ${bytes.length} bytes; the server's limit is 250`, key)
+      : undefined
 
 /** The options argument: absent, or a plain object. */
 export const validateOptions = <O extends object>(

@@ -35,7 +35,16 @@ import {
   validateReplicaIndex,
   validateRequiredCas
 } from "./args.js"
-import { encodeKey, KeyOp, MASTER, type OpContext, type Route, succeeded, valueResult } from "./PreparedOp.js"
+import {
+  encodeKey,
+  encodeKeyOrError,
+  KeyOp,
+  MASTER,
+  type OpContext,
+  type Route,
+  succeeded,
+  valueResult
+} from "./PreparedOp.js"
 import * as Request from "./requests.js"
 import {
   type CommonStatusError,
@@ -476,9 +485,9 @@ export const prepareGet = (
     // The common call, get(key): no options to read and no command object to build.
     const k = validateKey("get", key)
     if (Either.isLeft(k)) return fail(k)
-    const bytes = encodeKey("get", k.right, ctx.transcoder)
-    if (Either.isLeft(bytes)) return fail(bytes)
-    return Either.right(new GetOp(k.right, PLAIN_GET, bytes.right, ctx.quiet, ctx.transcoder, "get"))
+    const bytes = encodeKeyOrError("get", k.right, ctx.transcoder)
+    if (!(bytes instanceof Uint8Array)) return Either.left(bytes)
+    return Either.right(new GetOp(k.right, PLAIN_GET, bytes, ctx.quiet, ctx.transcoder, "get"))
   }
   const command = validateGet(key, options, ctx.now())
   return Either.isLeft(command) ? fail(command) : prepareGetCommand(command.right, ctx)
@@ -501,9 +510,9 @@ export const prepareGetMulti = (
   const ops: Array<GetOp> = new Array(list.right.length)
   for (let i = 0; i < ops.length; i++) {
     const key = list.right[i]!
-    const bytes = encodeKey("getMulti", key, ctx.transcoder)
-    if (Either.isLeft(bytes)) return fail(bytes)
-    ops[i] = new GetOp(key, f, bytes.right, quiet, ctx.transcoder, "getMulti")
+    const bytes = encodeKeyOrError("getMulti", key, ctx.transcoder)
+    if (!(bytes instanceof Uint8Array)) return Either.left(bytes)
+    ops[i] = new GetOp(key, f, bytes, quiet, ctx.transcoder, "getMulti")
   }
   return Either.right(ops)
 }

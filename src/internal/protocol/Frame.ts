@@ -145,50 +145,44 @@ export const encodeFrame = (init: FrameInit): Buffer => {
 }
 
 /**
- * A frame as the decoder read it: the header's numbers are read at once; the CAS
- * and each byte section are read when first asked for (a view is an allocation, and
- * most frames are looked at through one or two of their sections), then kept. The
- * bytes are never written after the read, so a late access sees what arrived.
+ * A frame as the decoder read it: a position in the bytes read, with every field read
+ * from the header when asked for. A decoded frame is one small object: a multi-get's
+ * thousand responses are a thousand frames, so each field the object carried was a
+ * thousand more words to collect. Views of the sections are made per access (the
+ * value's is kept: it is the one read more than once). The bytes are never written
+ * after the read, so a late access sees what arrived.
  */
 class WireFrame implements Frame {
-  readonly magic: number
-  readonly opcode: number
-  readonly datatype: number
-  readonly vbucket: number
-  readonly status: number
-  readonly opaque: number
-  /** Where the header starts in `buf`. */
-  readonly at: number
-  /** Where the extras, the key and the value start, and where the frame ends. */
-  readonly extrasAt: number
-  readonly keyAt: number
-  readonly valueAt: number
-  readonly end: number
-  private keyView: Buffer | undefined = undefined
   private valueView: Buffer | undefined = undefined
-  private extrasView: Buffer | undefined = undefined
 
   constructor(
     readonly buf: Buffer,
-    offset: number
-  ) {
-    const magic = buf[offset]!
-    const alt = isAltMagic(magic)
-    const fe = alt ? buf[offset + 2]! : 0
-    const kl = alt ? buf[offset + 3]! : buf.readUInt16BE(offset + 2)
-    const specific = buf.readUInt16BE(offset + 6)
-    const response = isResponseMagic(magic)
-    this.magic = magic
-    this.opcode = buf[offset + 1]!
-    this.datatype = buf[offset + 5]!
-    this.vbucket = response ? 0 : specific
-    this.status = response ? specific : 0
-    this.opaque = buf.readUInt32BE(offset + 12)
-    this.at = offset
-    this.extrasAt = offset + HEADER_LENGTH + fe
-    this.keyAt = this.extrasAt + buf[offset + 4]!
-    this.valueAt = this.keyAt + kl
-    this.end = offset + HEADER_LENGTH + buf.readUInt32BE(offset + 8)
+    /** Where the header starts in `buf`. */
+    readonly at: number
+  ) {}
+
+  get magic(): number {
+    return this.buf[this.at]!
+  }
+
+  get opcode(): number {
+    return this.buf[this.at + 1]!
+  }
+
+  get datatype(): number {
+    return this.buf[this.at + 5]!
+  }
+
+  get vbucket(): number {
+    return isResponseMagic(this.magic) ? 0 : this.buf.readUInt16BE(this.at + 6)
+  }
+
+  get status(): number {
+    return isResponseMagic(this.magic) ? this.buf.readUInt16BE(this.at + 6) : 0
+  }
+
+  get opaque(): number {
+    return this.buf.readUInt32BE(this.at + 12)
   }
 
   get cas(): bigint {
@@ -198,18 +192,37 @@ class WireFrame implements Frame {
     return buf.readUInt32BE(at) === 0 && buf.readUInt32BE(at + 4) === 0 ? 0n : buf.readBigUInt64BE(at)
   }
 
+  /** Where the extras start. */
+  get extrasAt(): number {
+    return this.at + HEADER_LENGTH + (isAltMagic(this.magic) ? this.buf[this.at + 2]! : 0)
+  }
+
+  /** Where the key starts. */
+  get keyAt(): number {
+    return this.extrasAt + this.buf[this.at + 4]!
+  }
+
+  /** Where the value starts. */
+  get valueAt(): number {
+    const kl = isAltMagic(this.magic) ? this.buf[this.at + 3]! : this.buf.readUInt16BE(this.at + 2)
+    return this.keyAt + kl
+  }
+
+  /** Where the frame ends. */
+  get end(): number {
+    return this.at + HEADER_LENGTH + this.buf.readUInt32BE(this.at + 8)
+  }
+
   get framingExtras(): Buffer {
     return this.section(this.at + HEADER_LENGTH, this.extrasAt)
   }
 
   get extras(): Buffer {
-    if (this.extrasView === undefined) this.extrasView = this.section(this.extrasAt, this.keyAt)
-    return this.extrasView
+    return this.section(this.extrasAt, this.keyAt)
   }
 
   get key(): Buffer {
-    if (this.keyView === undefined) this.keyView = this.section(this.keyAt, this.valueAt)
-    return this.keyView
+    return this.section(this.keyAt, this.valueAt)
   }
 
   get value(): Buffer {
@@ -235,7 +248,8 @@ export const readFrameAt = (buf: Buffer, offset: number): Frame => new WireFrame
  */
 export const extrasUInt32 = (frame: Frame, index: number, fallback: number): number => {
   if (frame instanceof WireFrame) {
-    return frame.keyAt - frame.extrasAt >= index + 4 ? frame.buf.readUInt32BE(frame.extrasAt + index) : fallback
+    const at = frame.extrasAt
+    return frame.buf[frame.at + 4]! >= index + 4 ? frame.buf.readUInt32BE(at + index) : fallback
   }
   const extras = frame.extras
   return extras.length >= index + 4 ? extras.readUInt32BE(index) : fallback
@@ -243,11 +257,15 @@ export const extrasUInt32 = (frame: Frame, index: number, fallback: number): num
 
 /** The lengths of a frame's extras, key and value, read without making views. */
 export const extrasLength = (frame: Frame): number =>
-  frame instanceof WireFrame ? frame.keyAt - frame.extrasAt : frame.extras.length
+  frame instanceof WireFrame ? frame.buf[frame.at + 4]! : frame.extras.length
 
 /** See {@link extrasLength}. */
 export const keyLength = (frame: Frame): number =>
-  frame instanceof WireFrame ? frame.valueAt - frame.keyAt : frame.key.length
+  frame instanceof WireFrame
+    ? isAltMagic(frame.magic)
+      ? frame.buf[frame.at + 3]!
+      : frame.buf.readUInt16BE(frame.at + 2)
+    : frame.key.length
 
 /** See {@link extrasLength}. */
 export const valueLength = (frame: Frame): number =>
@@ -256,7 +274,7 @@ export const valueLength = (frame: Frame): number =>
 /** The key's bytes as a latin1 string (one character per byte: a lossless map key), without a view. */
 export const keyLatin1 = (frame: Frame): string =>
   frame instanceof WireFrame
-    ? frame.buf.toString("latin1", frame.keyAt, frame.valueAt)
+    ? frame.buf.toString("latin1", frame.keyAt, frame.keyAt + keyLength(frame))
     : Buffer.from(frame.key.buffer, frame.key.byteOffset, frame.key.byteLength).toString("latin1")
 
 /** A copy of `frame` that owns its bytes and keeps none of the decoder's input alive. */
