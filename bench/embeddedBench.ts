@@ -19,7 +19,7 @@ const SERVER = process.env.BENCH_SERVER ?? "child"
 const SDK = process.env.BENCH_SDK !== "0"
 const KEYS = 1000
 /** The SDK does about 15 k operations a second here: fewer operations keep the section to a few minutes. */
-const EMBEDDED_OPS = Number(process.env.BENCH_EMBEDDED_OPS ?? Math.min(OPS, 30_000))
+const EMBEDDED_OPS = Number(process.env.BENCH_EMBEDDED_OPS ?? Math.min(OPS, 50_000))
 
 /** Where a cluster listens and how to log in. */
 export interface Target {

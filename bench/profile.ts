@@ -10,13 +10,15 @@
  * - BENCH_TARGET: `embedded` (default: the cluster in this process), `memcached`
  *   (Debian's, started here), or a connection string (e.g. the one `bench/server.ts`
  *   prints; BENCH_USERNAME/BENCH_PASSWORD default to the embedded cluster's).
- * - BENCH_OP: `get` (default) or `upsert`. BENCH_MODE: `fibers` (default) or
- *   `runPromise` (see `bench/run.ts`). BENCH_OPS, BENCH_CONCURRENCY.
+ * - BENCH_OP: `get` (default) or `upsert`. BENCH_MODE: `fibers` (default),
+ *   `promise` (the Promise wrapper: no fiber per operation) or `runPromise` (a fiber per
+ *   operation). BENCH_OPS, BENCH_CONCURRENCY.
  *
  * Prints `{"op", "mode", "ops", "opsPerSec"}`.
  */
 import { spawn } from "node:child_process"
 import { Effect, Redacted } from "effect"
+import * as AsyncResult from "../src/AsyncResult.js"
 import * as Connection from "../src/Connection.js"
 import * as EmbeddedCluster from "../src/EmbeddedCluster.js"
 import * as Iops from "../src/Iops.js"
@@ -57,7 +59,18 @@ const program = Effect.gen(function* () {
     OP === "upsert" ? (i) => cb.upsert(`k${i % KEYS}`, { i }) : (i) => cb.get(`k${i % KEYS}`)
   let next = 0
   const start = performance.now()
-  if (MODE === "runPromise") {
+  if (MODE === "promise") {
+    const db = AsyncResult.toPromiseConnection(AsyncResult.make(cb))
+    const call: (i: number) => Promise<unknown> =
+      OP === "upsert" ? (i) => db.upsert(`k${i % KEYS}`, { i }) : (i) => db.get(`k${i % KEYS}`)
+    yield* Effect.promise(() =>
+      Promise.all(
+        Array.from({ length: CONCURRENCY }, async () => {
+          while (next < OPS) await call(next++)
+        })
+      )
+    )
+  } else if (MODE === "runPromise") {
     yield* Effect.promise(() =>
       Promise.all(
         Array.from({ length: CONCURRENCY }, async () => {
