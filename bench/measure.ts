@@ -3,10 +3,12 @@
  * Promises or plain callbacks), interleaved rounds with medians, allocation per
  * operation, and the report (a table, or JSON lines with `BENCH_JSON=1`).
  *
- * **Rates.** Every client of a comparison runs the same number of operations once as
- * a warm-up, then the clients take turns, round after round (`BENCH_ROUNDS`), so that
- * a noisy moment of the shared machine hits them alike; the rate reported is the
- * median of a client's rounds, and each ratio divides two medians of the same run.
+ * **Rates.** The clients of a comparison take turns, round after round
+ * (`BENCH_ROUNDS`), so that a noisy moment of the shared machine hits them alike; the
+ * rate reported is the median of a client's rounds, and each ratio divides two medians
+ * of the same run. Each measurement runs in a process of its own (`worker.ts`, see
+ * {@link isolated}), after a warm-up run of the same size; {@link compare} measures
+ * loops within this process instead, for what cannot move to a worker.
  *
  * **Bytes per operation.** After the timed rounds, one more run per client with
  * `v8.GCProfiler` on: the heap's growth between collections plus what each collection
@@ -15,8 +17,11 @@
  * counts, the loop's own Promises or fibers included (they are what a caller of that
  * shape pays too).
  */
+import { spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
 import { GCProfiler } from "node:v8"
 import { Effect } from "effect"
+import type { Job, JobResult } from "./worker.js"
 
 /** `BENCH_QUICK=1`: fewer operations and rounds, for a look in about a minute. */
 export const QUICK = process.env.BENCH_QUICK === "1"
@@ -159,6 +164,44 @@ export const compare = (
       for (const [name, loop] of clients) rates.get(name)!.push((ops * 1000) / (yield* loop(ops, concurrency)))
     }
     return new Map([...rates].map(([name, samples]) => [name, median(samples)]))
+  })
+
+/** Runs `job` in a fresh process (`worker.ts`) and reads what it measured. */
+export const isolated = (job: Job): Effect.Effect<JobResult, Error> =>
+  Effect.async<JobResult, Error>((resume) => {
+    const script = fileURLToPath(new URL("./worker.ts", import.meta.url))
+    const child = spawn(process.execPath, ["--import", "tsx", script], {
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, BENCH_WORKER: JSON.stringify(job) }
+    })
+    let out = ""
+    child.stdout.on("data", (chunk) => (out += chunk))
+    child.once("exit", (code) => {
+      if (code !== 0) return resume(Effect.fail(new Error(`bench worker for ${job.client} exited with ${code}`)))
+      resume(Effect.succeed(JSON.parse(out.trim()) as JobResult))
+    })
+    return Effect.sync(() => child.kill())
+  })
+
+/**
+ * {@link compare} with each measurement in its own process: `clients` take turns over
+ * `ROUNDS` rounds of `job`; each client's median rate and median bytes per operation.
+ */
+export const compareIsolated = (
+  clients: ReadonlyArray<string>,
+  job: Omit<Job, "client">
+): Effect.Effect<ReadonlyMap<string, JobResult>, Error> =>
+  Effect.gen(function* () {
+    const results = new Map<string, Array<JobResult>>(clients.map((c) => [c, []]))
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const client of clients) results.get(client)!.push(yield* isolated({ ...job, client }))
+    }
+    return new Map(
+      [...results].map(([client, rs]) => [
+        client,
+        { opsPerSec: median(rs.map((r) => r.opsPerSec)), bytesPerOp: median(rs.map((r) => r.bytesPerOp)) }
+      ])
+    )
   })
 
 /** A ratio with two decimals. */
