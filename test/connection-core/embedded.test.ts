@@ -5,7 +5,7 @@
  * unknown bucket, nothing listening, a host that never answers.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Redacted, Scope, Tracer } from "effect"
+import { Effect, Exit, Fiber, Option, Redacted, Scope, Tracer } from "effect"
 import type { Connection } from "../../src/Connection.js"
 import * as EmbeddedCluster from "../../src/EmbeddedCluster.js"
 import { listen } from "../../src/Iops/Node.js"
@@ -38,7 +38,7 @@ describe("client against the embedded cluster (Node Iops)", () => {
       const cluster = yield* EmbeddedCluster.make({ nodes: 1, replicas: 0 })
       const cb: Connection.Service = yield* connect(cluster)
       const native = yield* Effect.tracer
-      const recorded: Array<readonly [string, Map<string, unknown>]> = []
+      const recorded: Array<readonly [string, Map<string, unknown>, string | undefined]> = []
       const recording = Tracer.make({
         span: (...args) => {
           const span = native.span(...args)
@@ -48,13 +48,19 @@ describe("client against the embedded cluster (Node Iops)", () => {
             attributes.set(key, value)
             set(key, value)
           }
-          recorded.push([args[0], attributes])
+          const parent = Option.getOrUndefined(args[1])
+          recorded.push([args[0], attributes, parent?._tag === "Span" ? parent.name : undefined])
           return span
         },
         context: native.context
       })
-      yield* Effect.withTracer(cb.get("untraced-missing", { quiet: true }), recording)
-      expect(recorded.map(([name]) => name)).toEqual(["couchbase.get"])
+      yield* Effect.withTracer(Effect.withSpan(cb.get("untraced-missing", { quiet: true }), "caller"), recording)
+      // The operation's span is a child of the caller's.
+      expect(recorded.map(([name, , parent]) => [name, parent])).toEqual([
+        ["caller", undefined],
+        ["couchbase.get", "caller"]
+      ])
+      recorded.splice(0, 1)
       expect(Object.fromEntries(recorded[0]![1])).toEqual({
         "db.system": "couchbase",
         "db.name": "default",

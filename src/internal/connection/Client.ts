@@ -154,20 +154,20 @@ const makeService = (
     return attributes
   }
 
+  /** `effect` in the span of operation `name`. */
+  const withSpanOf = <A, E>(name: string, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+    Effect.withSpan(effect, `couchbase.${name}`, {
+      kind: "client",
+      captureStackTrace: false,
+      attributes: attributesOf(name)
+    })
+
   const span = <A, E>(name: string, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
     // The fiber's tracer read directly (Effect.tracerWith adds a closure and a lookup
     // per operation). Effect's built-in tracer records nothing anyone can read, and a
     // span costs more than the rest of a key/value operation: create one only for a
     // real tracer.
-    Effect.withFiberRuntime((fiber) =>
-      fiber.currentTracer === NATIVE_TRACER
-        ? effect
-        : Effect.withSpan(effect, `couchbase.${name}`, {
-            kind: "client",
-            captureStackTrace: false,
-            attributes: attributesOf(name)
-          })
-    )
+    Effect.withFiberRuntime((fiber) => (fiber.currentTracer === NATIVE_TRACER ? effect : withSpanOf(name, effect)))
 
   /**
    * memcached has no locks, replicas, OBSERVE or durability, and Debian's memcached
@@ -195,7 +195,8 @@ const makeService = (
     const op = prepared.right
     const refused = unsupported(name, op)
     if (refused !== undefined) return Effect.fail(refused)
-    return span(name, op.route._tag === "AnyReplica" ? core.anyReplica(op) : core.execute(op, copyOf(op.route)))
+    if (op.route._tag === "AnyReplica") return span(name, core.anyReplica(op))
+    return core.executePublic(op, copyOf(op.route), (effect) => withSpanOf(name, effect))
   }
 
   /** Prepared multi-key operations, pipelined per node. */

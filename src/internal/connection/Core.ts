@@ -19,7 +19,7 @@
  *
  * @internal
  */
-import { Effect, Either } from "effect"
+import { Effect, Either, Fiber } from "effect"
 import { ArgumentError, type CouchbaseErrorBase, NetworkError, NotMyVbucketError, ProtocolError } from "../../Errors.js"
 import type { Iops } from "../../Iops.js"
 import type { MultiResult } from "../../Result.js"
@@ -31,6 +31,7 @@ import { Datatype, Status } from "../protocol/constants.js"
 import type { Frame } from "../protocol/Frame.js"
 import type { NodeInfo } from "./Bootstrap.js"
 import { type ClusterConfig, hostPort, isNewer, parse as parseConfig } from "./ClusterConfig.js"
+import { NATIVE_TRACER } from "./Direct.js"
 import type { ErrorMapEntry } from "./ErrorMap.js"
 import * as ErrorMap from "./ErrorMap.js"
 import { NodeConnection, type NodeOwner } from "./NodeConnection.js"
@@ -228,6 +229,32 @@ export class Core {
       // its answer, its connection's failure or its deadline ends the request, and the
       // resume of an interrupted fiber is ignored. Only a request still waiting for a
       // connection is taken out of that queue, so that it is never sent.
+      if (request.ended || request.pipeline !== undefined) return
+      return Effect.sync(() => request.node?.cancel(request))
+    })
+  }
+
+  /**
+   * {@link execute} for a public operation: in a span when the fiber has a real
+   * tracer. The tracer is read when the operation starts, inside its one
+   * `Effect.async` (a separate `withFiberRuntime` to read it cost every operation a
+   * primitive and a closure); with a real tracer the fiber goes on with the operation
+   * wrapped in its span (`traced`), which starts right then.
+   */
+  executePublic<R, E>(
+    op: PreparedOp<any, any>,
+    copy: number,
+    traced: (effect: Effect.Effect<R, E>) => Effect.Effect<R, E>
+  ): Effect.Effect<R, E> {
+    return Effect.async<R, E>((resume) => {
+      const fiber = Fiber.getCurrentFiber()
+      if (fiber._tag === "Some" && fiber.value.currentTracer !== NATIVE_TRACER) {
+        resume(traced(this.execute(op, copy)))
+        return
+      }
+      const request = new ResumeRequest(this, op, copy, this.deadline(), 0, resume)
+      this.dispatch(request)
+      // See execute.
       if (request.ended || request.pipeline !== undefined) return
       return Effect.sync(() => request.node?.cancel(request))
     })
