@@ -23,12 +23,12 @@ import { GCProfiler } from "node:v8"
 import { Effect } from "effect"
 import type { Job, JobResult } from "./worker.js"
 
-/** `BENCH_QUICK=1`: fewer operations and rounds, for a look in about a minute. */
+/** `BENCH_QUICK=1`: fewer operations and one round, for a first look in under a minute (too noisy to quote). */
 export const QUICK = process.env.BENCH_QUICK === "1"
 /** Operations per measurement. */
 export const OPS = Number(process.env.BENCH_OPS ?? (QUICK ? 20_000 : 100_000))
 /** Rounds per comparison. */
-export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 3 : 5))
+export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 5))
 /** Whether to print JSON lines instead of tables. */
 export const JSON_OUTPUT = process.env.BENCH_JSON === "1"
 
@@ -123,7 +123,10 @@ export const report = (row: Row): void => {
   if (JSON_OUTPUT) console.log(JSON.stringify(row))
 }
 
-/** Prints the rows as one table per bench (nothing with `BENCH_JSON=1`: they were printed as they came). */
+/**
+ * Prints the rows recorded since the last call as one table per bench (nothing with
+ * `BENCH_JSON=1`: they were printed as they came).
+ */
 export const printReport = (): void => {
   if (JSON_OUTPUT) return
   const benches = [...new Set(rows.map((r) => r.bench))]
@@ -136,6 +139,7 @@ export const printReport = (): void => {
     console.log(columns.map((c, i) => c.padEnd(widths[i]!)).join("  "))
     for (const row of cells) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  "))
   }
+  rows.length = 0
 }
 
 const format = (value: string | number | undefined): string =>
