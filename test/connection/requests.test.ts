@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, FastCheck as fc } from "effect"
-import { MultiRun, QuietBatchRequest } from "../../src/internal/connection/Requests.js"
+import { MultiRun, QuietBatchRequest, ResumeRequest } from "../../src/internal/connection/Requests.js"
 import * as Ops from "../../src/internal/ops/index.js"
 import { encodeFrame, type FrameInit } from "../../src/internal/protocol/Frame.js"
 import * as Transcoder from "../../src/Transcoder.js"
@@ -265,5 +265,41 @@ describe("a pipelined quiet multi-get", () => {
     )
     const batch = new QuietBatchRequest(undefined as never, run, [0, 1], [0, 0])
     expect(batch.encodeFrames(1)).toBeUndefined()
+  })
+})
+
+describe("a single-key request that encodes itself", () => {
+  const ctx = {
+    transcoder: Transcoder.defaultTranscoder,
+    defaultFormat: Transcoder.FMT_JSON,
+    quiet: false,
+    now: () => 0
+  }
+
+  it("writes exactly the frame it describes, and only a plain get does", () => {
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 80 }),
+        fc.integer({ min: 0, max: 1023 }),
+        fc.integer({ min: 1, max: 0xffffffff }),
+        (key, vbucket, opaque) => {
+          const op = Either.getOrThrow(Ops.prepareGet(key, undefined, ctx))
+          const request = new ResumeRequest(undefined as never, op, 0, Number.POSITIVE_INFINITY, 0, () => {})
+          request.vbucket = vbucket
+          request.opaque = opaque
+          request.pipeline = { features: { json: true, xerror: false, selectBucket: false } } as never
+          const described = encodeFrame(request.build(opaque))
+          expect(request.selfEncodedLength()).toBe(described.length)
+          const written = Buffer.alloc(described.length + 3, 0xee)
+          expect(request.encodeInto(written, 3)).toBe(written.length)
+          expect(written.subarray(3).toString("hex")).toBe(described.toString("hex"))
+        }
+      )
+    )
+    const gat = Either.getOrThrow(Ops.prepareGet("k", { ttl: 10 }, ctx))
+    const upsert = Either.getOrThrow(Ops.prepareStore("upsert", "k", 1, undefined, ctx))
+    for (const op of [gat, upsert]) {
+      expect(new ResumeRequest(undefined as never, op, 0, 0, 0, () => {}).selfEncodedLength()).toBe(0)
+    }
   })
 })

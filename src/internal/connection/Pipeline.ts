@@ -52,6 +52,17 @@ export abstract class PipelineRequest {
   /** The frame with index `index` (0 … frames-1), correlated by `opaque`. */
   abstract build(opaque: number, index: number): FrameInit
   /**
+   * The length of the single frame when this request writes it itself with
+   * {@link encodeInto} (no {@link build} then), or 0 when it does not.
+   */
+  selfEncodedLength(): number {
+    return 0
+  }
+  /** Writes the single frame (with {@link opaque}) at `offset` of `target`; see {@link selfEncodedLength}. */
+  encodeInto(_target: Buffer, _offset: number): number {
+    throw new Error("this request does not encode itself")
+  }
+  /**
    * Every frame of a multi-frame request already encoded, the first with `opaque`
    * (used instead of {@link build} when it returns bytes: one buffer for a thousand
    * keys instead of a thousand frame descriptions).
@@ -151,7 +162,9 @@ export class Pipeline {
     request.ended = false
     if (frames === 1) {
       this.inFlight.set(opaque, request)
-      this.driver.send(request.build(opaque, 0))
+      const length = request.selfEncodedLength()
+      if (length > 0) this.driver.sendSelfEncoding(request, length)
+      else this.driver.send(request.build(opaque, 0))
     } else {
       this.ranges.push(request)
       const bytes = request.encodeFrames?.(opaque)

@@ -77,6 +77,14 @@ abstract class KeyRequest extends PipelineRequest {
   build(opaque: number): FrameInit {
     return this.op.request(this.vbucket, opaque, this.pipeline!.features)
   }
+
+  override selfEncodedLength(): number {
+    return this.op.keyOpcode === undefined ? 0 : HEADER_LENGTH + this.op.keyBytes.length
+  }
+
+  override encodeInto(target: Buffer, offset: number): number {
+    return writeKeyRequest(target, offset, this.op.keyOpcode!, this.vbucket, this.opaque, this.op.keyBytes)
+  }
 }
 
 /**

@@ -37,7 +37,7 @@ import {
   watchEvent
 } from "../iops/core.js"
 import { EOF, type IOEvent, LCB_READ_EVENT, LCB_WRITE_EVENT, type TimerEvent } from "../iops/events.js"
-import { encodedLength, type Frame, type FrameInit, writeFrame } from "../protocol/Frame.js"
+import { encodedLength, type Frame, type FrameInit, type SelfEncoding, writeFrame } from "../protocol/Frame.js"
 import { FrameDecoder } from "../protocol/FrameDecoder.js"
 
 /** Why a driver stopped on its own. */
@@ -66,10 +66,13 @@ export interface DriverOptions {
 const DEFAULT_MAX_BATCH = 256 * 1024
 const DEFAULT_COPY_THRESHOLD = 16 * 1024
 
-/** Bytes already encoded, queued as they are. */
-type Outgoing = FrameInit | Uint8Array
+/** What is queued: a frame's description, bytes already encoded, or a frame that encodes itself. */
+type Outgoing = FrameInit | Uint8Array | SelfEncoding
 
 const isBytes = (item: Outgoing): item is Uint8Array => item instanceof Uint8Array
+
+const isSelfEncoding = (item: Outgoing): item is SelfEncoding =>
+  typeof (item as Partial<SelfEncoding>).encodeInto === "function"
 
 /** See the module documentation. */
 export class Driver {
@@ -128,6 +131,16 @@ export class Driver {
   send(init: FrameInit): boolean {
     if (this.done) return false
     this.enqueue(init, encodedLength(init))
+    return true
+  }
+
+  /**
+   * Queues a frame of `length` bytes that `item` writes itself when the batch is
+   * flushed (its fields must not change until then); `false` once closed.
+   */
+  sendSelfEncoding(item: SelfEncoding, length: number): boolean {
+    if (this.done) return false
+    this.enqueue(item, length)
     return true
   }
 
@@ -263,7 +276,12 @@ export class Driver {
     let copied = size
     for (let i = start; i < end; i++) {
       const item = queue[i]!
-      if (!isBytes(item) && item.value !== undefined && item.value.length >= this.copyThreshold) {
+      if (
+        !isBytes(item) &&
+        !isSelfEncoding(item) &&
+        item.value !== undefined &&
+        item.value.length >= this.copyThreshold
+      ) {
         copied -= item.value.length
       }
     }
@@ -276,6 +294,10 @@ export class Driver {
       if (isBytes(item)) {
         buffer.set(item, offset)
         offset += item.length
+        continue
+      }
+      if (isSelfEncoding(item)) {
+        offset = item.encodeInto(buffer, offset)
         continue
       }
       const value = item.value

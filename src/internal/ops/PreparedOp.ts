@@ -86,6 +86,12 @@ export interface PreparedOp<R extends OperationResult = OperationResult, E = unk
    */
   quietRequest(vbucket: number, opaque: number, node: NodeFeatures): FrameInit
   /**
+   * The opcode of {@link request} when it is a request with nothing but the key (GET
+   * of a plain get), so that the request can be written straight into the batch
+   * buffer; undefined otherwise.
+   */
+  readonly keyOpcode?: number | undefined
+  /**
    * The opcode of the quiet form when it is a request with nothing but the key (GETQ
    * of a plain get), so that a batch can write it straight into its buffer; undefined
    * otherwise.

@@ -330,6 +330,7 @@ export class GetOp extends KeyOp<ValueResult<unknown>, NotFoundError | Temporary
   protected readonly opcode: number
   protected readonly spec: StatusSpec<NotFoundError | TemporaryFailError>
   override readonly hasQuietForm: boolean
+  readonly keyOpcode: number | undefined
   readonly quietKeyOpcode: number | undefined
   private readonly expiry: number
   private readonly noFormat: boolean
@@ -350,6 +351,7 @@ export class GetOp extends KeyOp<ValueResult<unknown>, NotFoundError | Temporary
     this.spec = replica ? getReplicaSpec : getSpec
     // GET_REPLICA has no quiet twin.
     this.hasQuietForm = !replica
+    this.keyOpcode = this.opcode === Opcode.Get ? Opcode.Get : undefined
     this.quietKeyOpcode = this.opcode === Opcode.Get ? Opcode.GetQ : undefined
     this.expiry = command.expiry
     this.noFormat = command.noFormat

@@ -48,6 +48,16 @@ export interface FrameInit {
   readonly value?: Uint8Array | undefined
 }
 
+/**
+ * Something that writes its own frame, without a {@link FrameInit} to describe it: a
+ * request whose frame is simple enough (a key-only GET) encodes itself straight into
+ * the batch buffer when it is flushed.
+ */
+export interface SelfEncoding {
+  /** Writes the frame at `offset` of `target` and returns the offset just past it. */
+  encodeInto(target: Buffer, offset: number): number
+}
+
 const len = (b: Uint8Array | undefined): number => (b === undefined ? 0 : b.length)
 
 /**
