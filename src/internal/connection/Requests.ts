@@ -10,7 +10,7 @@
  *
  * @internal
  */
-import { Effect, Either } from "effect"
+import { Effect, Either, Exit } from "effect"
 import type { CouchbaseErrorBase, ErrorFields } from "../../Errors.js"
 import type { ObserveInfo } from "../../Result.js"
 import { decodeObserveResponse, type ObserveEntry, observeInfo } from "../ops/observe.js"
@@ -156,7 +156,14 @@ export class ResumeRequest extends OpRequest {
   }
 
   protected deliver(delivery: Delivery): void {
-    this.resume(delivery)
+    // A success resumes the fiber with its exit: an Either would cost the fiber one
+    // more step (it turns a Right into that exit itself). A failure goes as it is, so
+    // that the fiber records where it failed.
+    this.resume(
+      (delivery as { readonly _tag?: unknown })._tag === "Right"
+        ? Exit.succeed((delivery as Either.Right<any, any>).right)
+        : delivery
+    )
   }
 }
 
