@@ -1,4 +1,4 @@
-import { describe, expect, it } from "@effect/vitest"
+import { describe, expect, it, vi } from "@effect/vitest"
 import { Either, FastCheck as fc } from "effect"
 import { type RawViewRow, RowParseError, RowParser } from "../../src/internal/view/RowParser.js"
 
@@ -85,6 +85,27 @@ const serverBody = fc
   })
 
 describe("RowParser", () => {
+  it("parses a chunk of one-row-per-line rows with one JSON.parse, and rows over several lines one by one", () => {
+    const rows = Array.from({ length: 100 }, (_, i) => ({ id: `doc${i}`, key: [i, "k"], value: { n: i } }))
+    const lines = `{"total_rows":100,"rows":[\r\n${rows.map((r) => JSON.stringify(r)).join(",\r\n")}\r\n]\r\n}`
+    const pretty = `{"total_rows":100,"rows":[\r\n${rows.map((r) => JSON.stringify(r, null, 1)).join(",\r\n")}\r\n]\r\n}`
+    const parses = (body: string) => {
+      const spy = vi.spyOn(JSON, "parse")
+      try {
+        const result = parse(utf8(body))
+        if (result instanceof RowParseError) throw result
+        expect(result.rows).toEqual(rows)
+        return spy.mock.calls.length
+      } finally {
+        spy.mockRestore()
+      }
+    }
+    // The member names, total_rows, and one parse for all the row lines.
+    expect(parses(lines)).toBeLessThanOrEqual(4)
+    // A row over several lines: the line run is refused and every row is parsed alone.
+    expect(parses(pretty)).toBeGreaterThanOrEqual(100)
+  })
+
   it.prop(
     "any split of a body gives the rows and members JSON.parse sees",
     [fc.oneof(body, serverBody), fc.array(fc.nat(), { maxLength: 40 })],
