@@ -185,6 +185,20 @@ const answeringPeer = (received: Array<number>) =>
     })
   })
 
+/**
+ * A pipeline to an {@link answeringPeer}: the opaques the peer received, and those of
+ * the answers no request in flight claimed (the pipeline's unmatched hook).
+ */
+const answeredPipeline = Effect.gen(function* () {
+  const received: Array<number> = []
+  const unmatched: Array<number> = []
+  const server = yield* answeringPeer(received)
+  const p = yield* openPipeline(makeNodeIops(), server.host, server.port, {
+    onUnmatched: (frame) => unmatched.push(frame.opaque)
+  })
+  return { p, received, unmatched }
+})
+
 /** A {@link QuietBatch} that hands its frames to the pipeline already encoded, in one buffer. */
 class EncodedQuietBatch extends QuietBatch {
   override encodeFrames(opaque: number): Uint8Array {
@@ -291,15 +305,8 @@ describe("Pipeline failure guarantees", () => {
 
   it.scopedLive("cancel forgets a request: no callback, and its answer is dropped", () =>
     Effect.gen(function* () {
-      const iops = makeNodeIops()
-      // Answers every request, in order, with a success of the same opcode and opaque,
-      // and records the opaques it saw: the cancelled request's answer really comes back.
-      const received: Array<number> = []
-      const server = yield* answeringPeer(received)
-      const unmatched: Array<number> = []
-      const p = yield* openPipeline(iops, server.host, server.port, {
-        onUnmatched: (frame) => unmatched.push(frame.opaque)
-      })
+      // The peer records the opaques it saw: the cancelled request's answer really comes back.
+      const { p, received, unmatched } = yield* answeredPipeline
       const cancelled = new Probe({ opcode: Opcode.Noop })
       expect(p.send(cancelled)).toBe(true)
       p.cancel(cancelled)
@@ -316,15 +323,10 @@ describe("Pipeline failure guarantees", () => {
       expect(p.pending).toBe(0)
     })
   )
+
   it.scopedLive("matches answers to multi-frame requests in flight side by side with single ones", () =>
     Effect.gen(function* () {
-      const iops = makeNodeIops()
-      const received: Array<number> = []
-      const server = yield* answeringPeer(received)
-      const unmatched: Array<number> = []
-      const p = yield* openPipeline(iops, server.host, server.port, {
-        onUnmatched: (frame) => unmatched.push(frame.opaque)
-      })
+      const { p, received, unmatched } = yield* answeredPipeline
       const done = yield* countdown(4)
       const a = new QuietBatch(["a1", "a2", "a3"], done.tick)
       const single = new Probe({ opcode: Opcode.Noop }, Number.POSITIVE_INFINITY, done.tick)

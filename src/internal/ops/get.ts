@@ -155,18 +155,26 @@ const withKey = (key: string, f: GetFields): GetCommand => ({
   noFormat: f.noFormat
 })
 
+/** The checked arguments of `getMulti`: the keys, and the fields every key shares. */
+const getMultiArgs = (
+  keys: unknown,
+  options: GetOptions | undefined,
+  now: number
+): Either.Either<readonly [keys: ReadonlyArray<string>, fields: GetFields], ArgumentError> => {
+  const list = validateKeyList("getMulti", keys)
+  if (Either.isLeft(list)) return fail(list)
+  const fields = getFields("getMulti", options, now)
+  if (Either.isLeft(fields)) return fail(fields)
+  return Either.right([list.right, fields.right])
+}
+
 /** Checks `getMulti(keys, options)`: the options apply to every key. */
 export const validateGetMulti = (
   keys: unknown,
   options: GetOptions | undefined,
   now: number
-): Either.Either<ReadonlyArray<GetCommand>, ArgumentError> => {
-  const list = validateKeyList("getMulti", keys)
-  if (Either.isLeft(list)) return fail(list)
-  const fields = getFields("getMulti", options, now)
-  if (Either.isLeft(fields)) return fail(fields)
-  return Either.right(list.right.map((key) => withKey(key, fields.right)))
-}
+): Either.Either<ReadonlyArray<GetCommand>, ArgumentError> =>
+  Either.map(getMultiArgs(keys, options, now), ([list, fields]) => list.map((key) => withKey(key, fields)))
 
 const replicaFields = (
   op: string,
@@ -503,15 +511,13 @@ export const prepareGetMulti = (
 ): Either.Either<ReadonlyArray<GetOp>, PrepareError> => {
   // One loop from keys to operations: a thousand keys are a thousand of everything
   // built per key, so no command object and no Either per key.
-  const list = validateKeyList("getMulti", keys)
-  if (Either.isLeft(list)) return fail(list)
-  const fields = getFields("getMulti", options, options === undefined ? 0 : ctx.now())
-  if (Either.isLeft(fields)) return fail(fields)
-  const f = fields.right
+  const args = getMultiArgs(keys, options, options === undefined ? 0 : ctx.now())
+  if (Either.isLeft(args)) return fail(args)
+  const [list, f] = args.right
   const quiet = f.quiet ?? ctx.quiet
-  const ops: Array<GetOp> = new Array(list.right.length)
+  const ops: Array<GetOp> = new Array(list.length)
   for (let i = 0; i < ops.length; i++) {
-    const key = list.right[i]!
+    const key = list[i]!
     const bytes = encodeKeyOrError("getMulti", key, ctx.transcoder)
     if (!(bytes instanceof Uint8Array)) return Either.left(bytes)
     ops[i] = new GetOp(key, f, bytes, quiet, ctx.transcoder, "getMulti")
