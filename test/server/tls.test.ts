@@ -271,7 +271,10 @@ describe("the embedded cluster with TLS", () => {
         expect(JSON.parse(cluster.bucket("default")!.getDocument("sdk::tls")!.value.toString())).toEqual({
           over: "tls"
         })
-        // The SDK's KV connections are all on the TLS ports, one per node at least.
+        // The SDK's KV connections are all on the TLS ports, one per node at least. It
+        // opens those to nodes it has not used yet in the background: a KV ping makes it
+        // finish (the diagnostics raced them and once saw one node only).
+        yield* Effect.promise(() => sdk.bucket("default").ping({ serviceTypes: [couchbase.ServiceType.KeyValue] }))
         const report = yield* Effect.promise(() => sdk.diagnostics())
         const remotes = (report.toJSON().services.kv ?? []).map((e) =>
           Number(e.remote.slice(e.remote.lastIndexOf(":") + 1))
