@@ -171,10 +171,13 @@ export class ServerBucket {
     this.mutations++
   }
 
-  /** A fresh CAS: hybrid-logical-clock style (time in the high bits), strictly increasing. */
-  nextCas(): bigint {
+  /**
+   * A fresh CAS: hybrid-logical-clock style (time in the high bits), strictly
+   * increasing. `now` is the server clock in ms when the caller has already read it.
+   */
+  nextCas(now: number = this.now()): bigint {
     // Within one millisecond the clock part cannot move: skip its BigInt arithmetic.
-    const ms = Math.max(0, Math.floor(this.now()))
+    const ms = Math.max(0, Math.floor(now))
     if (ms !== this.casMillis) {
       this.casMillis = ms
       const physical = (BigInt(ms) * 1_000_000n) & ~0xffffn

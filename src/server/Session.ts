@@ -106,6 +106,8 @@ export class Session implements NodeSession {
   private closing = false
   private paused = false
   private notifyOpaque = 0
+  /** The clock as read for the requests being executed, or -1 (see {@link now}). */
+  private clockMs = -1
 
   constructor(
     readonly cluster: SessionCluster,
@@ -150,9 +152,20 @@ export class Session implements NodeSession {
     this.run()
   }
 
+  /**
+   * The server clock in ms, read once per run of requests: the requests of one input
+   * chunk arrived together, and reading Effect's Clock per request cost 6% of a get's
+   * CPU (memcached goes further and ticks its clock once a second).
+   */
+  now(): number {
+    if (this.clockMs < 0) this.clockMs = this.cluster.now()
+    return this.clockMs
+  }
+
   /** Executes queued requests until none is left or the socket is full. */
   private run(): void {
     const backlog = this.backlog
+    this.clockMs = -1
     while (this.backlogAt < backlog.length && !this.closing && !this.paused) {
       this.dispatch(backlog[this.backlogAt++]!)
       if (this.outBytes >= OUTPUT_FLUSH_BYTES) this.flush()
@@ -161,6 +174,7 @@ export class Session implements NodeSession {
       this.backlog = []
       this.backlogAt = 0
     }
+    this.clockMs = -1
     this.flush()
   }
 

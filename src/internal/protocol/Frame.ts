@@ -11,6 +11,7 @@
  *
  * @internal
  */
+import { get16, get32, put16, put32 } from "./bigEndian.js"
 import { HEADER_LENGTH, isAltMagic, isResponseMagic, Magic } from "./constants.js"
 
 const EMPTY = Buffer.alloc(0)
@@ -96,18 +97,18 @@ export const writeFrame = (target: Buffer, offset: number, init: FrameInit): num
     target[offset + 2] = fe
     target[offset + 3] = kl
   } else {
-    target.writeUInt16BE(kl, offset + 2)
+    put16(target, offset + 2, kl)
   }
   target[offset + 4] = ex
   target[offset + 5] = init.datatype ?? 0
-  target.writeUInt16BE(isResponseMagic(magic) ? (init.status ?? 0) : (init.vbucket ?? 0), offset + 6)
-  target.writeUInt32BE(fe + ex + kl + vl, offset + 8)
-  target.writeUInt32BE((init.opaque ?? 0) >>> 0, offset + 12)
+  put16(target, offset + 6, isResponseMagic(magic) ? (init.status ?? 0) : (init.vbucket ?? 0))
+  put32(target, offset + 8, fe + ex + kl + vl)
+  put32(target, offset + 12, init.opaque ?? 0)
   const cas = init.cas
   // Most requests carry no CAS: zeroing is much cheaper than a 64-bit BigInt write.
   if (cas === undefined || cas === 0n) {
-    target.writeUInt32BE(0, offset + 16)
-    target.writeUInt32BE(0, offset + 20)
+    put32(target, offset + 16, 0)
+    put32(target, offset + 20, 0)
   } else target.writeBigUInt64BE(cas, offset + 16)
   let at = offset + HEADER_LENGTH
   if (fe > 0) target.set(init.framingExtras!, at)
@@ -137,12 +138,12 @@ export const writeKeyRequest = (
   if (kl > 0xffff) throw new RangeError(`key of ${kl} bytes does not fit the header`)
   target[offset] = Magic.ClientRequest
   target[offset + 1] = opcode
-  target.writeUInt16BE(kl, offset + 2)
-  target.writeUInt32BE(vbucket & 0xffff, offset + 4) // extras length 0, datatype 0, vBucket
-  target.writeUInt32BE(kl, offset + 8)
-  target.writeUInt32BE(opaque >>> 0, offset + 12)
-  target.writeUInt32BE(0, offset + 16)
-  target.writeUInt32BE(0, offset + 20)
+  put16(target, offset + 2, kl)
+  put32(target, offset + 4, vbucket & 0xffff) // extras length 0, datatype 0, vBucket
+  put32(target, offset + 8, kl)
+  put32(target, offset + 12, opaque)
+  put32(target, offset + 16, 0)
+  put32(target, offset + 20, 0)
   target.set(key, offset + HEADER_LENGTH)
   return offset + HEADER_LENGTH + kl
 }
@@ -184,22 +185,22 @@ class WireFrame implements Frame {
   }
 
   get vbucket(): number {
-    return isResponseMagic(this.magic) ? 0 : this.buf.readUInt16BE(this.at + 6)
+    return isResponseMagic(this.magic) ? 0 : get16(this.buf, this.at + 6)
   }
 
   get status(): number {
-    return isResponseMagic(this.magic) ? this.buf.readUInt16BE(this.at + 6) : 0
+    return isResponseMagic(this.magic) ? get16(this.buf, this.at + 6) : 0
   }
 
   get opaque(): number {
-    return this.buf.readUInt32BE(this.at + 12)
+    return get32(this.buf, this.at + 12)
   }
 
   get cas(): bigint {
     const buf = this.buf
     const at = this.at + 16
     // Most answers carry a CAS, but a zero one needs no 64-bit read.
-    return buf.readUInt32BE(at) === 0 && buf.readUInt32BE(at + 4) === 0 ? 0n : buf.readBigUInt64BE(at)
+    return get32(buf, at) === 0 && get32(buf, at + 4) === 0 ? 0n : buf.readBigUInt64BE(at)
   }
 
   /** Where the extras start. */
@@ -214,13 +215,13 @@ class WireFrame implements Frame {
 
   /** Where the value starts. */
   get valueAt(): number {
-    const kl = isAltMagic(this.magic) ? this.buf[this.at + 3]! : this.buf.readUInt16BE(this.at + 2)
+    const kl = isAltMagic(this.magic) ? this.buf[this.at + 3]! : get16(this.buf, this.at + 2)
     return this.keyAt + kl
   }
 
   /** Where the frame ends. */
   get end(): number {
-    return this.at + HEADER_LENGTH + this.buf.readUInt32BE(this.at + 8)
+    return this.at + HEADER_LENGTH + get32(this.buf, this.at + 8)
   }
 
   get framingExtras(): Buffer {
@@ -259,10 +260,10 @@ export const readFrameAt = (buf: Buffer, offset: number): Frame => new WireFrame
 export const extrasUInt32 = (frame: Frame, index: number, fallback: number): number => {
   if (frame instanceof WireFrame) {
     const at = frame.extrasAt
-    return frame.buf[frame.at + 4]! >= index + 4 ? frame.buf.readUInt32BE(at + index) : fallback
+    return frame.buf[frame.at + 4]! >= index + 4 ? get32(frame.buf, at + index) : fallback
   }
   const extras = frame.extras
-  return extras.length >= index + 4 ? extras.readUInt32BE(index) : fallback
+  return extras.length >= index + 4 ? get32(extras, index) : fallback
 }
 
 /** The lengths of a frame's extras, key and value, read without making views. */
@@ -274,12 +275,23 @@ export const keyLength = (frame: Frame): number =>
   frame instanceof WireFrame
     ? isAltMagic(frame.magic)
       ? frame.buf[frame.at + 3]!
-      : frame.buf.readUInt16BE(frame.at + 2)
+      : get16(frame.buf, frame.at + 2)
     : frame.key.length
 
 /** See {@link extrasLength}. */
 export const valueLength = (frame: Frame): number =>
   frame instanceof WireFrame ? frame.end - frame.valueAt : frame.value.length
+
+/**
+ * A copy of the frame's value that owns its bytes (a server keeps a stored value past
+ * the input chunk it came in), copied straight from the decoder's input without a view.
+ */
+export const valueCopy = (frame: Frame): Buffer => {
+  if (!(frame instanceof WireFrame)) return Buffer.from(frame.value)
+  const copy = Buffer.allocUnsafe(frame.end - frame.valueAt)
+  frame.buf.copy(copy, 0, frame.valueAt, frame.end)
+  return copy
+}
 
 /** The key's bytes as a latin1 string (one character per byte: a lossless map key), without a view. */
 export const keyLatin1 = (frame: Frame): string =>

@@ -14,6 +14,7 @@
  * @internal
  */
 import { Data } from "effect"
+import { get16, get32 } from "./bigEndian.js"
 import { HEADER_LENGTH, isAltMagic, isKnownMagic } from "./constants.js"
 import { type Frame, readFrameAt } from "./Frame.js"
 
@@ -44,7 +45,7 @@ export const checkHeader = (buf: Buffer, offset: number, maxBodyLength: number):
       message: `unknown magic 0x${magic.toString(16).padStart(2, "0")}: the peer does not speak the binary protocol`
     })
   }
-  const body = buf.readUInt32BE(offset + 8)
+  const body = get32(buf, offset + 8)
   if (body > maxBodyLength) {
     return new FrameDecodeError({
       reason: "BodyTooLarge",
@@ -52,7 +53,7 @@ export const checkHeader = (buf: Buffer, offset: number, maxBodyLength: number):
     })
   }
   const alt = isAltMagic(magic)
-  const sections = (alt ? buf[offset + 2]! + buf[offset + 3]! : buf.readUInt16BE(offset + 2)) + buf[offset + 4]!
+  const sections = (alt ? buf[offset + 2]! + buf[offset + 3]! : get16(buf, offset + 2)) + buf[offset + 4]!
   if (sections > body) {
     return new FrameDecodeError({
       reason: "BadLengths",

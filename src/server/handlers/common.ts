@@ -117,7 +117,7 @@ export const resolveTarget = (
     ref,
     key,
     counters: s.node.stats.bucket(bucket.name),
-    now: s.cluster.now()
+    now: s.now()
   }
 }
 
@@ -181,13 +181,10 @@ export const newItem = (
   flags: fields.flags,
   datatype: fields.datatype,
   expiry: fields.expiry,
-  cas: t.bucket.nextCas(),
+  cas: t.bucket.nextCas(t.now),
   lockedUntil: 0,
   deleted: false,
   persisted: true,
   revSeqno: (previous?.revSeqno ?? 0) + 1,
   mtime: t.now
 })
-
-/** Copies a request's key or value out of the input chunk (the decoder's views keep the whole chunk alive). */
-export const own = (bytes: Buffer): Buffer => Buffer.from(bytes)

@@ -10,7 +10,7 @@
  */
 
 import { Datatype, isQuietOpcode, loudOpcode, Opcode, Status } from "../../internal/protocol/constants.js"
-import type { Frame } from "../../internal/protocol/Frame.js"
+import { extrasUInt32, type Frame, valueCopy, valueLength } from "../../internal/protocol/Frame.js"
 import { expiryToMillis, type Item, isLocked, MAX_ITEM_SIZE } from "../Item.js"
 import type { Session } from "../Session.js"
 import {
@@ -18,7 +18,6 @@ import {
   commitItem,
   lockedStatus,
   newItem,
-  own,
   resolveTarget,
   type Shape,
   selectedBucket,
@@ -76,7 +75,7 @@ export const store = (s: Session, f: Frame): void => {
   if (t === undefined) return
   const op = loudOpcode(f.opcode)
   t.counters.cmd_set++
-  if (tooBig(s, f, f.value.length)) return
+  if (tooBig(s, f, valueLength(f))) return
   const current = t.ref.store.getLive(t.key, t.now)
   if (op === Opcode.Add) {
     if (f.cas !== 0n) {
@@ -93,10 +92,10 @@ export const store = (s: Session, f: Frame): void => {
   }
   if (!mayWrite(s, f, t, current)) return
   const item = newItem(t, current, {
-    value: own(f.value),
-    flags: f.extras.readUInt32BE(0),
+    value: valueCopy(f),
+    flags: extrasUInt32(f, 0, 0),
     datatype: f.datatype & Datatype.Json,
-    expiry: expiryToMillis(f.extras.readUInt32BE(4), t.now)
+    expiry: expiryToMillis(extrasUInt32(f, 4, 0), t.now)
   })
   stored(s, f, item.cas, commitItem(s, t, item))
 }
@@ -214,8 +213,8 @@ export const flush = (s: Session, f: Frame): void => {
   if (!checkShape(s, f, FLUSH)) return
   const bucket = selectedBucket(s, f)
   if (bucket === undefined) return
-  const now = s.cluster.now()
-  const delay = f.extras.length === 4 ? f.extras.readUInt32BE(0) : 0
+  const now = s.now()
+  const delay = extrasUInt32(f, 0, 0)
   bucket.flush(s.node.id, delay === 0 ? now : expiryToMillis(delay, now))
   s.node.stats.bucket(bucket.name).cmd_flush++
   if (!isQuietOpcode(f.opcode)) s.reply(f, Status.Success)

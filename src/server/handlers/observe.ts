@@ -32,7 +32,7 @@ export const observe = (s: Session, f: Frame): void => {
     return
   }
   const body = f.value
-  const now = s.cluster.now()
+  const now = s.now()
   const parts: Array<Buffer> = []
   let at = 0
   while (at < body.length) {

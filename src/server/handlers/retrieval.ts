@@ -6,7 +6,7 @@
  */
 
 import { Opcode, Status } from "../../internal/protocol/constants.js"
-import type { Frame } from "../../internal/protocol/Frame.js"
+import { extrasUInt32, type Frame } from "../../internal/protocol/Frame.js"
 import { DEFAULT_LOCK_SECONDS, expiryToMillis, isLocked, LOCKED_CAS, MAX_LOCK_SECONDS } from "../Item.js"
 import type { Session } from "../Session.js"
 import {
@@ -72,8 +72,8 @@ export const touch = (s: Session, f: Frame): void => {
   if (!isTouch) t.counters.get_hits++
   const updated = {
     ...item,
-    expiry: expiryToMillis(f.extras.readUInt32BE(0), t.now),
-    cas: t.bucket.nextCas(),
+    expiry: expiryToMillis(extrasUInt32(f, 0, 0), t.now),
+    cas: t.bucket.nextCas(t.now),
     lockedUntil: 0,
     persisted: true,
     revSeqno: item.revSeqno + 1,
@@ -114,10 +114,10 @@ export const getLocked = (s: Session, f: Frame): void => {
     s.fail(f, lockedTmpfailStatus(s), "the document is already locked")
     return
   }
-  const requested = f.extras.length === 4 ? f.extras.readUInt32BE(0) : 0
+  const requested = extrasUInt32(f, 0, 0)
   const seconds = requested === 0 || requested > MAX_LOCK_SECONDS ? DEFAULT_LOCK_SECONDS : requested
   // The lock is not a mutation: it changes only the master's CAS and is not replicated.
-  item.cas = t.bucket.nextCas()
+  item.cas = t.bucket.nextCas(t.now)
   item.lockedUntil = t.now + seconds * 1000
   s.reply(f, Status.Success, {
     extras: flagsExtras(item.flags),

@@ -12,7 +12,7 @@ import type { Session } from "../Session.js"
 import { checkShape } from "./common.js"
 
 const generalStats = (s: Session): Array<[string, string | number]> => {
-  const now = s.cluster.now()
+  const now = s.now()
   const node = s.node
   const stats: Array<[string, string | number]> = [
     ["pid", process.pid],
