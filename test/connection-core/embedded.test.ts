@@ -101,6 +101,19 @@ describe("client against the embedded cluster (Node Iops)", () => {
       expect((yield* cb.upsertMulti(values)).allOk).toBe(true)
       const back = yield* cb.getMulti(Object.keys(values))
       for (let i = 0; i < 300; i++) expect(back.get(`k${i}`)!.value).toBe(i)
+      // A multi-key Effect is a description: run again, it reads again, in full (each
+      // run prepares its own operations and drops them when done).
+      const readAll = cb.getMulti(Object.keys(values))
+      const writeAll = cb.upsertMulti(Object.fromEntries(Object.keys(values).map((k) => [k, -1])))
+      expect([...(yield* readAll).values()].map((r) => r.value)).toEqual(Object.values(values))
+      expect((yield* writeAll).size).toBe(300)
+      expect((yield* cb.replace("k7", 7)).success).toBe(true)
+      const again = yield* readAll
+      expect(again.size).toBe(300)
+      expect(again.get("k7")!.value).toBe(7)
+      expect(again.get("k8")!.value).toBe(-1)
+      expect((yield* writeAll).allOk).toBe(true)
+      expect((yield* cb.get("k7")).value).toBe(-1)
       const stats = yield* cb.stats()
       const items = stats["curr_items"]!
       expect(Object.keys(items).sort()).toEqual(cluster.nodes.map((n) => `127.0.0.1:${n.kv}`).sort())

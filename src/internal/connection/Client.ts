@@ -199,11 +199,22 @@ const makeService = (
     return core.executePublic(op, copyOf(op.route), (effect) => withSpanOf(name, effect))
   }
 
-  /** Prepared multi-key operations, pipelined per node. */
+  /**
+   * Multi-key operations, prepared on each run and pipelined per node. Each run
+   * prepares its own operations because it lets go of them as soon as it has its
+   * results (see `Core.executeMulti`), which an Effect run twice could not do with one
+   * shared array.
+   */
   const many = (
     name: string,
-    prepared: Either.Either<ReadonlyArray<PreparedOp<any, any>>, CouchbaseErrorBase>,
+    prepare: () => Either.Either<ReadonlyArray<PreparedOp<any, any>>, CouchbaseErrorBase>,
     quietBatch = false
+  ): AnyEffect => Effect.suspend(() => manyPrepared(name, prepare(), quietBatch))
+
+  const manyPrepared = (
+    name: string,
+    prepared: Either.Either<ReadonlyArray<PreparedOp<any, any>>, CouchbaseErrorBase>,
+    quietBatch: boolean
   ): AnyEffect => {
     if (Either.isLeft(prepared)) return prepared
     const ops = prepared.right
@@ -279,37 +290,37 @@ const makeService = (
     cluster,
 
     get: (key: unknown, options?: any) => one("get", singles.get!(key, options)),
-    getMulti: (keys: unknown, options?: any) => many("getMulti", prepareGetMulti(keys, options, ctx), true),
+    getMulti: (keys: unknown, options?: any) => many("getMulti", () => prepareGetMulti(keys, options, ctx), true),
     getReplica: (key: unknown, options?: any) => one("getReplica", singles.getReplica!(key, options)),
     getReplicaMulti: (keys: unknown, options?: any) =>
-      many("getReplicaMulti", prepareGetReplicaMulti(keys, options, ctx)),
+      many("getReplicaMulti", () => prepareGetReplicaMulti(keys, options, ctx)),
 
     upsert: (key: unknown, value: unknown, options?: any) => one("upsert", singles.upsert!(key, value, options)),
     upsertMulti: (values: unknown, options?: any) =>
-      many("upsertMulti", prepareStoreMulti("upsert", values, options, ctx)),
+      many("upsertMulti", () => prepareStoreMulti("upsert", values, options, ctx)),
     insert: (key: unknown, value: unknown, options?: any) => one("insert", singles.insert!(key, value, options)),
     insertMulti: (values: unknown, options?: any) =>
-      many("insertMulti", prepareStoreMulti("insert", values, options, ctx)),
+      many("insertMulti", () => prepareStoreMulti("insert", values, options, ctx)),
     replace: (key: unknown, value: unknown, options?: any) => one("replace", singles.replace!(key, value, options)),
     replaceMulti: (values: unknown, options?: any) =>
-      many("replaceMulti", prepareStoreMulti("replace", values, options, ctx)),
+      many("replaceMulti", () => prepareStoreMulti("replace", values, options, ctx)),
     append: (key: unknown, value: unknown, options?: any) => one("append", singles.append!(key, value, options)),
     appendMulti: (values: unknown, options?: any) =>
-      many("appendMulti", prepareConcatMulti("append", values, options, ctx)),
+      many("appendMulti", () => prepareConcatMulti("append", values, options, ctx)),
     prepend: (key: unknown, value: unknown, options?: any) => one("prepend", singles.prepend!(key, value, options)),
     prependMulti: (values: unknown, options?: any) =>
-      many("prependMulti", prepareConcatMulti("prepend", values, options, ctx)),
+      many("prependMulti", () => prepareConcatMulti("prepend", values, options, ctx)),
 
     remove: (key: unknown, options?: any) => one("remove", singles.remove!(key, options)),
-    removeMulti: (keys: unknown, options?: any) => many("removeMulti", prepareRemoveMulti(keys, options, ctx)),
+    removeMulti: (keys: unknown, options?: any) => many("removeMulti", () => prepareRemoveMulti(keys, options, ctx)),
     counter: (key: unknown, options?: any) => one("counter", singles.counter!(key, options)),
-    counterMulti: (keys: unknown, options?: any) => many("counterMulti", prepareCounterMulti(keys, options, ctx)),
+    counterMulti: (keys: unknown, options?: any) => many("counterMulti", () => prepareCounterMulti(keys, options, ctx)),
     touch: (key: unknown, options?: any) => one("touch", singles.touch!(key, options)),
-    touchMulti: (keys: unknown, options?: any) => many("touchMulti", prepareTouchMulti(keys, options, ctx)),
+    touchMulti: (keys: unknown, options?: any) => many("touchMulti", () => prepareTouchMulti(keys, options, ctx)),
     lock: (key: unknown, options?: any) => one("lock", singles.lock!(key, options)),
-    lockMulti: (keys: unknown, options?: any) => many("lockMulti", prepareLockMulti(keys, options, ctx)),
+    lockMulti: (keys: unknown, options?: any) => many("lockMulti", () => prepareLockMulti(keys, options, ctx)),
     unlock: (key: unknown, cas: unknown) => one("unlock", singles.unlock!(key, cas)),
-    unlockMulti: (locks: unknown) => many("unlockMulti", prepareUnlockMulti(locks, ctx)),
+    unlockMulti: (locks: unknown) => many("unlockMulti", () => prepareUnlockMulti(locks, ctx)),
 
     observe: (key: unknown, options?: any): AnyEffect => {
       const prepared = prepareObserve(key, options, ctx)

@@ -440,6 +440,8 @@ export class Core {
    * Runs several keys' operations as one pipelined batch per node. `quiet` gets of
    * two or more keys per node go as quiet gets closed by a NOOP. The outcome is the
    * `MultiResult`, or the first failing key's error carrying every key's result.
+   * `ops` belongs to the run from then on: it is emptied once the results are
+   * assembled (see `MultiRun.release`).
    */
   executeMulti<E>(
     ops: ReadonlyArray<PreparedOp<any, any>>,
@@ -512,7 +514,9 @@ export class Core {
     const outcomes = run.outcomes
     const needsDurability = this.durability !== undefined && ops.some((op) => op.durability !== undefined)
     if (run.deferred.length === 0 && !needsDurability) {
-      return assembleMulti(ops, outcomes as Array<Either.Either<any, any>>) as Effect.Effect<MultiResult<any>, E>
+      const assembled = assembleMulti(ops, outcomes as Array<Either.Either<any, any>>)
+      run.release()
+      return assembled as Effect.Effect<MultiResult<any>, E>
     }
     return Effect.gen(this, function* () {
       yield* Effect.forEach(
@@ -533,7 +537,9 @@ export class Core {
           { concurrency: "unbounded", discard: true }
         )
       }
-      return yield* assembleMulti(ops, outcomes as Array<Either.Either<any, any>>)
+      const assembled = assembleMulti(ops, outcomes as Array<Either.Either<any, any>>)
+      run.release()
+      return yield* assembled
     }) as Effect.Effect<MultiResult<any>, E>
   }
 }
