@@ -45,6 +45,7 @@
  */
 import { Effect, Either, ParseResult, Schema } from "effect"
 import { ValueFormatError } from "./Errors.js"
+import { defaultValueIn, jsonIn, utf8TextIn } from "./internal/defaultDecoding.js"
 import { decodeFailure, malformedKey, toValueFormatError } from "./internal/valueFormatError.js"
 
 /**
@@ -245,10 +246,6 @@ export const resolveFormat = (value: unknown, format: number): number =>
 // The default transcoder (plain functions; they throw ValueFormatError)
 // ---------------------------------------------------------------------------
 
-// `fatal`: invalid UTF-8 is an error, not silently replaced; `ignoreBOM`: a leading
-// U+FEFF is content and must survive a round trip.
-const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
-
 // `String.prototype.isWellFormed` (ES2024) exists on every Node this package supports
 // (it needs zlib.crc32, Node 20.15+), but the configured lib is ES2022.
 const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed()
@@ -274,16 +271,7 @@ const utf8Bytes = (text: string, what: string): Uint8Array => {
   return Buffer.from(text, "utf8")
 }
 
-const utf8Text = (bytes: Uint8Array, what: string): string => {
-  try {
-    return utf8Decoder.decode(bytes)
-  } catch (cause) {
-    throw new ValueFormatError({
-      message: `${what} is not valid UTF-8; read it with noFormat: true to get the raw bytes`,
-      cause
-    })
-  }
-}
+const utf8Text = (bytes: Uint8Array, what: string): string => utf8TextIn(asBuffer(bytes), 0, bytes.length, what)
 
 /**
  * Encodes `value` as compact JSON. Throws a {@link ValueFormatError} for values JSON cannot represent.
@@ -315,17 +303,7 @@ export const encodeJson = (value: unknown): Uint8Array => {
  * @since 0.1.0
  * @category decoding
  */
-export const decodeJson = (bytes: Uint8Array): unknown => {
-  const text = utf8Text(bytes, "the JSON value")
-  try {
-    return JSON.parse(text)
-  } catch (cause) {
-    throw new ValueFormatError({
-      message: `the value is flagged as JSON but is not valid JSON (${bytes.length} bytes); read it with noFormat: true to get the raw bytes`,
-      cause
-    })
-  }
-}
+export const decodeJson = (bytes: Uint8Array): unknown => jsonIn(asBuffer(bytes), 0, bytes.length)
 
 const encodeBytes = (value: unknown): Uint8Array => {
   if (value instanceof Uint8Array) return value
@@ -361,24 +339,8 @@ const defaultEncodeValue = (value: unknown, format: number): readonly [Uint8Arra
   }
 }
 
-const defaultDecodeValue = (bytes: Uint8Array, flags: number): unknown => {
-  switch (kindOfFlags(flags)) {
-    case "json":
-      return decodeJson(bytes)
-    case "bytes":
-      return asBuffer(bytes)
-    case "utf8":
-      return utf8Text(bytes, "the UTF-8 value")
-    default:
-      throw new ValueFormatError({
-        message:
-          (flags >>> 24 === 0x01
-            ? `flags ${hex(flags)} mark a private (language-serialized) value that this client cannot read`
-            : `flags ${hex(flags)} name a format this client does not know`) +
-          "; read it with noFormat: true to get the raw bytes, or supply a transcoder"
-      })
-  }
-}
+const defaultDecodeValue = (bytes: Uint8Array, flags: number): unknown =>
+  defaultValueIn(asBuffer(bytes), 0, bytes.length, kindOfFlags(flags), flags)
 
 /**
  * The transcoder used unless one is configured: keys as UTF-8, values by format as

@@ -25,8 +25,10 @@ import { type ArgumentError, ProtocolError, ValueFormatError } from "../../Error
 import type { MissingResult, OperationResult, ValueResult } from "../../Result.js"
 import { missing } from "../../Result.js"
 import type * as Transcoder from "../../Transcoder.js"
+import { defaultTranscoder, kindOfFlags } from "../../Transcoder.js"
+import { defaultValueIn } from "../defaultDecoding.js"
 import { Datatype, loudOpcode, Status } from "../protocol/constants.js"
-import { extrasUInt32, type Frame, type FrameInit } from "../protocol/Frame.js"
+import { extrasUInt32, type Frame, type FrameInit, valueEnd, valueSource, valueStart } from "../protocol/Frame.js"
 import { decodeFailure, malformedKey, toValueFormatError } from "../valueFormatError.js"
 import { type Durability, encodedKeyProblem } from "./args.js"
 import { type CommonStatusError, type StatusSpec, statusError } from "./status.js"
@@ -212,13 +214,16 @@ export const valueResult = (
     )
   }
   // The transcoder is called directly (Transcoder.decodeValueEither would add an
-  // Either and an options object per value: a multi-get decodes thousands).
-  const bytes = frame.value
+  // Either and an options object per value: a multi-get decodes thousands), and the
+  // default one reads the value where it lies in the input, without a view.
   let value: unknown
-  if (noFormat) value = bytes
+  if (noFormat) value = frame.value
   else {
     try {
-      value = transcoder.decodeValue(bytes, flags)
+      value =
+        transcoder === defaultTranscoder
+          ? defaultValueIn(valueSource(frame), valueStart(frame), valueEnd(frame), kindOfFlags(flags), flags)
+          : transcoder.decodeValue(frame.value, flags)
     } catch (cause) {
       return Either.left(decodeFailure(cause, key, flags))
     }

@@ -155,6 +155,26 @@ export const encodeFrame = (init: FrameInit): Buffer => {
   return buf
 }
 
+/*
+ * 64-bit reads go through a DataView of the buffer the frame was read from: one BigInt
+ * per CAS, where `Buffer.readBigUInt64BE` builds four. Frames are read in arrival
+ * order, so one view serves a whole input chunk; only chunk-sized buffers are kept in
+ * it, so the cache never holds a large value's buffer alive.
+ */
+const VIEW_CACHE_MAX_BYTES = 64 * 1024
+let cachedView: DataView | undefined
+let cachedViewOf: Buffer | undefined
+
+const readUInt64 = (buf: Buffer, at: number): bigint => {
+  if (cachedViewOf === buf) return cachedView!.getBigUint64(at)
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+  if (buf.byteLength <= VIEW_CACHE_MAX_BYTES) {
+    cachedView = view
+    cachedViewOf = buf
+  }
+  return view.getBigUint64(at)
+}
+
 /**
  * A frame as the decoder read it: a position in the bytes read, with every field read
  * from the header when asked for. A decoded frame is one small object: a multi-get's
@@ -200,7 +220,7 @@ class WireFrame implements Frame {
     const buf = this.buf
     const at = this.at + 16
     // Most answers carry a CAS, but a zero one needs no 64-bit read.
-    return get32(buf, at) === 0 && get32(buf, at + 4) === 0 ? 0n : buf.readBigUInt64BE(at)
+    return get32(buf, at) === 0 && get32(buf, at + 4) === 0 ? 0n : readUInt64(buf, at)
   }
 
   /** Where the extras start. */
@@ -281,6 +301,18 @@ export const keyLength = (frame: Frame): number =>
 /** See {@link extrasLength}. */
 export const valueLength = (frame: Frame): number =>
   frame instanceof WireFrame ? frame.end - frame.valueAt : frame.value.length
+
+/**
+ * Where the frame's value lies without a view of it: `source[start, end)`, the
+ * decoder's input for a decoded frame.
+ */
+export const valueSource = (frame: Frame): Buffer => (frame instanceof WireFrame ? frame.buf : frame.value)
+
+/** See {@link valueSource}. */
+export const valueStart = (frame: Frame): number => (frame instanceof WireFrame ? frame.valueAt : 0)
+
+/** See {@link valueSource}. */
+export const valueEnd = (frame: Frame): number => (frame instanceof WireFrame ? frame.end : frame.value.length)
 
 /**
  * A copy of the frame's value that owns its bytes (a server keeps a stored value past
