@@ -26,6 +26,7 @@ import { Driver, type DriverError } from "../driver/Driver.js"
 import { isResponseMagic } from "../protocol/constants.js"
 import type { Frame, FrameInit } from "../protocol/Frame.js"
 import type { ErrorMap } from "./ErrorMap.js"
+import { OpaqueTable } from "./OpaqueTable.js"
 
 /** Why a request ended without its response. */
 export type PipelineFailure = NetworkError | ProtocolError | TimeoutError
@@ -92,7 +93,7 @@ export interface PipelineOptions {
 export class Pipeline {
   private readonly driver: Driver
   /** Single-frame requests in flight, by opaque. */
-  private readonly inFlight = new Map<number, PipelineRequest>()
+  private readonly inFlight = new OpaqueTable<PipelineRequest>()
   /**
    * Multi-frame requests in flight (a pipelined multi-get of a thousand keys would be
    * a thousand map entries): few at a time, found by their opaque range.
@@ -161,7 +162,7 @@ export class Pipeline {
     request.pipeline = this
     request.ended = false
     if (frames === 1) {
-      this.inFlight.set(opaque, request)
+      this.inFlight.add(request)
       const length = request.selfEncodedLength()
       if (length > 0) this.driver.sendSelfEncoding(request, length)
       else this.driver.send(request.build(opaque, 0))
@@ -209,8 +210,8 @@ export class Pipeline {
   /** Whether no request in flight uses an opaque in [opaque, opaque + frames). */
   private isFree(opaque: number, frames: number): boolean {
     for (const r of this.ranges) if (opaque < r.opaque + r.frames && r.opaque < opaque + frames) return false
-    if (frames === 1) return !this.inFlight.has(opaque)
-    for (let i = 0; i < frames; i++) if (this.inFlight.has(opaque + i)) return false
+    if (frames === 1) return this.inFlight.get(opaque) === undefined
+    for (let i = 0; i < frames; i++) if (this.inFlight.get(opaque + i) !== undefined) return false
     return true
   }
 
