@@ -18,8 +18,10 @@
  *
  * Options are kept as strings, unknown ones included, so a string can be parsed,
  * inspected and formatted back without losing anything; their meaning is decided when
- * the connection options are resolved. A `password` option is refused: connection
- * strings end up in logs, so the password travels separately as a `Redacted`.
+ * the connection options are resolved. Secrets are refused: connection strings end up
+ * in logs, so the password travels separately as a `Redacted`, and neither a
+ * `user:password@` part nor an option named like a secret (`password`, `token`, …) is
+ * accepted. Errors quote the string through {@link redact}, never with its secrets.
  *
  * @since 0.1.0
  */
@@ -100,7 +102,51 @@ const HOSTNAME = /^[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?$/
 const SCHEME_PREFIX = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//
 
 const fail = (input: string, why: string): Either.Either<never, ArgumentError> =>
-  Either.left(new ArgumentError({ message: `invalid connection string ${JSON.stringify(input)}: ${why}` }))
+  Either.left(new ArgumentError({ message: `invalid connection string ${JSON.stringify(redact(input))}: ${why}` }))
+
+/** Option names whose values are secrets: quoted nowhere, masked by {@link redact}. */
+const SECRET_OPTION = /pass|pwd|secret|token|credential|auth/i
+
+/** How {@link redact} shows a secret. */
+const MASK = "***"
+
+/**
+ * `input` safe to log or quote in an error: the credentials of a `user:password@`
+ * part and the values of options whose names say they are secrets (`password`,
+ * `pass`, `secret`, `token`, …, also %-escaped) are replaced by `***`. Everything else
+ * is kept, so the string still says where it points. Works on strings that do not
+ * parse, which is when they get quoted.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionString } from "effect-couchbase"
+ *
+ * ConnectionString.redact("couchbase://admin:hunter2@db1/users?password=hunter2&kv_timeout=2")
+ * // "couchbase://***@db1/users?password=***&kv_timeout=2"
+ * ```
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const redact = (input: string): string => {
+  const queryAt = input.indexOf("?")
+  let head = queryAt < 0 ? input : input.slice(0, queryAt)
+  const query = queryAt < 0 ? undefined : input.slice(queryAt + 1)
+  // Everything up to the last "@" before the path is credentials, however it is spelt.
+  const schemeEnd = head.indexOf("://")
+  const authorityStart = schemeEnd < 0 ? 0 : schemeEnd + 3
+  const pathAt = head.indexOf("/", authorityStart)
+  const authorityEnd = pathAt < 0 ? head.length : pathAt
+  const at = head.lastIndexOf("@", authorityEnd - 1)
+  if (at >= authorityStart) head = `${head.slice(0, authorityStart)}${MASK}${head.slice(at)}`
+  if (query === undefined) return head
+  const pairs = query.split("&").map((pair) => {
+    const eq = pair.indexOf("=")
+    const name = eq < 0 ? pair : pair.slice(0, eq)
+    return SECRET_OPTION.test(decodeComponent(name) ?? name) ? `${name}=${MASK}` : pair
+  })
+  return `${head}?${pairs.join("&")}`
+}
 
 const decodeComponent = (text: string): string | undefined => {
   try {
@@ -192,6 +238,12 @@ export const parse = (input: string): Either.Either<ConnectionString, ArgumentEr
   const hostsPart = pathAt < 0 ? rest : rest.slice(0, pathAt)
   const path = pathAt < 0 ? "" : rest.slice(pathAt + 1)
 
+  if (hostsPart.includes("@")) {
+    return fail(
+      input,
+      "credentials (user:password@) do not belong in a connection string (it ends up in logs); pass username, and the password as a Redacted, as options"
+    )
+  }
   const hosts: Array<Host> = []
   for (const spec of hostsPart.split(/[,;]/)) {
     // Empty entries come from trailing or doubled separators; they name nothing.
@@ -221,14 +273,16 @@ export const parse = (input: string): Either.Either<ConnectionString, ArgumentEr
       const rawValue = eq < 0 ? "" : pair.slice(eq + 1)
       const name = decodeComponent(rawName)
       const value = decodeComponent(rawValue)
+      // A secret's value is never quoted, not even in the error that refuses it.
+      const shown = SECRET_OPTION.test(name ?? rawName) ? `${rawName}=${MASK}` : pair
       if (name === undefined || value === undefined)
-        return fail(input, `option ${JSON.stringify(pair)} has a malformed %-escape`)
-      if (name === "") return fail(input, `option ${JSON.stringify(pair)} has no name`)
+        return fail(input, `option ${JSON.stringify(shown)} has a malformed %-escape`)
+      if (name === "") return fail(input, `option ${JSON.stringify(shown)} has no name`)
       if (Object.hasOwn(options, name)) return fail(input, `option "${name}" is given twice`)
-      if (name === "password") {
+      if (SECRET_OPTION.test(name)) {
         return fail(
           input,
-          `do not put the password in the connection string (it ends up in logs); pass it as the password option, as a Redacted`
+          `option "${name}" looks like a secret, and connection strings end up in logs; pass the password as the password option, as a Redacted`
         )
       }
       options[name] = value

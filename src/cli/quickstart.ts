@@ -35,7 +35,7 @@ const target = Effect.gen(function* () {
   if (connstr !== undefined && connstr !== "") {
     const parsed = typeof connstr === "string" ? Either.getOrUndefined(ConnectionString.parse(connstr)) : connstr
     yield* Console.log(
-      `Using the cluster at ${typeof connstr === "string" ? connstr : ConnectionString.format(connstr)}`
+      `Using the cluster at ${ConnectionString.redact(typeof connstr === "string" ? connstr : ConnectionString.format(connstr))}`
     )
     const options: Connection.Options = { ...configured, bucket: configured.bucket ?? parsed?.bucket ?? BUCKET }
     return options
@@ -60,7 +60,13 @@ const target = Effect.gen(function* () {
 const program = Effect.gen(function* () {
   const options = yield* target
   const cb: Connection.Connection.Service = yield* timed(
-    `bootstrap ${options.connectionString}`,
+    `bootstrap ${
+      typeof options.connectionString === "string"
+        ? ConnectionString.redact(options.connectionString)
+        : options.connectionString === undefined
+          ? "localhost"
+          : ConnectionString.format(options.connectionString)
+    }`,
     Connection.make(options)
   )
 

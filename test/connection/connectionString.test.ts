@@ -89,6 +89,52 @@ describe("ConnectionString.parse", () => {
   it("refuses a password in the string, without echoing anything but the string", () => {
     const error = refused("couchbase://h/b?password=hunter2")
     expect(error.message).toContain("Redacted")
+    expect(error.message).not.toContain("hunter2")
+  })
+
+  // Every refusal quotes the input: none may quote a secret in it, whichever part of
+  // the string is wrong and however the secret is written.
+  const SECRET = "S3cr3tXyz"
+  it.each([
+    `couchbase://admin:${SECRET}@h/b`,
+    `couchbase://admin:${SECRET}@h1,h2:11210/b?x=1`,
+    `admin:${SECRET}@h`,
+    `couchbase://h/b?password=${SECRET}`,
+    `couchbase://h/b?pass%77ord=${SECRET}`,
+    `couchbase://h/b?x=1&PASSWORD=${SECRET}&y=2`,
+    `couchbase://h/b?token=${SECRET}&x=%zz`,
+    `couchbase://h/b?password=${SECRET}%zz`,
+    `couchbase://bad host/b?password=${SECRET}`,
+    `couchbase://h:99999/b?secret=${SECRET}`,
+    `xx://h/b?password=${SECRET}`,
+    `couchbase://u:${SECRET}@[::1/b`,
+    `couchbase://h/b#frag?api_token=${SECRET}`,
+    `couchbase://h/a/b?password=${SECRET}`
+  ])("quotes no secret when refusing %s", (input) => {
+    const error = refused(input)
+    expect(error.message).toContain("invalid connection string")
+    expect(error.message).not.toContain(SECRET)
+    expect(String(error)).not.toContain(SECRET)
+    expect(JSON.stringify(error)).not.toContain(SECRET)
+  })
+
+  it("redact masks credentials and secret options and keeps the rest", () => {
+    expect(ConnectionString.redact("couchbase://admin:pw@db1,db2:11210/users?password=pw&kv_timeout=2")).toBe(
+      "couchbase://***@db1,db2:11210/users?password=***&kv_timeout=2"
+    )
+    expect(ConnectionString.redact("db1/b?pass%77ord=pw&sasl_mech_force=PLAIN")).toBe(
+      "db1/b?pass%77ord=***&sasl_mech_force=PLAIN"
+    )
+    expect(ConnectionString.redact("couchbase://db1/b")).toBe("couchbase://db1/b")
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: 6, maxLength: 20 }).filter((s) => /^[A-Za-z0-9]+$/.test(s)),
+        (secret) => {
+          const text = ConnectionString.redact(`couchbase://u:${secret}@h/b?x=1&token=${secret}`)
+          expect(text).toBe("couchbase://***@h/b?x=1&token=***")
+        }
+      )
+    )
   })
 
   it("fails for a non-string input as a typed error", () => {
@@ -132,7 +178,7 @@ describe("ConnectionString.format", () => {
         { nil: undefined }
       ),
       options: fc.dictionary(
-        text.filter((k) => k !== "" && k !== "password" && k !== "__proto__"),
+        text.filter((k) => k !== "" && !/pass|pwd|secret|token|credential|auth/i.test(k) && k !== "__proto__"),
         text,
         { maxKeys: 4 }
       )

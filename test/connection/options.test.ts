@@ -4,6 +4,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Config, ConfigProvider, Duration, Effect, Either, Redacted } from "effect"
 import * as Connection from "../../src/Connection.js"
 import { ArgumentError } from "../../src/Errors.js"
+import * as Iops from "../../src/Iops.js"
 import * as Options from "../../src/internal/connection/options.js"
 import * as Transcoder from "../../src/Transcoder.js"
 
@@ -96,6 +97,17 @@ describe("connection options", () => {
     expect(o.password).toBe(password)
     expect(String(o.password)).not.toContain("secret")
   })
+
+  it.effect("Connection.make refuses credentials in the connection string without quoting them", () =>
+    Effect.gen(function* () {
+      for (const connectionString of ["couchbase://admin:pw-9f3k@h/b", "couchbase://h/b?password=pw-9f3k"]) {
+        const error = yield* Effect.flip(Effect.scoped(Connection.make({ connectionString })))
+        expect(error._tag).toBe("ArgumentError")
+        expect(error.message).toContain("***")
+        expect(`${String(error)} ${JSON.stringify(error)} ${error.stack}`).not.toContain("pw-9f3k")
+      }
+    }).pipe(Effect.provide(Iops.layerNode()))
+  )
 
   it("force SASL PLAIN from the option or sasl_mech_force=PLAIN", () => {
     expect(resolved({ forceSaslPlain: true }).forceSaslPlain).toBe(true)
