@@ -179,6 +179,14 @@ export interface Options<Quiet extends boolean = boolean> {
    */
   readonly maxWaitingOperations?: number | undefined
   /**
+   * The largest value, in bytes once encoded, that a store sends (upsert, insert,
+   * replace, append, prepend and their multi forms). A larger one fails that
+   * operation at once with `TooBigError` and is never sent: the server would refuse
+   * it, and a body of that size only delays every request behind it on the
+   * connection. Default 20 MiB, Couchbase Server's item size limit.
+   */
+  readonly maxValueSize?: number | undefined
+  /**
    * How `couchbases://` connections trust the cluster: `ca` (PEM; replaces the
    * system's CA store), `rejectUnauthorized` (default `true`; `false` accepts any
    * certificate and is for experiments only), `servername` (the name the certificate
@@ -1141,6 +1149,7 @@ export const layerQuiet = (options: Omit<Options, "quiet">): Layer.Layer<QuietCo
  * | `COUCHBASE_DURABILITY_INTERVAL` | `durabilityInterval` |
  * | `COUCHBASE_FORCE_SASL_PLAIN` | `forceSaslPlain` |
  * | `COUCHBASE_MAX_WAITING_OPERATIONS` | `maxWaitingOperations` |
+ * | `COUCHBASE_MAX_VALUE_SIZE` | `maxValueSize` (bytes) |
  *
  * It reads from the current `ConfigProvider` (the environment by default), so a test
  * can supply the same names with `ConfigProvider.fromMap`. For another prefix, nest

@@ -274,12 +274,21 @@ const utf8Bytes = (text: string, what: string): Uint8Array => {
 const utf8Text = (bytes: Uint8Array, what: string): string => utf8TextIn(asBuffer(bytes), 0, bytes.length, what)
 
 /**
- * Encodes `value` as compact JSON. Throws a {@link ValueFormatError} for values JSON cannot represent.
+ * Encodes `value` as compact JSON. Throws a {@link ValueFormatError} for values JSON
+ * cannot represent, and for bytes (a `Uint8Array` or `Buffer`), which JSON would
+ * store as a dump of numbers.
  *
  * @since 0.1.0
  * @category encoding
  */
 export const encodeJson = (value: unknown): Uint8Array => {
+  if (value instanceof Uint8Array) {
+    // JSON.stringify would store a Buffer as {"type":"Buffer","data":[…]}: about twice
+    // its size, and it would read back as that object, not as bytes.
+    throw new ValueFormatError({
+      message: `a ${describe(value)} is bytes, not JSON data (JSON would store its dump, {"type":"Buffer","data":[…]}); store it with FMT_BYTES or FMT_AUTO`
+    })
+  }
   let text: string | undefined
   try {
     text = JSON.stringify(value)

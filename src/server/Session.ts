@@ -16,11 +16,12 @@
  * @internal
  */
 import type { ServerSocket } from "../internal/iops/serverSocket.js"
-import { Datatype, Magic } from "../internal/protocol/constants.js"
+import { Datatype, Magic, Status } from "../internal/protocol/constants.js"
 import { encodedLength, encodeFrame, type Frame, type FrameInit, writeFrame } from "../internal/protocol/Frame.js"
-import { FrameDecoder } from "../internal/protocol/FrameDecoder.js"
+import { DEFAULT_MAX_BODY_LENGTH, FrameDecoder } from "../internal/protocol/FrameDecoder.js"
 import type { ScramServer } from "../internal/sasl/scramServer.js"
 import type { ServerBucket } from "./Bucket.js"
+import { MAX_ITEM_SIZE } from "./Item.js"
 import { execute } from "./KvEngine.js"
 import type { NodeSession, ServerNode } from "./ServerNode.js"
 import type { User, UserDb } from "./Users.js"
@@ -76,6 +77,14 @@ export interface ResponseParts {
 
 let nextSessionId = 1
 
+/** A request whose body was over the frame limit: only its header was kept. */
+class Oversized {
+  constructor(
+    readonly header: Frame,
+    readonly bodyLength: number
+  ) {}
+}
+
 /** `frames` encoded back to back into one buffer of `length` bytes. */
 const encodeAll = (frames: ReadonlyArray<FrameInit>, length: number): Buffer => {
   const buffer = Buffer.allocUnsafe(length)
@@ -101,7 +110,7 @@ export class Session implements NodeSession {
   private out: Array<FrameInit> = []
   private outBytes = 0
   /** Decoded requests not yet executed (the rest of a chunk, while the socket is full). */
-  private backlog: Array<Frame> = []
+  private backlog: Array<Frame | Oversized> = []
   private backlogAt = 0
   private closing = false
   private paused = false
@@ -139,9 +148,15 @@ export class Session implements NodeSession {
   /** Feeds bytes from the client. */
   receive(chunk: Buffer): void {
     if (this.closing || this.node.state !== "running") return
-    const error = this.decoder.feed(chunk, (frame) => {
-      this.backlog.push(frame)
-    })
+    const error = this.decoder.feed(
+      chunk,
+      (frame) => {
+        this.backlog.push(frame)
+      },
+      (header, bodyLength) => {
+        this.backlog.push(new Oversized(header, bodyLength))
+      }
+    )
     if (error !== undefined) {
       // The stream has lost its framing: answer nothing more on it.
       this.backlog = []
@@ -178,7 +193,11 @@ export class Session implements NodeSession {
     this.flush()
   }
 
-  private dispatch(frame: Frame): void {
+  private dispatch(frame: Frame | Oversized): void {
+    if (frame instanceof Oversized) {
+      this.tooBig(frame)
+      return
+    }
     const magic = frame.magic
     if (magic === Magic.ClientRequest || magic === Magic.AltClientRequest) {
       execute(this, frame)
@@ -189,6 +208,25 @@ export class Session implements NodeSession {
     // Anything else is a protocol violation: the stream cannot be trusted any more.
     this.flush()
     this.destroy()
+  }
+
+  /**
+   * Answers a request whose body was over the frame limit (read past, not kept): E2BIG,
+   * as kv_engine does, so that one oversized value fails alone and the requests
+   * pipelined after it on this connection are still served.
+   */
+  private tooBig({ header, bodyLength }: Oversized): void {
+    const magic = header.magic
+    if (magic !== Magic.ClientRequest && magic !== Magic.AltClientRequest) {
+      this.flush()
+      this.destroy()
+      return
+    }
+    this.fail(
+      header,
+      Status.TooBig,
+      `the request body of ${bodyLength} bytes is over the server's ${DEFAULT_MAX_BODY_LENGTH}-byte limit (items are at most ${MAX_ITEM_SIZE} bytes)`
+    )
   }
 
   /** Queues a response to `request`. */

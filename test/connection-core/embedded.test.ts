@@ -13,7 +13,7 @@ import { Iops } from "../../src/Iops.js"
 import { makeClient } from "../../src/internal/connection/Client.js"
 import type { Options } from "../../src/internal/connection/options.js"
 import { makeNodeIops } from "../../src/internal/iops/node.js"
-import { FMT_UTF8 } from "../../src/Transcoder.js"
+import { FMT_BYTES, FMT_UTF8 } from "../../src/Transcoder.js"
 
 const failure = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.map(Effect.exit(effect), (exit) => {
@@ -119,6 +119,47 @@ describe("client against the embedded cluster (Node Iops)", () => {
       expect(Object.keys(items).sort()).toEqual(cluster.nodes.map((n) => `127.0.0.1:${n.kv}`).sort())
       for (const count of Object.values(items)) expect(count).toBeGreaterThan(50)
     })
+  )
+
+  it.scopedLive(
+    "an oversized value fails alone, before the wire or with the server's E2BIG, and the gets around it succeed",
+    () =>
+      Effect.gen(function* () {
+        const cluster = yield* EmbeddedCluster.make({ nodes: 1, replicas: 0 })
+        const strict: Connection.Service = yield* connect(cluster)
+        // This one sends the value, so the server must answer it without dropping the connection.
+        const loose: Connection.Service = yield* connect(cluster, { maxValueSize: 64 * 1024 * 1024 })
+        const keys = Array.from({ length: 100 }, (_, i) => `small-${i}`)
+        yield* Effect.forEach(keys, (k, i) => strict.upsert(k, i), { discard: true })
+        const big = Buffer.alloc(21 * 1024 * 1024, 0x61)
+        const connections = (cb: Connection.Service) =>
+          Effect.map(cb.stats(), (s) => Number(Object.values(s["total_connections"]!)[0]))
+        const before = yield* connections(loose)
+        for (const [cb, says] of [
+          [strict, "it was not sent"],
+          [loose, "larger than the server's item size limit"]
+        ] as const) {
+          const [refused, values] = yield* Effect.all(
+            [
+              Effect.flip(cb.upsert("big", big, { format: FMT_BYTES })),
+              Effect.forEach(keys, (k) => Effect.map(cb.get(k), (r) => r.value), { concurrency: "unbounded" })
+            ],
+            { concurrency: "unbounded" }
+          )
+          expect(refused._tag).toBe("TooBigError")
+          expect(refused.key).toBe("big")
+          expect(refused.message).toContain(says)
+          expect(values).toEqual(keys.map((_, i) => i))
+        }
+        // The node answered E2BIG and kept the connection: nobody reconnected.
+        expect(yield* connections(loose)).toBe(before)
+        expect((yield* failure(loose.get("big")))._tag).toBe("NotFoundError")
+        // The limit applies to appends and to every value of a multi store too.
+        expect((yield* failure(strict.append("small-1", big)))._tag).toBe("TooBigError")
+        const multi = yield* failure(strict.upsertMulti({ a: 1, big }))
+        expect(multi._tag).toBe("TooBigError")
+        expect(multi.key).toBe("big")
+      })
   )
 
   it.scopedLive("counters, locks and unlock", () =>

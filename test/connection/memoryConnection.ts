@@ -141,6 +141,7 @@ const context = (quiet: boolean, transcoder: Transcoder.Transcoder<any>): Ops.Op
   defaultFormat: Transcoder.FMT_JSON,
   quiet,
   now: () => Date.now(),
+  maxValueSize: 20 * 1024 * 1024,
   replicas: 1
 })
 

@@ -87,6 +87,7 @@ describe("assembleMulti", () => {
       defaultFormat: Transcoder.FMT_JSON,
       quiet: false,
       now: () => 0,
+      maxValueSize: 20 * 1024 * 1024,
       replicas: 1
     }
     const respond = (status: number, value?: string) =>

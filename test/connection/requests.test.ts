@@ -122,6 +122,7 @@ describe("prepared operations build their request", () => {
     defaultFormat: Transcoder.FMT_JSON,
     quiet: false,
     now: () => NOW,
+    maxValueSize: 20 * 1024 * 1024,
     replicas: 1
   }
   const json = { json: true }
@@ -223,7 +224,8 @@ describe("a pipelined quiet multi-get", () => {
     transcoder: Transcoder.defaultTranscoder,
     defaultFormat: Transcoder.FMT_JSON,
     quiet: false,
-    now: () => 0
+    now: () => 0,
+    maxValueSize: 20 * 1024 * 1024
   }
   const features = { json: true, xerror: false, selectBucket: false }
 
@@ -273,7 +275,8 @@ describe("a single-key request that encodes itself", () => {
     transcoder: Transcoder.defaultTranscoder,
     defaultFormat: Transcoder.FMT_JSON,
     quiet: false,
-    now: () => 0
+    now: () => 0,
+    maxValueSize: 20 * 1024 * 1024
   }
 
   it("writes exactly the frame it describes, and only a plain get does", () => {

@@ -12,6 +12,7 @@ const ctx = (quiet = false) => ({
   defaultFormat: Transcoder.FMT_JSON,
   quiet,
   now: () => Date.UTC(2024, 0, 1),
+  maxValueSize: 20 * 1024 * 1024,
   replicas: 1
 })
 

@@ -235,6 +235,7 @@ describe("checks that need the connection", () => {
     defaultFormat: Transcoder.FMT_JSON,
     quiet: false,
     now: () => NOW,
+    maxValueSize: 20 * 1024 * 1024,
     replicas
   })
 

@@ -274,6 +274,46 @@ describe("FrameDecoder streaming", () => {
     }
   )
 
+  it.prop(
+    "reads past an oversized body when asked, handing its header over in stream order",
+    [
+      fc.array(frameArb, { maxLength: 4 }),
+      fc.array(frameArb, { maxLength: 4 }),
+      fc.integer({ min: 65, max: 3000 }),
+      fc.array(fc.nat(), { maxLength: 30 })
+    ],
+    ([before, after, bodyLength, cuts]) => {
+      // A request whose 4-byte-key body is over the 64-byte cap; its body is junk that
+      // could look like headers, and must never be parsed.
+      const big = encodeFrame({ opcode: Opcode.Set, opaque: 0xabcd, key: Buffer.from("kkkk") })
+      big.writeUInt32BE(bodyLength, 8)
+      const body = Buffer.alloc(bodyLength - 4, 0x80)
+      const stream = Buffer.concat([...before.map(encodeFrame), big, body, ...after.map(encodeFrame)])
+      const small = (f: FrameInit) => encodedLength(f) - HEADER_LENGTH <= 64
+      const decoder = new FrameDecoder({ maxBodyLength: 64 })
+      const seen: Array<string> = []
+      for (const chunk of splitAt(stream, cuts)) {
+        const error = decoder.feed(
+          chunk,
+          (f) => seen.push(`frame ${f.opaque}`),
+          (header, length) => seen.push(`oversized ${header.opcode} ${header.opaque} ${length}`)
+        )
+        if (error !== undefined) seen.push(`error ${error.reason}`)
+      }
+      const expected = (list: ReadonlyArray<FrameInit>) =>
+        list.map((f) =>
+          small(f)
+            ? `frame ${f.opaque ?? 0}`
+            : `oversized ${f.opcode} ${f.opaque ?? 0} ${encodedLength(f) - HEADER_LENGTH}`
+        )
+      expect(seen).toEqual([...expected(before), `oversized ${Opcode.Set} ${0xabcd} ${bodyLength}`, ...expected(after)])
+      expect(decoder.buffered).toBe(0)
+      // Without the callback an oversized body is still a decode error.
+      const strict = decodeAll([Buffer.concat([big, body])], { maxBodyLength: 64 })
+      expect(strict.error?.reason).toBe("BodyTooLarge")
+    }
+  )
+
   it("yields the same frames when fed one byte at a time", () => {
     const inits: Array<FrameInit> = [
       { opcode: Opcode.Get, key: Buffer.from("hello"), opaque: 1, vbucket: 528 },

@@ -188,6 +188,22 @@ describe("errors", () => {
     expect(bigint.cause).toBeInstanceOf(TypeError)
   })
 
+  it("bytes under JSON are refused, not stored as their dump; FMT_AUTO stores them as bytes", () => {
+    for (const bytes of [Buffer.from("abc"), Uint8Array.of(1, 2, 3)]) {
+      for (const format of [Transcoder.FMT_JSON, Transcoder.FMT_LEGACY_JSON]) {
+        const e = leftOf(Transcoder.encodeValueEither(tc, bytes, format, { key: "blob" }))
+        expect(e.message).toContain("FMT_BYTES")
+        expect(e.message).toContain('{"type":"Buffer"')
+        expect(e.key).toBe("blob")
+      }
+      const auto = Transcoder.encodeValueEither(tc, bytes, Transcoder.FMT_AUTO)
+      expect(Either.isRight(auto) && [Buffer.from(auto.right[0]).toString("hex"), auto.right[1]]).toEqual([
+        Buffer.from(bytes).toString("hex"),
+        Transcoder.FMT_BYTES
+      ])
+    }
+  })
+
   it("strings that are not valid Unicode", () => {
     const e = leftOf(Transcoder.encodeValueEither(tc, "half \uD800 pair", Transcoder.FMT_UTF8))
     expect(e.message).toMatch(/surrogate/)

@@ -65,7 +65,7 @@ import { Core } from "./Core.js"
 import { CallbackRequest, DirectStart, type DirectStarter, NATIVE_TRACER, settled } from "./Direct.js"
 import { endureKeys, observeKeys } from "./Durability.js"
 import type { NodeOwner } from "./NodeConnection.js"
-import { type Options, resolve } from "./options.js"
+import { defaults, type Options, resolve } from "./options.js"
 import { StatsRequest } from "./Requests.js"
 
 /** What `makeClient` can fail with: bad options, or no seed could be bootstrapped from. */
@@ -130,6 +130,7 @@ const makeService = (
     defaultFormat: view.defaultFormat,
     quiet: view.quiet,
     now,
+    maxValueSize: core.settings.maxValueSize ?? defaults.maxValueSize,
     get replicas() {
       return core.replicas
     }
@@ -458,7 +459,8 @@ export const makeClient = <const O extends Options = {}>(
       operationTimeout: millis(resolved.operationTimeout),
       durabilityTimeout: millis(resolved.durabilityTimeout),
       durabilityInterval: millis(resolved.durabilityInterval),
-      memcached: resolved.memcached
+      memcached: resolved.memcached,
+      maxValueSize: resolved.maxValueSize
     })
     yield* Effect.addFinalizer(() => Effect.sync(() => core.close()))
 

@@ -54,6 +54,8 @@ export interface CoreSettings {
   readonly memcached?: boolean | undefined
   /** The least time between two config fetches triggered by NOT_MY_VBUCKET. */
   readonly refreshInterval?: number | undefined
+  /** The largest encoded value a store sends (default the server's 20 MiB item limit). */
+  readonly maxValueSize?: number | undefined
 }
 
 const EMPTY_ROUTER: Router = ketamaRouter([], "couchbase")

@@ -55,6 +55,7 @@ export interface ResolvedOptions {
   readonly durabilityInterval: Duration.Duration
   readonly forceSaslPlain: boolean
   readonly maxWaitingOperations: number
+  readonly maxValueSize: number
   /** Connection-string options this client does not interpret, kept for the I/O layer. */
   readonly extra: Readonly<Record<string, string>>
 }
@@ -68,7 +69,9 @@ export const defaults = {
   configPollInterval: Duration.millis(2500),
   durabilityTimeout: Duration.seconds(5),
   durabilityInterval: Duration.millis(10),
-  maxWaitingOperations: 16_384
+  maxWaitingOperations: 16_384,
+  /** Couchbase Server's item size limit. */
+  maxValueSize: 20 * 1024 * 1024
 } as const
 
 /** Connection-string options this module interprets, with the field each sets. */
@@ -209,7 +212,7 @@ const resolveTls = (
 
 /** A whole number ≥ 1, or the default. */
 const positiveInteger = (
-  name: "maxWaitingOperations",
+  name: "maxWaitingOperations" | "maxValueSize",
   value: number | undefined
 ): Either.Either<number, ArgumentError> =>
   value === undefined
@@ -285,6 +288,7 @@ export const resolve = (options: Options = {}): Either.Either<ResolvedOptions, A
       durabilityInterval: yield* duration("durabilityInterval", options.durabilityInterval),
       forceSaslPlain: options.forceSaslPlain ?? mech !== undefined,
       maxWaitingOperations: yield* positiveInteger("maxWaitingOperations", options.maxWaitingOperations),
+      maxValueSize: yield* positiveInteger("maxValueSize", options.maxValueSize),
       extra
     } satisfies ResolvedOptions
   })
@@ -339,7 +343,8 @@ export const config: Config.Config<Options> = Config.all({
   durabilityTimeout: Config.option(secondsConfig("DURABILITY_TIMEOUT")),
   durabilityInterval: Config.option(secondsConfig("DURABILITY_INTERVAL")),
   forceSaslPlain: Config.option(Config.boolean("FORCE_SASL_PLAIN")),
-  maxWaitingOperations: Config.option(Config.integer("MAX_WAITING_OPERATIONS"))
+  maxWaitingOperations: Config.option(Config.integer("MAX_WAITING_OPERATIONS")),
+  maxValueSize: Config.option(Config.integer("MAX_VALUE_SIZE"))
 }).pipe(
   Config.map((c): Options => {
     const out: { -readonly [K in keyof Options]: Options[K] } = {}
@@ -357,6 +362,7 @@ export const config: Config.Config<Options> = Config.all({
     if (Option.isSome(c.durabilityInterval)) out.durabilityInterval = c.durabilityInterval.value
     if (Option.isSome(c.forceSaslPlain)) out.forceSaslPlain = c.forceSaslPlain.value
     if (Option.isSome(c.maxWaitingOperations)) out.maxWaitingOperations = c.maxWaitingOperations.value
+    if (Option.isSome(c.maxValueSize)) out.maxValueSize = c.maxValueSize.value
     return out
   })
 )

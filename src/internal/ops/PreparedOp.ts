@@ -59,6 +59,8 @@ export interface OpContext {
   readonly quiet: boolean
   /** Wall-clock milliseconds, for expiry times longer than 30 days. */
   readonly now: () => number
+  /** The largest encoded value a store may send (see `Options.maxValueSize`). */
+  readonly maxValueSize: number
   /** The bucket's replica count when known (after bootstrap); checks durability and replica indexes. */
   readonly replicas?: number | undefined
 }

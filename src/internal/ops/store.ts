@@ -13,13 +13,13 @@ import type {
   StoreMultiOptions,
   UpsertOptions
 } from "../../Connection.js"
-import type {
-  ArgumentError,
-  KeyExistsError,
-  NotFoundError,
-  NotStoredError,
+import {
+  type ArgumentError,
+  type KeyExistsError,
+  type NotFoundError,
+  type NotStoredError,
   TooBigError,
-  ValueFormatError
+  type ValueFormatError
 } from "../../Errors.js"
 import type { OperationResult } from "../../Result.js"
 import * as Transcoder from "../../Transcoder.js"
@@ -311,7 +311,18 @@ export class ConcatOp extends KeyOp<OperationResult, NotStoredError | KeyExistsE
   }
 }
 
-type PrepareError = ArgumentError | ValueFormatError
+type PrepareError = ArgumentError | ValueFormatError | TooBigError
+
+/** Refuses a value larger than the connection sends (see `Options.maxValueSize`), before it is queued. */
+const checkSize = (key: string, bytes: Uint8Array, ctx: OpContext): Either.Either<Uint8Array, TooBigError> =>
+  bytes.length <= ctx.maxValueSize
+    ? Either.right(bytes)
+    : Either.left(
+        new TooBigError({
+          key,
+          message: `the value is ${bytes.length} bytes once encoded, over the ${ctx.maxValueSize}-byte limit of this connection (maxValueSize, by default the server's item limit); it was not sent`
+        })
+      )
 
 /** Re-checks durability against the bucket's replica count (known only after bootstrap). */
 const durabilityFor = (op: string, d: Durability, ctx: OpContext): Either.Either<Durability, ArgumentError> =>
@@ -331,6 +342,8 @@ export const prepareStoreCommand = (
   const encoded = Transcoder.encodeValueEither(ctx.transcoder, command.value, format, { key: command.key })
   if (Either.isLeft(encoded)) return fail(encoded)
   const [bytes, flags] = encoded.right
+  const sized = checkSize(command.key, bytes, ctx)
+  if (Either.isLeft(sized)) return fail(sized)
   const checked = durability.right === command.durability ? command : { ...command, durability: durability.right }
   return Either.right(new StoreOp(checked, keyBytes.right, bytes, flags, name))
 }
@@ -347,6 +360,8 @@ export const prepareConcatCommand = (
   if (Either.isLeft(durability)) return fail(durability)
   const encoded = Transcoder.encodeValueEither(ctx.transcoder, command.value, command.format, { key: command.key })
   if (Either.isLeft(encoded)) return fail(encoded)
+  const sized = checkSize(command.key, encoded.right[0], ctx)
+  if (Either.isLeft(sized)) return fail(sized)
   const checked = durability.right === command.durability ? command : { ...command, durability: durability.right }
   return Either.right(new ConcatOp(checked, keyBytes.right, encoded.right[0], name))
 }

@@ -72,6 +72,8 @@ export class FrameDecoder {
   /** Total length of the pending frame once its header is complete, 0 before. */
   private pendingTotal = 0
   private failure: FrameDecodeError | undefined
+  /** Body bytes of an oversized frame still to be read past (see {@link feed}'s `onOversized`). */
+  private skipping = 0
 
   constructor(options: FrameDecoderOptions = {}) {
     this.maxBodyLength = options.maxBodyLength ?? DEFAULT_MAX_BODY_LENGTH
@@ -91,12 +93,25 @@ export class FrameDecoder {
    * Feeds one chunk, calling `onFrame` for every frame it completes, in order. Returns
    * the decode error when the stream turns out to be garbage (frames before it were
    * still delivered); every later call returns the same error and delivers nothing.
+   *
+   * With `onOversized`, a frame whose body is over the cap but whose header is
+   * otherwise sound is not an error: its header and body length are handed to `onOversized` (in stream
+   * order with the frames) and its body is read past and discarded as it arrives,
+   * without buffering it, so that the peer can be answered (E2BIG) and the stream goes
+   * on. The header frame's sections must not be read; only its header fields.
    */
-  feed(chunk: Uint8Array, onFrame: (frame: Frame) => void): FrameDecodeError | undefined {
+  feed(
+    chunk: Uint8Array,
+    onFrame: (frame: Frame) => void,
+    onOversized?: (header: Frame, bodyLength: number) => void
+  ): FrameDecodeError | undefined {
     if (this.failure !== undefined) return this.failure
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
     let offset = 0
-    if (this.pendingLength > 0) {
+    if (this.skipping > 0) {
+      offset = this.skip(buf, 0)
+      if (offset === buf.length) return undefined
+    } else if (this.pendingLength > 0) {
       // Finish the straddling frame with only the bytes it needs, so that the frames
       // after it in this chunk are still sliced from the chunk itself.
       if (this.pendingTotal === 0) {
@@ -104,20 +119,29 @@ export class FrameDecoder {
         if (buf.length < missing) return this.hold(buf)
         const header = Buffer.concat([...this.pending, buf.subarray(0, missing)], HEADER_LENGTH)
         const total = checkHeader(header, 0, this.maxBodyLength)
-        if (typeof total !== "number") return this.fail(total)
-        this.pendingTotal = total
+        if (typeof total !== "number") {
+          if (!this.skippable(total, header, 0, onOversized)) return this.fail(total)
+          this.clearPending()
+          offset = this.skip(buf, missing)
+        } else this.pendingTotal = total
       }
-      const needed = this.pendingTotal - this.pendingLength
-      if (buf.length < needed) return this.hold(buf)
-      this.pending.push(needed === buf.length ? buf : buf.subarray(0, needed))
-      const frame = Buffer.concat(this.pending, this.pendingTotal)
-      this.clearPending()
-      onFrame(readFrameAt(frame, 0))
-      offset = needed
+      if (this.pendingTotal > 0) {
+        const needed = this.pendingTotal - this.pendingLength
+        if (buf.length < needed) return this.hold(buf)
+        this.pending.push(needed === buf.length ? buf : buf.subarray(0, needed))
+        const frame = Buffer.concat(this.pending, this.pendingTotal)
+        this.clearPending()
+        onFrame(readFrameAt(frame, 0))
+        offset = needed
+      }
     }
     while (buf.length - offset >= HEADER_LENGTH) {
       const total = checkHeader(buf, offset, this.maxBodyLength)
-      if (typeof total !== "number") return this.fail(total)
+      if (typeof total !== "number") {
+        if (!this.skippable(total, buf, offset, onOversized)) return this.fail(total)
+        offset = this.skip(buf, offset + HEADER_LENGTH)
+        continue
+      }
       if (buf.length - offset < total) {
         this.pendingTotal = total
         break
@@ -129,9 +153,36 @@ export class FrameDecoder {
     return undefined
   }
 
+  /**
+   * Whether `error` (for the header at `offset`) is an oversized body that can be read
+   * past: then its header goes to `onOversized` and its body length to `skipping`.
+   */
+  private skippable(
+    error: FrameDecodeError,
+    buf: Buffer,
+    offset: number,
+    onOversized: ((header: Frame, bodyLength: number) => void) | undefined
+  ): boolean {
+    if (error.reason !== "BodyTooLarge" || onOversized === undefined) return false
+    // The sections must still fit the declared body, or the header is garbage.
+    const sound = checkHeader(buf, offset, Number.MAX_SAFE_INTEGER)
+    if (typeof sound !== "number") return false
+    this.skipping = sound - HEADER_LENGTH
+    onOversized(readFrameAt(Buffer.from(buf.subarray(offset, offset + HEADER_LENGTH)), 0), this.skipping)
+    return true
+  }
+
+  /** Discards up to `skipping` bytes of `buf` from `offset`; returns the offset after them. */
+  private skip(buf: Buffer, offset: number): number {
+    const n = Math.min(this.skipping, buf.length - offset)
+    this.skipping -= n
+    return offset + n
+  }
+
   /** Drops anything buffered and clears a failure, for reuse on a fresh connection. */
   reset(): void {
     this.clearPending()
+    this.skipping = 0
     this.failure = undefined
   }
 
