@@ -179,6 +179,20 @@ export interface Options<Quiet extends boolean = boolean> {
    */
   readonly maxWaitingOperations?: number | undefined
   /**
+   * How many bytes of requests may wait to be written to one node's connection (when
+   * the node reads slower than the client writes, or stops reading while connected);
+   * beyond that an operation fails at once with `ClientTemporaryFailError`. A request
+   * whose deadline passes while it still waits is taken out and never sent: its
+   * `TimeoutError` has `ambiguous: false`. Default 64 MiB.
+   */
+  readonly maxQueuedBytes?: number | undefined
+  /**
+   * How many requests may wait to be written to one node's connection, as
+   * `maxQueuedBytes` bounds their bytes. Each key of a multi operation is one request,
+   * except a multi-get's, which go as one batch per node. Default 65536.
+   */
+  readonly maxQueuedRequests?: number | undefined
+  /**
    * The largest value, in bytes once encoded, that a store sends (upsert, insert,
    * replace, append, prepend and their multi forms). A larger one fails that
    * operation at once with `TooBigError` and is never sent: the server would refuse
@@ -1150,6 +1164,8 @@ export const layerQuiet = (options: Omit<Options, "quiet">): Layer.Layer<QuietCo
  * | `COUCHBASE_FORCE_SASL_PLAIN` | `forceSaslPlain` |
  * | `COUCHBASE_MAX_WAITING_OPERATIONS` | `maxWaitingOperations` |
  * | `COUCHBASE_MAX_VALUE_SIZE` | `maxValueSize` (bytes) |
+ * | `COUCHBASE_MAX_QUEUED_BYTES` | `maxQueuedBytes` |
+ * | `COUCHBASE_MAX_QUEUED_REQUESTS` | `maxQueuedRequests` |
  *
  * It reads from the current `ConfigProvider` (the environment by default), so a test
  * can supply the same names with `ConfigProvider.fromMap`. For another prefix, nest

@@ -371,6 +371,14 @@ export interface Control {
   readonly stop: (node: number) => Effect.Effect<void, ClusterControlError>
   /** Makes a node accept connections and requests but never answer. */
   readonly hang: (node: number) => Effect.Effect<void, ClusterControlError>
+  /**
+   * Keeps a node's KV connections open but stops reading from them, as a node that is
+   * alive but overwhelmed: requests back up in the network's buffers and then in the
+   * clients' write queues. New connections are not read either.
+   */
+  readonly stall: (node: number) => Effect.Effect<void, ClusterControlError>
+  /** Reads a stalled node's connections again: what was sent meanwhile is executed then. */
+  readonly unstall: (node: number) => Effect.Effect<void, ClusterControlError>
   /** Brings a stopped or hung node back on its ports (its connections are dropped). */
   readonly restart: (node: number) => Effect.Effect<void, ClusterControlError | EmbeddedClusterError>
   /** Marks copies of `key` as persisted; returns how many copies changed. */
@@ -685,6 +693,8 @@ const service = (
     rebalance: (options) => cluster.rebalance(options),
     stop: (node) => cluster.stop(node),
     hang: (node) => cluster.hang(node),
+    stall: (node) => cluster.stall(node, true),
+    unstall: (node) => cluster.stall(node, false),
     restart: (node) =>
       cluster.restart(node).pipe(Effect.mapError((e) => (e._tag === "ListenError" ? listenFailed(e) : e))),
     persist: keyCommand((bucket, key, targets) => setPersisted(bucket, key, targets, true)),

@@ -367,6 +367,21 @@ export class TimeoutError extends CouchbaseErrorBase {
   static override readonly rc: number = 0x17
   static override readonly categories = categories("network", "transient")
   static override readonly defaultMessage = "the operation timed out"
+  /**
+   * Whether the operation may have been applied. `true` (the default) when its request
+   * had reached the network: the node may have executed it, so read the state before
+   * retrying a write that is not idempotent. `false` when the deadline passed before
+   * the request was sent (it was still queued, or waiting for a connection): it was not
+   * applied. The Couchbase SDK 3 family calls these an ambiguous and an unambiguous
+   * timeout.
+   *
+   * @since 0.1.0
+   */
+  declare readonly ambiguous: boolean
+
+  constructor(fields: ErrorFields & { readonly ambiguous?: boolean | undefined } = {}) {
+    super({ ...fields, ambiguous: fields.ambiguous ?? true } as ErrorFields)
+  }
 }
 
 /**

@@ -304,6 +304,11 @@ export class ServerCluster {
     })
   }
 
+  /** Keeps a node's KV connections open but stops reading them, or reads them again. */
+  stall(id: number, on: boolean): Effect.Effect<void, ClusterControlError> {
+    return Effect.map(this.node(id), (node) => node.setReading(!on))
+  }
+
   /**
    * Restarts a node (stopped or hung): existing connections are dropped and the
    * listeners reopen on the same ports.
@@ -312,6 +317,7 @@ export class ServerCluster {
     return Effect.gen(this, function* () {
       const node = yield* this.node(id)
       yield* this.stopListeners(node)
+      node.reading = true
       yield* this.startNode(node, {})
     })
   }

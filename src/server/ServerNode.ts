@@ -27,6 +27,8 @@ export interface NodeSession {
   destroy(): void
   /** Sends a clustermap change notification, when the client asked for them. */
   notifyConfig(): void
+  /** Stops or resumes reading from the connection (see {@link ServerNode.setReading}). */
+  setReading(on: boolean): void
 }
 
 /** A node of the cluster. */
@@ -42,6 +44,8 @@ export class ServerNode implements ConfigNode {
   readonly bucketPorts = new Map<string, number>()
   membership: Membership
   state: RunState = "running"
+  /** False while the node is stalled: its connections stay open but are not read. */
+  reading = true
   readonly sessions = new Set<NodeSession>()
   readonly stats = new NodeStats()
   /** The scope owning the node's listeners (closed by `stop`). */
@@ -62,6 +66,12 @@ export class ServerNode implements ConfigNode {
   /** True when the node is in the cluster map. */
   get inMap(): boolean {
     return this.membership === "active" || this.membership === "ejecting"
+  }
+
+  /** Stops (or resumes) reading from every KV connection of the node, new ones included. */
+  setReading(on: boolean): void {
+    this.reading = on
+    for (const session of this.sessions) session.setReading(on)
   }
 
   /** Closes every KV and HTTP connection of the node. */

@@ -134,9 +134,10 @@ export class Session implements NodeSession {
       if (this.paused && !this.closing) {
         this.paused = false
         this.run()
-        if (!this.paused) socket.resume()
+        if (!this.paused && node.reading) socket.resume()
       }
     })
+    if (!node.reading) socket.pause()
     socket.onClose(() => this.closed())
   }
 
@@ -300,6 +301,13 @@ export class Session implements NodeSession {
     this.closing = true
     this.sasl = undefined
     this.node.sessions.delete(this)
+  }
+
+  /** Stops or resumes reading (a stalled node); output back-pressure keeps its own pause. */
+  setReading(on: boolean): void {
+    if (this.closing) return
+    if (!on) this.socket.pause()
+    else if (!this.paused) this.socket.resume()
   }
 
   /** Resets the HELLO state to `features`. */

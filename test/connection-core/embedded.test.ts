@@ -155,8 +155,8 @@ describe("client against the embedded cluster (Node Iops)", () => {
         expect(yield* connections(loose)).toBe(before)
         expect((yield* failure(loose.get("big")))._tag).toBe("NotFoundError")
         // The limit applies to appends and to every value of a multi store too.
-        expect((yield* failure(strict.append("small-1", big)))._tag).toBe("TooBigError")
-        const multi = yield* failure(strict.upsertMulti({ a: 1, big }))
+        expect((yield* failure(strict.append("small-1", big.toString("latin1"))))._tag).toBe("TooBigError")
+        const multi = yield* failure(strict.upsertMulti({ a: Buffer.from("1"), big }, { format: FMT_BYTES }))
         expect(multi._tag).toBe("TooBigError")
         expect(multi.key).toBe("big")
       })

@@ -4,9 +4,10 @@
  * only when the test says so.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Option, TestClock } from "effect"
+import { Effect, type Either, Exit, Fiber, Option, TestClock } from "effect"
 import type { Connection } from "../../src/Connection.js"
 import * as EmbeddedCluster from "../../src/EmbeddedCluster.js"
+import type { CouchbaseError } from "../../src/Errors.js"
 import { makeNetwork, make as makeSimulatedIops } from "../../src/Iops/Simulated.js"
 import { Iops } from "../../src/Iops.js"
 import { makeClient } from "../../src/internal/connection/Client.js"
@@ -190,6 +191,72 @@ describe("faults on the simulated network (TestClock)", () => {
       for (const value of served) expect(keys).toContain(value)
       expect(new Set(served).size).toBe(10)
     })
+  )
+
+  it.scoped(
+    "a node that stops reading: the write queue stays bounded, and no write that timed out unsent is applied later",
+    () =>
+      Effect.gen(function* () {
+        const QUEUE = 256 * 1024
+        const { cluster, cb } = yield* setup(1, {
+          operationTimeout: "1 second",
+          configPollInterval: 0,
+          maxQueuedBytes: QUEUE
+        })
+        yield* cluster.control.stall(0)
+        // 500 writes of 8 KiB in ten waves 10 ms apart: 4 MiB offered to a node that
+        // reads nothing. The first wave fills the network and the socket; later ones
+        // wait in the write queue, up to its bound.
+        const value = "x".repeat(8 * 1024)
+        const keys = Array.from({ length: 500 }, (_, i) => `w${String(i).padStart(3, "0")}`)
+        const writes: Array<Fiber.RuntimeFiber<Either.Either<unknown, CouchbaseError>>> = []
+        for (let wave = 0; wave < 10; wave++) {
+          for (const key of keys.slice(wave * 50, wave * 50 + 50)) {
+            writes.push(yield* Effect.fork(Effect.either(cb.upsert(key, value, { format: FMT_UTF8 }))))
+          }
+          yield* TestClock.adjust("10 millis")
+        }
+        yield* TestClock.adjust("2 seconds")
+        const outcomes = yield* Effect.forEach(writes, Fiber.join)
+        const tags = outcomes.map((o) =>
+          o._tag === "Right"
+            ? "stored"
+            : o.left._tag === "TimeoutError"
+              ? o.left.ambiguous
+                ? "sent, timed out"
+                : "unsent, timed out"
+              : o.left._tag
+        )
+        const count = (tag: string) => tags.filter((t) => t === tag).length
+        // Past the bound, writes fail at once instead of queuing.
+        expect(count("ClientTemporaryFailError")).toBeGreaterThan(400)
+        expect(count("stored")).toBe(0)
+        // What was accepted is what the queue holds plus the one batch that went to the
+        // socket before it said to wait (the first wave: the queue's worth at most).
+        const accepted = count("sent, timed out") + count("unsent, timed out")
+        expect(accepted).toBe(500 - count("ClientTemporaryFailError"))
+        expect(count("unsent, timed out") * value.length).toBeLessThanOrEqual(QUEUE)
+        expect(count("sent, timed out") * value.length).toBeLessThanOrEqual(QUEUE)
+        expect(count("unsent, timed out")).toBeGreaterThan(0)
+        for (const o of outcomes) {
+          if (o._tag === "Left" && o.left._tag === "TimeoutError" && !o.left.ambiguous) {
+            expect(o.left.message).toContain("it was not sent")
+          }
+        }
+
+        // The node reads again: what it had received runs now, nothing that timed out unsent.
+        yield* cluster.control.unstall(0)
+        yield* TestClock.adjust("100 millis")
+        const present = yield* Effect.forEach(keys, (key) =>
+          Effect.map(Effect.either(cb.get(key)), (r) => r._tag === "Right")
+        )
+        keys.forEach((_, i) => {
+          if (tags[i] !== "sent, timed out") expect(present[i]).toBe(false)
+        })
+        // Those that had reached the network were applied after all: an ambiguous timeout.
+        expect(present.filter(Boolean).length).toBe(count("sent, timed out"))
+        expect((yield* cb.upsert("after", "ok", { format: FMT_UTF8 })).success).toBe(true)
+      })
   )
 
   it.scoped("a rebalance under load: a node joins, another leaves; no operation is lost, every one succeeds", () =>

@@ -65,7 +65,7 @@ const echoRoundTrip = (env: Env, count: number) =>
     const socket = yield* env.connect(framedEcho)
     const sent = requests(count)
     const { driver, frames, closes, framesReceived } = yield* recordingDriver(env.iops, socket)
-    for (const r of sent) expect(driver.send(r)).toBe(true)
+    for (const [i, r] of sent.entries()) expect(driver.send(r)).toBe(i)
     return { driver, frames, closes, sent, all: framesReceived(count) }
   })
 
@@ -129,7 +129,7 @@ for (const layer of layers) {
         expect(error?.message).toContain(`127.0.0.1:${socket.remotePort}`)
         expect(frames).toHaveLength(1) // the valid frame before the garbage
         expect(driver.closed).toBe(true)
-        expect(driver.send({ opcode: Opcode.Noop })).toBe(false)
+        expect(driver.send({ opcode: Opcode.Noop })).toBe(-1)
         expect(closes).toHaveLength(1)
       })
     )

@@ -73,6 +73,9 @@ export interface HandshakeSettings {
   readonly agent: string
   /** Largest response body accepted. */
   readonly maxBodyLength?: number | undefined
+  /** Bounds of each connection's write queue (see `PipelineOptions`). */
+  readonly maxQueuedBytes?: number | undefined
+  readonly maxQueuedRequests?: number | undefined
 }
 
 /** Where a connection attempt stands, read by the bootstrap timeout's message. */
@@ -116,7 +119,7 @@ export const atStep = <E extends CouchbaseErrorBase>(error: E, address: string, 
   const message = error.message.startsWith(`${address}: `)
     ? error.message
     : `${address}: ${step} failed: ${error.message}`
-  return new Ctor({ message, status: error.status, cause: error })
+  return new Ctor({ ...error, message, status: error.status, cause: error })
 }
 
 const statusText = (status: number) => `status 0x${status.toString(16).padStart(2, "0")}`
@@ -345,7 +348,16 @@ export const openNode = (
     const socket = yield* iops
       .connect({ host: address.host, port: address.port, tls: settings.tls === false ? undefined : settings.tls })
       .pipe(Effect.mapError((e) => atStep(e, name, "connect")))
-    const pipeline = new Pipeline(iops, socket, {}, { maxBodyLength: settings.maxBodyLength })
+    const pipeline = new Pipeline(
+      iops,
+      socket,
+      {},
+      {
+        maxBodyLength: settings.maxBodyLength,
+        maxQueuedBytes: settings.maxQueuedBytes,
+        maxQueuedRequests: settings.maxQueuedRequests
+      }
+    )
     const info = yield* handshake(pipeline, settings, progress, deadline).pipe(
       Effect.onExit((exit) => (exit._tag === "Failure" ? Effect.sync(() => pipeline.close()) : Effect.void))
     )

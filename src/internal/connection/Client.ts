@@ -437,6 +437,8 @@ export const makeClient = <const O extends Options = {}>(
       username: resolved.username,
       password: resolved.password,
       forceSaslPlain: resolved.forceSaslPlain,
+      maxQueuedBytes: resolved.maxQueuedBytes,
+      maxQueuedRequests: resolved.maxQueuedRequests,
       // Each connection reports its own id in the agent JSON (servers log it).
       get agent() {
         connections++

@@ -265,6 +265,7 @@ export class NodeConnection {
     if (expired.length === 0) return
     const why = this.lastError === undefined ? "it is still connecting" : `last error: ${this.lastError.message}`
     const error = new TimeoutError({
+      ambiguous: false,
       message: `could not reach ${this.address} before the operation's deadline (${why}); the operation was not sent`
     })
     for (const request of expired) {

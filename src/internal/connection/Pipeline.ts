@@ -20,11 +20,11 @@
  * @internal
  */
 import { Effect } from "effect"
-import { type ClientTemporaryFailError, NetworkError, type ProtocolError, TimeoutError } from "../../Errors.js"
+import { ClientTemporaryFailError, NetworkError, type ProtocolError, TimeoutError } from "../../Errors.js"
 import type { Iops } from "../../Iops.js"
 import { Driver, type DriverError } from "../driver/Driver.js"
 import { isResponseMagic } from "../protocol/constants.js"
-import type { Frame, FrameInit } from "../protocol/Frame.js"
+import { encodedLength, type Frame, type FrameInit } from "../protocol/Frame.js"
 import type { ErrorMap } from "./ErrorMap.js"
 import { OpaqueTable } from "./OpaqueTable.js"
 
@@ -49,6 +49,9 @@ export abstract class PipelineRequest {
   ended = false
   /** The pipeline it was sent on, while it is in flight. */
   pipeline: Pipeline | undefined = undefined
+  /** Where its frames wait in the driver's write queue: the first one's sequence number and how many. */
+  queuedSeq = -1
+  queuedCount = 0
 
   /** The frame with index `index` (0 … frames-1), correlated by `opaque`. */
   abstract build(opaque: number, index: number): FrameInit
@@ -87,11 +90,24 @@ export interface PipelineHandlers {
 export interface PipelineOptions {
   /** Largest response body accepted. */
   readonly maxBodyLength?: number | undefined
+  /**
+   * Bounds of the write queue (requests not yet handed to the socket, as when the node
+   * stops reading): past either, a request fails at once with
+   * `ClientTemporaryFailError`. A request larger than the byte bound alone is still
+   * taken when the queue is empty. Defaults: 64 MiB and 16384 requests.
+   */
+  readonly maxQueuedBytes?: number | undefined
+  readonly maxQueuedRequests?: number | undefined
 }
+
+const DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024
+const DEFAULT_MAX_QUEUED_REQUESTS = 16_384
 
 /** See the module documentation. */
 export class Pipeline {
   private readonly driver: Driver
+  private readonly maxQueuedBytes: number
+  private readonly maxQueuedRequests: number
   /** Single-frame requests in flight, by opaque. */
   private readonly inFlight = new OpaqueTable<PipelineRequest>()
   /**
@@ -123,6 +139,8 @@ export class Pipeline {
       { onFrame: this.onFrame, onTimer: this.onTimer, onClose: this.onDriverClose },
       { maxBodyLength: options.maxBodyLength }
     )
+    this.maxQueuedBytes = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES
+    this.maxQueuedRequests = options.maxQueuedRequests ?? DEFAULT_MAX_QUEUED_REQUESTS
   }
 
   /** `host:port` of the node, for messages. */
@@ -155,25 +173,58 @@ export class Pipeline {
    * already ended (the owner then queues it elsewhere or fails it).
    */
   send(request: PipelineRequest): boolean {
-    if (this.driver.closed) return false
+    const driver = this.driver
+    if (driver.closed) return false
     const frames = request.frames
+    if (driver.queuedItems + frames > this.maxQueuedRequests) return this.refuse(request, "requests")
     const opaque = this.allocate(frames)
     request.opaque = opaque
+    // Building a frame may read the pipeline's features.
     request.pipeline = this
-    request.ended = false
     if (frames === 1) {
-      this.inFlight.add(request)
       const length = request.selfEncodedLength()
-      if (length > 0) this.driver.sendSelfEncoding(request, length)
-      else this.driver.send(request.build(opaque, 0))
+      const init = length > 0 ? undefined : request.build(opaque, 0)
+      if (this.overBytes(length > 0 ? length : encodedLength(init!))) return this.refuse(request, "bytes")
+      request.queuedSeq = init === undefined ? driver.sendSelfEncoding(request, length) : driver.send(init)
+      request.queuedCount = 1
+      this.inFlight.add(request)
     } else {
-      this.ranges.push(request)
       const bytes = request.encodeFrames?.(opaque)
-      if (bytes !== undefined) this.driver.sendBytes(bytes)
-      else for (let i = 0; i < frames; i++) this.driver.send(request.build(opaque + i, i))
+      const inits = bytes === undefined ? Array.from({ length: frames }, (_, i) => request.build(opaque + i, i)) : []
+      const size = bytes?.length ?? inits.reduce((sum, init) => sum + encodedLength(init), 0)
+      if (this.overBytes(size)) return this.refuse(request, "bytes")
+      if (bytes !== undefined) {
+        request.queuedSeq = driver.sendBytes(bytes)
+        request.queuedCount = 1
+      } else {
+        request.queuedSeq = driver.send(inits[0]!)
+        for (let i = 1; i < frames; i++) driver.send(inits[i]!)
+        request.queuedCount = frames
+      }
+      this.ranges.push(request)
     }
+    request.ended = false
     this.count++
     if (request.deadline !== Number.POSITIVE_INFINITY) this.driver.armTimer(request.deadline)
+    return true
+  }
+
+  /** Whether `bytes` more would take the write queue past its bound (an empty queue takes anything). */
+  private overBytes(bytes: number): boolean {
+    const queued = this.driver.queuedBytes
+    return queued > 0 && queued + bytes > this.maxQueuedBytes
+  }
+
+  /** Fails `request` at once because the write queue is full; it is handled (true). */
+  private refuse(request: PipelineRequest, bound: "bytes" | "requests"): true {
+    request.ended = true
+    request.pipeline = undefined
+    const limit = bound === "bytes" ? `${this.maxQueuedBytes} bytes` : `${this.maxQueuedRequests} requests`
+    request.onFailure(
+      new ClientTemporaryFailError({
+        message: `the write queue to ${this.remote} is full (${limit} not yet sent: the node is not reading them fast enough); the operation was not sent, retry later`
+      })
+    )
     return true
   }
 
@@ -259,10 +310,25 @@ export class Pipeline {
     }
     if (next !== Number.POSITIVE_INFINITY) this.driver.armTimer(next)
     if (expired === undefined) return
-    const error = new TimeoutError({
-      message: `no response from ${this.remote} before the operation's deadline; the operation may or may not have been applied`
-    })
-    for (const request of expired) request.onFailure(error)
+    let ambiguous: TimeoutError | undefined
+    let unsent: TimeoutError | undefined
+    for (const request of expired) {
+      // A request still in the write queue is taken out: it is never sent, so never applied.
+      if (request.queuedSeq >= 0 && this.driver.unqueue(request.queuedSeq, request.queuedCount)) {
+        request.onFailure(
+          (unsent ??= new TimeoutError({
+            ambiguous: false,
+            message: `the operation's deadline passed while its request was still queued for ${this.remote} (the node is not reading); it was not sent, so it was not applied`
+          }))
+        )
+      } else {
+        request.onFailure(
+          (ambiguous ??= new TimeoutError({
+            message: `no response from ${this.remote} before the operation's deadline; the operation may or may not have been applied`
+          }))
+        )
+      }
+    }
   }
 
   private readonly onDriverClose = (error: DriverError | undefined): void => {

@@ -33,7 +33,8 @@ export type Outcome = Either.Either<any, any>
 export const withKey = <E extends CouchbaseErrorBase>(error: E, key: string): E => {
   if (error.key !== undefined) return error
   const Ctor = error.constructor as new (fields: ErrorFields) => E
-  return new Ctor({ message: error.message, key, status: error.status, cause: error })
+  // The spread carries the fields particular to a class (a timeout's `ambiguous`).
+  return new Ctor({ ...error, message: error.message, key, status: error.status, cause: error })
 }
 
 /**

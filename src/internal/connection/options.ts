@@ -56,6 +56,8 @@ export interface ResolvedOptions {
   readonly forceSaslPlain: boolean
   readonly maxWaitingOperations: number
   readonly maxValueSize: number
+  readonly maxQueuedBytes: number
+  readonly maxQueuedRequests: number
   /** Connection-string options this client does not interpret, kept for the I/O layer. */
   readonly extra: Readonly<Record<string, string>>
 }
@@ -71,7 +73,11 @@ export const defaults = {
   durabilityInterval: Duration.millis(10),
   maxWaitingOperations: 16_384,
   /** Couchbase Server's item size limit. */
-  maxValueSize: 20 * 1024 * 1024
+  maxValueSize: 20 * 1024 * 1024,
+  /** Room for three items of the largest size. */
+  maxQueuedBytes: 64 * 1024 * 1024,
+  /** A multi operation of this many keys still fits (a quiet multi-get is one request per node). */
+  maxQueuedRequests: 65_536
 } as const
 
 /** Connection-string options this module interprets, with the field each sets. */
@@ -212,7 +218,7 @@ const resolveTls = (
 
 /** A whole number ≥ 1, or the default. */
 const positiveInteger = (
-  name: "maxWaitingOperations" | "maxValueSize",
+  name: "maxWaitingOperations" | "maxValueSize" | "maxQueuedBytes" | "maxQueuedRequests",
   value: number | undefined
 ): Either.Either<number, ArgumentError> =>
   value === undefined
@@ -289,6 +295,8 @@ export const resolve = (options: Options = {}): Either.Either<ResolvedOptions, A
       forceSaslPlain: options.forceSaslPlain ?? mech !== undefined,
       maxWaitingOperations: yield* positiveInteger("maxWaitingOperations", options.maxWaitingOperations),
       maxValueSize: yield* positiveInteger("maxValueSize", options.maxValueSize),
+      maxQueuedBytes: yield* positiveInteger("maxQueuedBytes", options.maxQueuedBytes),
+      maxQueuedRequests: yield* positiveInteger("maxQueuedRequests", options.maxQueuedRequests),
       extra
     } satisfies ResolvedOptions
   })
@@ -344,7 +352,9 @@ export const config: Config.Config<Options> = Config.all({
   durabilityInterval: Config.option(secondsConfig("DURABILITY_INTERVAL")),
   forceSaslPlain: Config.option(Config.boolean("FORCE_SASL_PLAIN")),
   maxWaitingOperations: Config.option(Config.integer("MAX_WAITING_OPERATIONS")),
-  maxValueSize: Config.option(Config.integer("MAX_VALUE_SIZE"))
+  maxValueSize: Config.option(Config.integer("MAX_VALUE_SIZE")),
+  maxQueuedBytes: Config.option(Config.integer("MAX_QUEUED_BYTES")),
+  maxQueuedRequests: Config.option(Config.integer("MAX_QUEUED_REQUESTS"))
 }).pipe(
   Config.map((c): Options => {
     const out: { -readonly [K in keyof Options]: Options[K] } = {}
@@ -363,6 +373,8 @@ export const config: Config.Config<Options> = Config.all({
     if (Option.isSome(c.forceSaslPlain)) out.forceSaslPlain = c.forceSaslPlain.value
     if (Option.isSome(c.maxWaitingOperations)) out.maxWaitingOperations = c.maxWaitingOperations.value
     if (Option.isSome(c.maxValueSize)) out.maxValueSize = c.maxValueSize.value
+    if (Option.isSome(c.maxQueuedBytes)) out.maxQueuedBytes = c.maxQueuedBytes.value
+    if (Option.isSome(c.maxQueuedRequests)) out.maxQueuedRequests = c.maxQueuedRequests.value
     return out
   })
 )

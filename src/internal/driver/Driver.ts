@@ -71,6 +71,9 @@ type Outgoing = FrameInit | Uint8Array | SelfEncoding
 
 const isBytes = (item: Outgoing): item is Uint8Array => item instanceof Uint8Array
 
+/** What a queued item is replaced with when it is taken out ({@link Driver.unqueue}): writes nothing. */
+const NOTHING: Uint8Array = new Uint8Array(0)
+
 const isSelfEncoding = (item: Outgoing): item is SelfEncoding =>
   typeof (item as Partial<SelfEncoding>).encodeInto === "function"
 
@@ -85,6 +88,8 @@ export class Driver {
   private lengths: Array<number> = []
   private head = 0
   private queued = 0
+  /** The sequence number of `queue[0]` (items are numbered from 0 as they are queued). */
+  private seqBase = 0
   private inHandler = false
   private timerAt: number | undefined = undefined
   private done = false
@@ -117,6 +122,27 @@ export class Driver {
     return this.queued
   }
 
+  /** Items queued by `send` and not yet handed to the socket (removed ones included until written past). */
+  get queuedItems(): number {
+    return this.queue.length - this.head
+  }
+
+  /**
+   * Takes `count` items from sequence number `seq` (what the `send` calls returned)
+   * out of the queue, if none of them has been handed to the socket yet: they are
+   * then never written. Returns false, removing nothing, when some already were.
+   */
+  unqueue(seq: number, count: number): boolean {
+    const first = seq - this.seqBase
+    if (this.done || first < this.head || first + count > this.queue.length) return false
+    for (let i = first; i < first + count; i++) {
+      this.queued -= this.lengths[i]!
+      this.lengths[i] = 0
+      this.queue[i] = NOTHING
+    }
+    return true
+  }
+
   /** `host:port` of the peer, for messages. */
   get remote(): string {
     return `${this.socket.remoteHost}:${this.socket.remotePort}`
@@ -127,28 +153,28 @@ export class Driver {
     return now(this.iops)
   }
 
-  /** Queues a frame for the next flush; `false` (and nothing queued) once closed. */
-  send(init: FrameInit): boolean {
-    if (this.done) return false
-    this.enqueue(init, encodedLength(init))
-    return true
+  /**
+   * Queues a frame for the next flush. Returns its sequence number (for
+   * {@link unqueue}), or -1 (and nothing queued) once closed.
+   */
+  send(init: FrameInit): number {
+    if (this.done) return -1
+    return this.enqueue(init, encodedLength(init))
   }
 
   /**
    * Queues a frame of `length` bytes that `item` writes itself when the batch is
    * flushed (its fields must not change until then); `false` once closed.
    */
-  sendSelfEncoding(item: SelfEncoding, length: number): boolean {
-    if (this.done) return false
-    this.enqueue(item, length)
-    return true
+  sendSelfEncoding(item: SelfEncoding, length: number): number {
+    if (this.done) return -1
+    return this.enqueue(item, length)
   }
 
-  /** Queues already-encoded bytes (the caller must not modify them); `false` once closed. */
-  sendBytes(bytes: Uint8Array): boolean {
-    if (this.done) return false
-    if (bytes.length > 0) this.enqueue(bytes, bytes.length)
-    return true
+  /** Queues already-encoded bytes (the caller must not modify them); as {@link send}. */
+  sendBytes(bytes: Uint8Array): number {
+    if (this.done) return -1
+    return this.enqueue(bytes, bytes.length)
   }
 
   /**
@@ -174,12 +200,14 @@ export class Driver {
     this.stop(undefined)
   }
 
-  private enqueue(item: Outgoing, length: number): void {
+  private enqueue(item: Outgoing, length: number): number {
+    const seq = this.seqBase + this.queue.length
     this.queue.push(item)
     this.lengths.push(length)
     this.queued += length
     // Inside a delivery the event is re-armed once at the end.
     if (!this.inHandler) this.rearm()
+    return seq
   }
 
   private rearm(): void {
@@ -256,10 +284,12 @@ export class Driver {
       this.queued -= size
     }
     if (this.head === queue.length) {
+      this.seqBase += queue.length
       this.queue = []
       this.lengths = []
       this.head = 0
     } else if (this.head > 1024 && this.head * 2 > queue.length) {
+      this.seqBase += this.head
       this.queue = queue.slice(this.head)
       this.lengths = lengths.slice(this.head)
       this.head = 0
@@ -321,6 +351,7 @@ export class Driver {
   private stop(error: DriverError | undefined): void {
     if (this.done) return
     this.done = true
+    this.seqBase += this.queue.length
     this.queue = []
     this.lengths = []
     this.head = 0

@@ -35,7 +35,8 @@ export const withMultiContext = <E extends CouchbaseErrorBase>(
   const message =
     suffix !== "" && error.message.endsWith(suffix) ? error.message.slice(0, -suffix.length) : error.message
   const Ctor = error.constructor as new (fields: ErrorFields) => E
-  return new Ctor({ message, key, status: error.status, result, allResults, cause: error.cause })
+  // The spread carries the fields particular to a class (a timeout's `ambiguous`).
+  return new Ctor({ ...error, message, key, status: error.status, result, allResults, cause: error.cause })
 }
 
 /**
