@@ -1,6 +1,8 @@
 /**
  * An in-process Couchbase-compatible cluster, for tests, demos and local development
- * without a Couchbase Server to install. It speaks the binary KV protocol
+ * without a Couchbase Server to install. It is a test server, not a database to keep
+ * data in: everything lives in memory, and it listens on 127.0.0.1 unless told
+ * otherwise (binding another address with the default credentials is refused). It speaks the binary KV protocol
  * (SASL, HELLO, error map, CCCP cluster maps, NOT_MY_VBUCKET, replicas, OBSERVE), the
  * management REST API clients bootstrap from, and hosts the views (capi) port, so the
  * official Couchbase SDKs connect to it as to a real cluster.
@@ -17,7 +19,7 @@
  * - Views out of the box (the built-in view engine on every capi port), and the
  *   `beer-sample` dataset preloaded on request (`buckets: [{ name: "beer-sample", sample: "beer-sample" }]`).
  * - A control handle for topology (failover, add/remove node, rebalance,
- *   stop/hang/restart) and for the copies of single keys (persist, unpersist, cache,
+ *   stop/hang/stall/restart) and for the copies of single keys (persist, unpersist, cache,
  *   endure, purge), as CouchbaseMock offers.
  *
  * @example
@@ -45,7 +47,7 @@
  * @since 0.1.0
  */
 import * as tls from "node:tls"
-import { Context, Data, Effect, Layer, Redacted, type Scope } from "effect"
+import { Context, Data, Duration, Effect, Layer, Option, Redacted, type Scope } from "effect"
 import type { SimulatedNetwork } from "./internal/iops/network.js"
 import type { ListenError } from "./internal/iops/serverSocket.js"
 import type { BucketDocument, BucketType, LoadDocument, ServerBucket } from "./server/Bucket.js"
@@ -258,8 +260,21 @@ export interface Options {
   readonly username?: string | undefined
   /** The administrator's password. Default `password`. */
   readonly password?: Secret | undefined
-  /** Host to bind and to advertise in the cluster map (default `127.0.0.1`). */
+  /**
+   * Host to bind and to advertise in the cluster map (default `127.0.0.1`). An address
+   * other machines can reach needs a password of your own (or
+   * `allowDefaultCredentials: true`): the default `Administrator`/`password` opens
+   * every bucket to anyone who can connect.
+   */
   readonly host?: string | undefined
+  /** Lets a cluster bound beyond loopback keep the default password (see {@link Options.host}). */
+  readonly allowDefaultCredentials?: boolean | undefined
+  /**
+   * A KV connection that has not authenticated within this time is closed, so that
+   * connections that never log in (port scans, stuck or hostile clients) do not pile
+   * up. Default 10 seconds. A memcached bucket's own port needs no login and is exempt.
+   */
+  readonly handshakeTimeout?: Duration.DurationInput | undefined
   /** Ports per node (absent or 0 = any free port). */
   readonly ports?: ReadonlyArray<PortSpec> | undefined
   /**
@@ -401,8 +416,9 @@ export interface Control {
    * Answers the next `times` (default 1) data requests on `key` with `status`
    * instead of running them: a fault for testing clients. The error map describes
    * the reserved test codes 0xfff0–0xfff6 (retry strategies, fetch-config,
-   * conn-state-invalidated); known statuses (ETMPFAIL, EBUSY…) work too. `times: 0`
-   * clears it.
+   * conn-state-invalidated); known statuses (ETMPFAIL, EBUSY…) work too. NOT_MY_VBUCKET
+   * (0x07) on a couchbase bucket comes as a cluster in flux sends it: with the cluster
+   * map in the body, a newer revision each time. `times: 0` clears it.
    */
   readonly injectStatus: (
     key: string,
@@ -486,6 +502,12 @@ const invalid = (message: string) => Effect.fail(new EmbeddedClusterError({ mess
 
 const isCount = (n: number, min: number, max: number): boolean => Number.isInteger(n) && n >= min && n <= max
 
+/** Whether `host` is reachable only from this machine: `localhost`, 127.0.0.0/8 or ::1. */
+const isLoopback = (host: string): boolean => {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, "")
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === "::ffff:127.0.0.1"
+}
+
 const nodeInfo = (node: ServerNode): NodeInfo => ({
   index: node.id,
   host: node.host,
@@ -557,6 +579,22 @@ export const make = (
     const username = options.username ?? "Administrator"
     const password = options.password === undefined ? "password" : reveal(options.password)
     if (username === "") return yield* invalid("the administrator's user name must not be empty")
+    let handshakeTimeoutMillis: number | undefined
+    if (options.handshakeTimeout !== undefined) {
+      const decoded = Duration.decodeUnknown(options.handshakeTimeout)
+      if (Option.isNone(decoded) || !Duration.isFinite(decoded.value) || Duration.toMillis(decoded.value) <= 0) {
+        return yield* invalid(
+          `handshakeTimeout must be a positive, finite duration, got ${String(options.handshakeTimeout)}`
+        )
+      }
+      handshakeTimeoutMillis = Duration.toMillis(decoded.value)
+    }
+    const host = options.host ?? "127.0.0.1"
+    if (options.password === undefined && !isLoopback(host) && options.allowDefaultCredentials !== true) {
+      return yield* invalid(
+        `host ${JSON.stringify(host)} can be reached from other machines, and the default password would open every bucket to them: set password (or allowDefaultCredentials: true). The embedded cluster is a test server.`
+      )
+    }
     const users: Array<UserSpec> = [{ username, password, buckets: "*" }]
     const names = new Set<string>()
     for (const b of bucketOptions) {
@@ -597,7 +635,7 @@ export const make = (
     yield* checkPorts(options.ports ?? [])
     const clock = yield* Effect.clock
     const spec: ClusterSpec = {
-      host: options.host ?? "127.0.0.1",
+      host,
       nodes,
       buckets: bucketOptions.map((b) => ({
         name: b.name,
@@ -609,6 +647,7 @@ export const make = (
       users,
       ports: options.ports ?? [],
       version: SERVER_VERSION,
+      handshakeTimeoutMillis,
       ...(options.tls === undefined ? {} : { tls: options.tls })
     }
     // The clock is captured once: under TestClock, TTLs and locks follow the test's time.

@@ -19,6 +19,8 @@ Runs an embedded Couchbase-compatible cluster in the foreground. When every node
 listens it prints one JSON line (connectionString, username, password, nodes, buckets)
 and serves until SIGINT or SIGTERM.
 
+It is a test server: data lives in memory only, and it listens on 127.0.0.1.
+
 Options:
   --nodes N              number of nodes (default 1)
   --replicas R           replicas of couchbase buckets, 0-3 (default 1 with several nodes)

@@ -80,9 +80,13 @@ export const capiHandler =
     const name = plus < 0 ? first : first.slice(0, plus)
     const bucket = name === "" ? undefined : cluster.bucket(name)
     const user = basicAuth(cluster.users, req)
+    // Without credentials every path answers alike, so bucket names cannot be probed.
+    if (user === undefined) {
+      unauthorized(res, "Authentication required")
+      return
+    }
     if (bucket === undefined) {
-      if (user === undefined) unauthorized(res, "Authentication required")
-      else json(res, 404, { error: "not_found", reason: "missing" })
+      json(res, 404, { error: "not_found", reason: "missing" })
       return
     }
     if (!canAccess(user, bucket.name)) {

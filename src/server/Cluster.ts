@@ -9,7 +9,7 @@
  * @internal
  */
 import { randomUUID } from "node:crypto"
-import { Data, Duration, Effect, ExecutionStrategy, Exit, Scope } from "effect"
+import { Data, Duration, Effect, ExecutionStrategy, Exit, Runtime, Scope } from "effect"
 import { makeContinuum, serverOf } from "../internal/hashing/ketama.js"
 import type { ListenError, ServerSocket } from "../internal/iops/serverSocket.js"
 import { type BucketDocument, type BucketType, type LoadDocument, ServerBucket } from "./Bucket.js"
@@ -63,6 +63,8 @@ export interface ClusterSpec {
   readonly version: string
   /** Also serve KV, capi and management over TLS (`kvSSL`, `capiSSL`, `mgmtSSL`) with this key and certificate. */
   readonly tls?: ServerTlsOptions | undefined
+  /** A KV connection that has not authenticated after this many ms is closed (default 10 s). */
+  readonly handshakeTimeoutMillis?: number | undefined
 }
 
 /** How a rebalance moves the vBuckets (see {@link ServerCluster.rebalance}). */
@@ -122,6 +124,7 @@ export class ServerCluster {
     return Effect.gen(function* () {
       const scope = yield* Effect.scope
       const cluster = new ServerCluster(spec, transports, now, scope)
+      cluster.runtime = yield* Effect.runtime<never>()
       yield* Effect.addFinalizer(() => Effect.sync(() => cluster.configListeners.clear()))
       for (const node of cluster.nodes) yield* cluster.startNode(node, spec.ports[node.id] ?? {})
       return cluster
@@ -184,6 +187,11 @@ export class ServerCluster {
     return () => this.configListeners.delete(listener)
   }
 
+  /** See `SessionCluster.configFlux`. */
+  configFlux(): void {
+    this.changed()
+  }
+
   /** Bumps the revision and tells everyone who listens. */
   private changed(): void {
     this.rev++
@@ -206,6 +214,22 @@ export class ServerCluster {
       { omitDefaultPort: false }
     )
     return bucket.load(docs, (key) => members[serverOf(continuum, key)]?.id ?? members[0]!.id)
+  }
+
+  /** Runs the timers of the sessions (on the cluster's Clock, so TestClock drives them). */
+  private runtime: Runtime.Runtime<never> | undefined = undefined
+
+  /** See `SessionCluster.handshakeTimeoutMillis`. */
+  get handshakeTimeoutMillis(): number {
+    return this.spec.handshakeTimeoutMillis ?? 10_000
+  }
+
+  /** See `SessionCluster.after`. */
+  after(millis: number, f: () => void): () => void {
+    const runtime = this.runtime
+    if (runtime === undefined) return () => {}
+    const cancel = Runtime.runCallback(runtime)(Effect.delay(Effect.sync(f), Duration.millis(millis)))
+    return () => cancel()
   }
 
   // ---- listeners ---------------------------------------------------------------------

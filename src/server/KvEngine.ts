@@ -7,7 +7,7 @@
  */
 
 import { Opcode, Status } from "../internal/protocol/constants.js"
-import type { Frame } from "../internal/protocol/Frame.js"
+import { type Frame, framingExtrasLength } from "../internal/protocol/Frame.js"
 import {
   getClusterConfig,
   getErrorMap,
@@ -86,7 +86,7 @@ const checkFramingExtras = (s: Session, f: Frame): boolean => {
 
 /** Executes one request of `s`, queueing its response(s). */
 export const execute = (s: Session, f: Frame): void => {
-  if (f.framingExtras.length > 0 && !checkFramingExtras(s, f)) return
+  if (framingExtrasLength(f) > 0 && !checkFramingExtras(s, f)) return
   const handler = HANDLERS[f.opcode]
   if (handler === undefined) {
     s.fail(f, Status.UnknownCommand, `unknown command 0x${f.opcode.toString(16).padStart(2, "0")}`)

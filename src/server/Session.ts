@@ -39,6 +39,12 @@ export interface SessionCluster {
   configJson(bucket: ServerBucket | undefined, node: ServerNode): Buffer
   /** The current `(revEpoch, rev)`. */
   revision(): { readonly epoch: number; readonly rev: number }
+  /** Bumps the map's revision without changing the map, as a cluster in flux does. */
+  configFlux(): void
+  /** How long a connection may stay unauthenticated before it is closed. */
+  readonly handshakeTimeoutMillis: number
+  /** Runs `f` after `millis` ms of the server clock; returns the cancel function. */
+  after(millis: number, f: () => void): () => void
 }
 
 /** HELLO features this server acknowledges, and the state they switch on. */
@@ -117,6 +123,8 @@ export class Session implements NodeSession {
   private notifyOpaque = 0
   /** The clock as read for the requests being executed, or -1 (see {@link now}). */
   private clockMs = -1
+  /** Cancels the handshake timer. */
+  private readonly cancelHandshakeTimer: () => void
 
   constructor(
     readonly cluster: SessionCluster,
@@ -139,6 +147,14 @@ export class Session implements NodeSession {
     })
     if (!node.reading) socket.pause()
     socket.onClose(() => this.closed())
+    // A connection that never authenticates (a port scan, a stuck or hostile client)
+    // does not hold its slot for ever. A memcached bucket's own port needs no login.
+    this.cancelHandshakeTimer =
+      boundBucket === undefined
+        ? cluster.after(cluster.handshakeTimeoutMillis, () => {
+            if (this.user === undefined && !this.closing) this.destroy()
+          })
+        : () => {}
   }
 
   /** True when the connection is on its way out (QUIT, garbage, node stop). */
@@ -298,6 +314,7 @@ export class Session implements NodeSession {
   }
 
   private closed(): void {
+    this.cancelHandshakeTimer()
     this.closing = true
     this.sasl = undefined
     this.node.sessions.delete(this)

@@ -6,7 +6,7 @@
  *
  * @internal
  */
-import { randomBytes } from "node:crypto"
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto"
 import { deriveCredentials, type ScramCredentials, type ScramMechanism, sameBytes } from "../internal/sasl/scram.js"
 import { DEFAULT_ITERATIONS } from "../internal/sasl/scramServer.js"
 
@@ -21,6 +21,13 @@ interface Entry {
   readonly password: Buffer
   readonly scram: Map<ScramMechanism, ScramCredentials>
 }
+
+/** A keyed digest of a password: every comparison is of 32 bytes, whatever the passwords' lengths. */
+const DIGEST_KEY = randomBytes(32)
+const passwordDigest = (password: Uint8Array): Buffer => createHmac("sha256", DIGEST_KEY).update(password).digest()
+
+/** What an unknown user's password is compared with: matches no password (random, never a digest of one). */
+const NO_PASSWORD = randomBytes(32)
 
 /** The user database. */
 export class UserDb {
@@ -50,11 +57,17 @@ export class UserDb {
     return this.entries.get(username)?.user
   }
 
-  /** Checks a clear-text password (PLAIN, HTTP Basic); constant time in the password. */
+  /**
+   * Checks a clear-text password (PLAIN, HTTP Basic). The same work is done whether
+   * the user exists or not and whatever the lengths: fixed-size digests of the two
+   * passwords are compared in constant time (an unknown user's against a digest no
+   * password has), so the timing tells neither the length nor whether the user exists.
+   */
   verifyPassword(username: string, password: string): User | undefined {
     const entry = this.entries.get(username)
-    if (entry === undefined) return undefined
-    return sameBytes(entry.password, Buffer.from(password, "utf8")) ? entry.user : undefined
+    const given = passwordDigest(Buffer.from(password, "utf8"))
+    const same = timingSafeEqual(given, entry === undefined ? NO_PASSWORD : passwordDigest(entry.password))
+    return entry !== undefined && same ? entry.user : undefined
   }
 
   /** The SCRAM credentials of `username` for `mechanism`, derived on first use. */

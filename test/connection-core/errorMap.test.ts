@@ -258,3 +258,36 @@ describe("the client follows the node's error map (simulated network, TestClock)
     })
   )
 })
+
+describe("NOT_MY_VBUCKET with a newer map each time (simulated network, TestClock)", () => {
+  const notMyVbuckets = (cb: Connection.Service) =>
+    Effect.map(cb.stats(), (stats) => Number(Object.values(stats["ep_num_not_my_vbuckets"]!)[0]))
+
+  it.scoped("is retried at once the first time, then with backoff, not in a tight loop", () =>
+    Effect.gen(function* () {
+      const { cluster, cb } = yield* setup
+      const before = yield* notMyVbuckets(cb)
+      // A node in flux for longer than the operation's 2.5 s timeout.
+      yield* cluster.control.injectStatus("k", 0x07, { times: 100_000 })
+      const fiber = yield* forkAndAdvance(cb.get("k"), 3000)
+      const error = yield* failureOf(fiber)
+      expect(error._tag).toBe("NotMyVbucketError")
+      expect(error.message).toContain("with a newer cluster map each time")
+      const requests = (yield* notMyVbuckets(cb)) - before
+      // Backoff 1, 2, 4 … 256 ms: 17 requests in 2.5 s, where retrying every newer map
+      // at once never lets the clock move (this test then hangs).
+      expect(requests).toBeGreaterThanOrEqual(8)
+      expect(requests).toBeLessThanOrEqual(20)
+
+      // A short flux is ridden out: the third answer is the document.
+      yield* cluster.control.injectStatus("k", 0x07, { times: 2 })
+      const value = yield* successOf(
+        yield* forkAndAdvance(
+          Effect.map(cb.get("k"), (r) => r.value),
+          50
+        )
+      )
+      expect(value).toBe("v")
+    })
+  )
+})

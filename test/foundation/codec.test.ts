@@ -8,6 +8,7 @@ import {
   extrasLength,
   type Frame,
   type FrameInit,
+  framingExtrasLength,
   keyLatin1,
   keyLength,
   valueLength,
@@ -212,7 +213,8 @@ describe("Frame encode/decode", () => {
           const init: FrameInit = { opcode: Opcode.Set, opaque: 7, framingExtras, key, extras, value }
           const decoded = decodeAll([encodeFrame(init)]).frames[0]!
           for (const frame of [decoded, detachFrame(decoded)]) {
-            expect([extrasLength(frame), keyLength(frame), valueLength(frame)]).toEqual([
+            expect([framingExtrasLength(frame), extrasLength(frame), keyLength(frame), valueLength(frame)]).toEqual([
+              framingExtras.length,
               extras.length,
               key.length,
               value.length

@@ -111,8 +111,29 @@ describe("SASL authentication", () => {
         client.request({ opcode: Opcode.SaslStep, key: Buffer.from("SCRAM-SHA512"), value: Buffer.from("c=biws") })
       )
       expect(step.status).toBe(Status.AuthError)
+      // STAT is for authenticated connections: counters, pid and version are not public.
+      const early = yield* Effect.promise(() => client.request({ opcode: Opcode.Stat }))
+      expect(early.status).toBe(Status.NoAccess)
+      expect(yield* Effect.promise(() => client.authPlain("Administrator", "password"))).toBe(Status.Success)
       const stats = yield* Effect.promise(() => client.stats())
       expect(Number(stats.get("auth_errors"))).toBeGreaterThanOrEqual(4)
+    })
+  )
+
+  it.scoped("a wrong password fails alike whatever its length, for known and unknown users", () =>
+    Effect.gen(function* () {
+      const server = yield* cluster
+      for (const [user, password] of [
+        ["Administrator", "passwor"],
+        ["Administrator", "password!"],
+        ["Administrator", ""],
+        ["Administrator", "x".repeat(1000)],
+        ["nobody", "password"],
+        ["", "password"]
+      ] as const) {
+        const client = yield* rawClient(server.nodes[0]!.kv)
+        expect(yield* Effect.promise(() => client.authPlain(user, password))).toBe(Status.AuthError)
+      }
     })
   )
 })

@@ -162,4 +162,27 @@ describe("the embedded cluster on the simulated network", () => {
       expect(config.nodesExt[0].services.kv).toBe(server.nodes[0]!.kv)
     })
   )
+
+  it.scoped("closes a connection that does not authenticate in time; an authenticated one stays", () =>
+    Effect.gen(function* () {
+      const network = yield* makeNetwork({ seed: 7 })
+      const server = yield* EmbeddedCluster.make({ nodes: 1, tcp: false, network, handshakeTimeout: "3 seconds" })
+      const idle = yield* simClient(network, "127.0.0.1", server.nodes[0]!.kv)
+      const loggedIn = yield* simClient(network, "127.0.0.1", server.nodes[0]!.kv)
+      yield* ready(loggedIn)
+      // Talking without logging in does not count: only authentication does.
+      expect((yield* idle.request({ opcode: Opcode.Noop })).status).toBe(Status.Success)
+      const ended = yield* Effect.fork(idle.untilClosed)
+      yield* TestClock.adjust("2999 millis")
+      expect(ended.unsafePoll()).toBeNull()
+      yield* TestClock.adjust("2 millis")
+      expect((yield* ended.await)._tag).toBe("Success")
+      yield* TestClock.adjust("1 minute")
+      expect((yield* loggedIn.request({ opcode: Opcode.Noop })).status).toBe(Status.Success)
+      expect(
+        (yield* Effect.flip(EmbeddedCluster.make({ nodes: 1, tcp: false, network, handshakeTimeout: "-1 seconds" })))
+          .message
+      ).toContain("handshakeTimeout")
+    })
+  )
 })

@@ -6,8 +6,9 @@
 import * as http from "node:http"
 import * as net from "node:net"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Fiber, TestClock } from "effect"
+import { Effect, Either, Fiber, Redacted, TestClock } from "effect"
 import * as EmbeddedCluster from "../../src/EmbeddedCluster.js"
+import { makeNetwork } from "../../src/Iops/Simulated.js"
 import { vbucketOf } from "../../src/internal/hashing/vbucket.js"
 import { HelloFeature, Magic, Opcode, Status } from "../../src/internal/protocol/constants.js"
 import { type RawClient, rawClient, sessionClient, setExtras } from "./support/rawClient.js"
@@ -389,6 +390,44 @@ describe("capi port", () => {
       const expectedLocal = ["doc-1", "doc-2"].filter((id) => vb(id) % 2 === 0).length
       expect(answered.body.localCount).toBe(expectedLocal)
       expect((yield* fetchJson(`${base}/nope/_design/d`, admin)).status).toBe(404)
+      // Without credentials an existing and a missing bucket answer alike.
+      const existing = yield* fetchJson(`${base}/default/_design/d/_view/v`)
+      const absent = yield* fetchJson(`${base}/nope/_design/d/_view/v`)
+      expect(existing.status).toBe(401)
+      expect(absent).toEqual(existing)
+    })
+  )
+})
+
+describe("binding beyond loopback", () => {
+  it.scoped("needs a password of one's own (or an explicit allowDefaultCredentials)", () =>
+    Effect.gen(function* () {
+      for (const host of ["0.0.0.0", "::", "192.0.2.10", "db.example.com"]) {
+        const error = yield* Effect.flip(EmbeddedCluster.make({ host }))
+        expect(error.message).toContain("test server")
+        expect(error.message).toContain(host)
+      }
+      // Loopback needs nothing; another address works once the password is chosen. (On
+      // the simulated network: tests listen on 127.0.0.1 only.)
+      const network = yield* makeNetwork({ seed: 5 })
+      for (const host of ["127.0.0.1", "localhost", "127.0.0.2", "[::1]"]) {
+        const server = yield* EmbeddedCluster.make({ host, nodes: 1, tcp: false, network })
+        expect(server.nodes[0]!.host).toBe(host)
+      }
+      const chosen = yield* EmbeddedCluster.make({
+        host: "192.0.2.10",
+        password: Redacted.make("a-long-secret"),
+        tcp: false,
+        network
+      })
+      expect(chosen.connectionString).toContain("192.0.2.10")
+      const allowed = yield* EmbeddedCluster.make({
+        host: "192.0.2.11",
+        allowDefaultCredentials: true,
+        tcp: false,
+        network
+      })
+      expect(allowed.connectionString).toContain("192.0.2.11")
     })
   )
 })

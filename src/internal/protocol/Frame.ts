@@ -286,6 +286,10 @@ export const extrasUInt32 = (frame: Frame, index: number, fallback: number): num
   return extras.length >= index + 4 ? get32(extras, index) : fallback
 }
 
+/** The length of a frame's flexible framing extras (0 unless its magic is an alt one), without a view. */
+export const framingExtrasLength = (frame: Frame): number =>
+  frame instanceof WireFrame ? (isAltMagic(frame.magic) ? frame.buf[frame.at + 2]! : 0) : frame.framingExtras.length
+
 /** The lengths of a frame's extras, key and value, read without making views. */
 export const extrasLength = (frame: Frame): number =>
   frame instanceof WireFrame ? frame.buf[frame.at + 4]! : frame.extras.length

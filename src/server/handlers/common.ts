@@ -109,7 +109,11 @@ export const resolveTarget = (
   const key = keyLatin1(f)
   const injected = bucket.takeInjectedStatus(key)
   if (injected !== undefined) {
-    s.fail(f, injected, "injected by the cluster control (injectStatus)")
+    if (injected === Status.NotMyVbucket && bucket.type === "couchbase") {
+      // As a cluster in flux answers: with a newer map each time (same placement).
+      s.cluster.configFlux()
+      notMyVbucket(s, f, bucket)
+    } else s.fail(f, injected, "injected by the cluster control (injectStatus)")
     return undefined
   }
   return {

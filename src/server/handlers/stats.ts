@@ -84,6 +84,12 @@ const vbucketStats = (s: Session): Array<[string, string | number]> | undefined 
 /** STAT. */
 export const stat = (s: Session, f: Frame): void => {
   if (!checkShape(s, f, { extras: [0], key: "optional", value: "optional" })) return
+  // The counters, the process id and the version are for the cluster's users, not for
+  // whoever can open a socket to it (a memcached bucket's own port needs no login).
+  if (s.user === undefined && s.boundBucket === undefined) {
+    s.fail(f, Status.NoAccess, "STAT needs an authenticated connection: authenticate with SASL first")
+    return
+  }
   const group = f.key.toString("utf8")
   const stats = group === "" ? generalStats(s) : group === "vbucket" ? vbucketStats(s) : undefined
   if (stats === undefined) {
