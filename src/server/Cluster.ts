@@ -125,7 +125,12 @@ export class ServerCluster {
       const scope = yield* Effect.scope
       const cluster = new ServerCluster(spec, transports, now, scope)
       cluster.runtime = yield* Effect.runtime<never>()
-      yield* Effect.addFinalizer(() => Effect.sync(() => cluster.configListeners.clear()))
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          cluster.configListeners.clear()
+          for (const cancel of [...cluster.timers]) cancel()
+        })
+      )
       for (const node of cluster.nodes) yield* cluster.startNode(node, spec.ports[node.id] ?? {})
       return cluster
     })
@@ -224,12 +229,28 @@ export class ServerCluster {
     return this.spec.handshakeTimeoutMillis ?? 10_000
   }
 
+  /** Timers running (see {@link after}); the cluster's scope cancels them on close. */
+  private readonly timers = new Set<() => void>()
+
   /** See `SessionCluster.after`. */
   after(millis: number, f: () => void): () => void {
     const runtime = this.runtime
     if (runtime === undefined) return () => {}
-    const cancel = Runtime.runCallback(runtime)(Effect.delay(Effect.sync(f), Duration.millis(millis)))
-    return () => cancel()
+    const timers = this.timers
+    const cancel = (): void => {
+      if (timers.delete(cancel)) interrupt()
+    }
+    const interrupt = Runtime.runCallback(runtime)(
+      Effect.delay(
+        Effect.sync(() => {
+          timers.delete(cancel)
+          f()
+        }),
+        Duration.millis(millis)
+      )
+    )
+    timers.add(cancel)
+    return cancel
   }
 
   // ---- listeners ---------------------------------------------------------------------
