@@ -14,79 +14,7 @@
  */
 import { types } from "node:util"
 import * as vm from "node:vm"
-
-// Installed once per context, before any user code. It keeps private references to
-// JSON and the helpers, so that user code replacing globals only hurts itself.
-const PRELUDE = `"use strict";
-(function (g) {
-  var parse = JSON.parse, stringify = JSON.stringify, defineProperty = Object.defineProperty;
-  var maps = [], reduces = [], out = null;
-  function describe(e) {
-    try { return e instanceof Error ? String(e.message || e.name) : String(e); } catch (_) { return "exception"; }
-  }
-  function emit(key, value) {
-    if (out === null) throw new Error("emit() can only be called by a map function");
-    var s = stringify([key === undefined ? null : key, value === undefined ? null : value]);
-    out.push(s === undefined ? "[null,null]" : s);
-  }
-  function sum(values) { var t = 0; for (var i = 0; i < values.length; i++) t += values[i]; return t; }
-  function log() {}
-  function dateToArray(date) {
-    var d = new Date(date);
-    return [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()];
-  }
-  var B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  function decodeBase64(s) {
-    s = String(s).replace(/[^A-Za-z0-9+/]/g, "");
-    var r = "", bits = 0, acc = 0;
-    for (var i = 0; i < s.length; i++) {
-      acc = (acc << 6) | B64.indexOf(s.charAt(i)); bits += 6;
-      if (bits >= 8) { bits -= 8; r += String.fromCharCode((acc >> bits) & 0xff); }
-    }
-    return r;
-  }
-  function define(list, index, fn) {
-    if (arguments.length !== 3 || typeof fn !== "function") throw new Error("the source is not a single function expression");
-    list[index] = fn;
-  }
-  // Input: [[kind, payload, meta], ...], kind 0 = JSON text, 1 = base64 of a binary value.
-  // Output: [[emits of doc 0], ...], [[index, error], ...], [indexes of invalid JSON]].
-  function map(index) {
-    var fn = maps[index], docs = parse(g.__in), perDoc = [], errors = [], invalid = [];
-    g.__in = "";
-    for (var i = 0; i < docs.length; i++) {
-      var d = docs[i], doc;
-      if (d[0] === 0) {
-        try { doc = parse(d[1]); } catch (_) { invalid.push(i); perDoc.push("[]"); continue; }
-      } else {
-        doc = d[1];
-      }
-      out = [];
-      try { fn(doc, d[2]); perDoc.push("[" + out.join(",") + "]"); }
-      catch (e) { errors.push([i, describe(e)]); perDoc.push("[]"); }
-      out = null;
-    }
-    return "[[" + perDoc.join(",") + "]," + stringify(errors) + "," + stringify(invalid) + "]";
-  }
-  // Input: [keys or null, values, rereduce]. Output: "R" + JSON of the result, or "E" + error.
-  function reduce(index) {
-    var a = parse(g.__in);
-    g.__in = "";
-    try {
-      var r = stringify(reduces[index](a[0], a[1], a[2]));
-      return "R" + (r === undefined ? "null" : r);
-    } catch (e) { return "E" + describe(e); }
-  }
-  var api = Object.freeze({
-    defineMap: function (i, fn) { define.apply(null, [maps].concat(Array.prototype.slice.call(arguments))); },
-    defineReduce: function (i, fn) { define.apply(null, [reduces].concat(Array.prototype.slice.call(arguments))); },
-    map: map,
-    reduce: reduce
-  });
-  defineProperty(g, "__cb", { value: api, writable: false, configurable: false, enumerable: false });
-  defineProperty(g, "__in", { value: "", writable: true, configurable: false, enumerable: false });
-  g.emit = emit; g.sum = sum; g.log = log; g.dateToArray = dateToArray; g.decodeBase64 = decodeBase64;
-})(globalThis);`
+import { PRELUDE } from "./sandboxPrelude.js"
 
 /** A document handed to a map function: JSON text, or the base64 of a binary value. */
 export type MapInput = readonly [kind: 0 | 1, payload: string, meta: MapMeta]
@@ -119,7 +47,33 @@ export interface SandboxFailure {
   readonly timeout: boolean
 }
 
-const failure = (reason: string, timeout = false): SandboxFailure => ({ _tag: "SandboxFailure", reason, timeout })
+/** The failure value of a sandbox call. */
+export const failure = (reason: string, timeout = false): SandboxFailure => ({
+  _tag: "SandboxFailure",
+  reason,
+  timeout
+})
+
+/** A batch of map calls from the prelude's output (`__cb.map`) for `count` documents. */
+export const readMapOutput = (out: string, count: number): MapBatchResult | SandboxFailure => {
+  try {
+    const [emits, errors, invalid] = JSON.parse(out) as [
+      Array<Array<[unknown, unknown]>>,
+      Array<[number, string]>,
+      Array<number>
+    ]
+    if (!Array.isArray(emits) || emits.length !== count) throw new Error("wrong number of results")
+    return { emits, errors, invalid }
+  } catch {
+    return failure("the map sandbox returned malformed output (was a helper replaced?)")
+  }
+}
+
+/** A reduce result's JSON from the prelude's output (`__cb.reduce`). */
+export const readReduceOutput = (out: string): string | SandboxFailure => {
+  if (out.startsWith("R")) return out.slice(1)
+  return failure(out.startsWith("E") ? out.slice(1) : "the reduce sandbox returned malformed output")
+}
 
 /** True for the failure value of the sandbox's methods. */
 export const isSandboxFailure = (u: unknown): u is SandboxFailure =>
@@ -187,18 +141,7 @@ export class Sandbox {
       this.mapScripts.set(index, script)
     }
     const out = this.enter(script, JSON.stringify(docs), timeoutMs)
-    if (isSandboxFailure(out)) return out
-    try {
-      const [perDoc, errors, invalid] = JSON.parse(out) as [
-        Array<Array<[unknown, unknown]>>,
-        Array<[number, string]>,
-        Array<number>
-      ]
-      if (!Array.isArray(perDoc) || perDoc.length !== docs.length) throw new Error("wrong number of results")
-      return { emits: perDoc, errors, invalid }
-    } catch {
-      return failure("the map sandbox returned malformed output (was a helper replaced?)")
-    }
+    return isSandboxFailure(out) ? out : readMapOutput(out, docs.length)
   }
 
   /** Runs reduce number `index`; returns the JSON of its result. */
@@ -209,8 +152,6 @@ export class Sandbox {
       this.reduceScripts.set(index, script)
     }
     const out = this.enter(script, JSON.stringify([keys, values, rereduce]), this.timeoutMs)
-    if (isSandboxFailure(out)) return out
-    if (out.startsWith("R")) return out.slice(1)
-    return failure(out.startsWith("E") ? out.slice(1) : "the reduce sandbox returned malformed output")
+    return isSandboxFailure(out) ? out : readReduceOutput(out)
   }
 }
