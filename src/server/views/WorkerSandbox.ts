@@ -93,7 +93,9 @@ interface Reply {
 export class WorkerSandbox {
   private worker: Worker | undefined = undefined
   /** The call waiting for the worker's answer, if any. */
-  private waiting: { readonly id: number; readonly settle: (reply: string | SandboxFailure) => void } | undefined
+  private waiting:
+    | { readonly id: number; readonly timeoutMs: number; readonly settle: (reply: string | SandboxFailure) => void }
+    | undefined
   private nextId = 1
   /** Calls run one after the other: each waits for the previous one. */
   private queue: Promise<unknown> = Promise.resolve()
@@ -210,7 +212,7 @@ export class WorkerSandbox {
       this.waiting = undefined
       waiting.settle(
         reply.timeout === true
-          ? failure(`timed out after ${this.options.timeoutMs} ms`, true)
+          ? failure(`timed out after ${waiting.timeoutMs} ms`, true)
           : reply.error !== undefined
             ? failure(reply.error)
             : (reply.out ?? "")
@@ -264,6 +266,7 @@ export class WorkerSandbox {
       timer.unref()
       this.waiting = {
         id,
+        timeoutMs,
         settle: (reply) => {
           clearTimeout(timer)
           resolve(reply)
