@@ -462,6 +462,7 @@ describe("the map/reduce runtime", () => {
         map: "function (doc, meta) { if (doc.n % 10 === 0) throw new Error('no ' + doc.n); emit(meta.id, null) }"
       },
       loops: { map: "function (doc, meta) { if (doc.n === 7) { while (true) {} } emit(meta.id, null) }" },
+      loopsOften: { map: "function (doc, meta) { if (doc.n < 40) { while (true) {} } emit(meta.id, null) }" },
       escape: {
         map: "function (doc, meta) { if (meta.id !== 'n000') return; var p; try { p = this.constructor.constructor('return typeof process')() } catch (e) { p = 'blocked' } emit([typeof process, typeof require, p], null) }"
       }
@@ -540,6 +541,16 @@ describe("the map/reduce runtime", () => {
     expect(res.debug_info.local.first_map_errors).toEqual([{ id: "n007", reason: "timed out after 200 ms" }])
   })
 
+  it("a map function that loops on many documents costs a few time limits, then the build stops mapping", async () => {
+    const res = (await q("loopsOften", { debug: true })).json
+    const reasons: Array<string> = res.debug_info.local.first_map_errors.map((e: { reason: string }) => e.reason)
+    // Three culprits found document by document, then nothing more is mapped: the
+    // build took a handful of 200 ms limits instead of one per looping document.
+    expect(reasons.slice(0, 3)).toEqual(["timed out after 200 ms", "timed out after 200 ms", "timed out after 200 ms"])
+    expect(reasons[3]).toBe("not mapped: the map function hit its time limit on 3 documents")
+    expect(res.total_rows).toBe(0)
+  })
+
   it("hostile design documents are refused without hanging the host", async () => {
     const hostile = [
       "function () {}, (function () { throw new Proxy({}, { getOwnPropertyDescriptor: function () { while (true) {} } }) })()",
@@ -554,6 +565,25 @@ describe("the map/reduce runtime", () => {
       expect(res.status, map).toBe(400)
       expect(res.json.error).toBe("invalid_design_document")
     }
+  })
+
+  it("the definitions of a design document share one time limit", async () => {
+    // Each function spends 80 ms at definition: alone each fits the 200 ms limit, three
+    // of them do not.
+    const slow =
+      "(function () { var t = Date.now(); while (Date.now() - t < 80) {} })() || function (doc) { emit(null) }"
+    const res = await request(srv, "/default/_design/slow", {
+      method: "PUT",
+      body: JSON.stringify({ views: { a: { map: slow }, b: { map: slow }, c: { map: slow } } })
+    })
+    expect(res.status).toBe(400)
+    expect(res.json.error).toBe("invalid_design_document")
+    expect(res.json.reason).toContain("took longer than 200 ms to compile")
+    const one = await request(srv, "/default/_design/slow", {
+      method: "PUT",
+      body: JSON.stringify({ views: { a: { map: slow } } })
+    })
+    expect(one.status).toBe(201)
   })
 
   it("user code cannot reach the host", async () => {

@@ -71,6 +71,14 @@ export const compileDesignDocument = (
     return invalid("`views` field must be a JSON object")
   }
   const sandbox = new Sandbox(id, options.timeoutMs)
+  // One time limit for all the document's definitions, not one per function: six views
+  // that each spend just under the limit at definition time held a PUT for 30 s.
+  const deadline = performance.now() + options.timeoutMs
+  const left = () => Math.max(1, Math.floor(deadline - performance.now()))
+  const overtime = (name: string) =>
+    invalid(
+      `the functions of the design document took longer than ${options.timeoutMs} ms to compile (at the view \`${name}\`)`
+    )
   const views = new Map<string, CompiledView>()
   let reduceCount = 0
   for (const [name, def] of Object.entries(viewsField as Record<string, unknown>)) {
@@ -80,8 +88,9 @@ export const compileDesignDocument = (
     const { map, reduce } = def as { map?: unknown; reduce?: unknown }
     if (typeof map !== "string") return invalid(`view \`${name}\` must have a \`map\` field of type string`)
     const mapIndex = views.size
-    const mapError = sandbox.defineMap(mapIndex, map)
+    const mapError = sandbox.defineMap(mapIndex, map, left())
     if (isSandboxFailure(mapError)) {
+      if (mapError.timeout) return overtime(name)
       return invalid(`Syntax error in the map function of the view \`${name}\`: ${mapError.reason}`)
     }
     let spec: ReduceSpec | undefined
@@ -93,8 +102,9 @@ export const compileDesignDocument = (
         spec = { _tag: "builtin", name: trimmed as BuiltinReduce }
       } else {
         const index = reduceCount++
-        const reduceError = sandbox.defineReduce(index, reduce)
+        const reduceError = sandbox.defineReduce(index, reduce, left())
         if (isSandboxFailure(reduceError)) {
+          if (reduceError.timeout) return overtime(name)
           return invalid(`Syntax error in the reduce function of the view \`${name}\`: ${reduceError.reason}`)
         }
         spec = { _tag: "js", index }

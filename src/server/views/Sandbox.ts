@@ -122,14 +122,14 @@ export class Sandbox {
   }
 
   /** Compiles a map function (`function (doc, meta) {…}`) as map number `index`. */
-  defineMap(index: number, source: string): SandboxFailure | undefined {
-    const out = this.enter(`__cb.defineMap(${index}, (${source}\n))`, undefined, this.timeoutMs)
+  defineMap(index: number, source: string, timeoutMs = this.timeoutMs): SandboxFailure | undefined {
+    const out = this.enter(`__cb.defineMap(${index}, (${source}\n))`, undefined, timeoutMs)
     return isSandboxFailure(out) ? out : undefined
   }
 
   /** Compiles a reduce function (`function (keys, values, rereduce) {…}`) as reduce number `index`. */
-  defineReduce(index: number, source: string): SandboxFailure | undefined {
-    const out = this.enter(`__cb.defineReduce(${index}, (${source}\n))`, undefined, this.timeoutMs)
+  defineReduce(index: number, source: string, timeoutMs = this.timeoutMs): SandboxFailure | undefined {
+    const out = this.enter(`__cb.defineReduce(${index}, (${source}\n))`, undefined, timeoutMs)
     return isSandboxFailure(out) ? out : undefined
   }
 
