@@ -74,7 +74,14 @@ import type { Membership, RunState, ServerNode } from "./server/ServerNode.js"
 import { simulatedTransport } from "./server/transport/simulated.js"
 import type { ServerTlsOptions, ServerTransport } from "./server/transport/Transport.js"
 import { tcpTransport } from "./server/transport/tcp.js"
-import { handleViewRequest, installDesignDocuments, loadBeerSample, type SampleDataset } from "./server/views/index.js"
+import {
+  closeViewEngine,
+  handleViewRequest,
+  installDesignDocuments,
+  loadBeerSample,
+  type SampleDataset,
+  viewEngineFor
+} from "./server/views/index.js"
 
 export type {
   /**
@@ -275,6 +282,12 @@ export interface Options {
    * up. Default 10 seconds. A memcached bucket's own port needs no login and is exempt.
    */
   readonly handshakeTimeout?: Duration.DurationInput | undefined
+  /**
+   * The time limit of design-document JavaScript, per call: a design document's
+   * definitions together, a batch of map calls, a reduce. Past it the view's worker
+   * thread is stopped (and replaced), never the server. Default 5 seconds.
+   */
+  readonly viewTimeout?: Duration.DurationInput | undefined
   /** Ports per node (absent or 0 = any free port). */
   readonly ports?: ReadonlyArray<PortSpec> | undefined
   /**
@@ -589,6 +602,14 @@ export const make = (
       }
       handshakeTimeoutMillis = Duration.toMillis(decoded.value)
     }
+    let viewTimeoutMillis: number | undefined
+    if (options.viewTimeout !== undefined) {
+      const decoded = Duration.decodeUnknown(options.viewTimeout)
+      if (Option.isNone(decoded) || !Duration.isFinite(decoded.value) || Duration.toMillis(decoded.value) <= 0) {
+        return yield* invalid(`viewTimeout must be a positive, finite duration, got ${String(options.viewTimeout)}`)
+      }
+      viewTimeoutMillis = Duration.toMillis(decoded.value)
+    }
     const host = options.host ?? "127.0.0.1"
     if (options.password === undefined && !isLoopback(host) && options.allowDefaultCredentials !== true) {
       return yield* invalid(
@@ -655,6 +676,12 @@ export const make = (
       Effect.mapError(listenFailed)
     )
     cluster.viewHandler = couchbaseBucketsOnly(options.viewHandler ?? handleViewRequest)
+    // The engines are made here, with the cluster's limits, before anything uses them.
+    for (const b of bucketOptions) viewEngineFor(cluster.bucket(b.name)!, { timeoutMs: viewTimeoutMillis })
+    // Each design document has a worker thread: they end with the cluster.
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(() => Promise.all(bucketOptions.map((b) => closeViewEngine(cluster.bucket(b.name)!))))
+    )
     for (const b of bucketOptions) {
       if (b.sample !== undefined) yield* loadSample(cluster, cluster.bucket(b.name)!, b.sample)
     }
@@ -678,11 +705,11 @@ const loadSample = (
   bucket: ServerBucket,
   sample: SampleName
 ): Effect.Effect<void, EmbeddedClusterError> =>
-  Effect.try({
-    try: () => {
+  Effect.tryPromise({
+    try: async () => {
       const dataset = SAMPLES[sample]()
       cluster.load(bucket, dataset.documents)
-      installDesignDocuments(bucket, dataset)
+      await installDesignDocuments(bucket, dataset)
     },
     catch: (cause) =>
       new EmbeddedClusterError({

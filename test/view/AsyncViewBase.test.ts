@@ -11,7 +11,7 @@ let runtime: ManagedRuntime.ManagedRuntime<View.View, never>
 let service: View.View.Service
 
 beforeAll(async () => {
-  server = await startCapi("beer-sample", beerBucket())
+  server = await startCapi("beer-sample", await beerBucket())
   // Callback integrators get the service from a runtime they own, as here.
   runtime = ManagedRuntime.make(
     View.layer({

@@ -57,7 +57,7 @@ const live = (name: string, body: () => Effect.Effect<void, unknown, any>, timeo
 const failure = <E>(e: Effect.Effect<unknown, E, any>) => Effect.flip(e)
 
 beforeAll(async () => {
-  bucket = beerBucket()
+  bucket = await beerBucket()
   server = await startCapi("beer-sample", bucket)
 })
 afterAll(() => server.close())
@@ -304,11 +304,13 @@ describe("View.query", () => {
   live("in-body errors: ViewEngineError unless on_error is continue, then surfaced", () =>
     Effect.gen(function* () {
       const engine = viewEngineFor(bucket)
-      engine.putDesignDocument("_design/broken", {
-        views: {
-          sums: { map: "function (doc) { if (doc.type === 'brewery') emit(doc.country, doc.name) }", reduce: "_sum" }
-        }
-      })
+      yield* Effect.promise(() =>
+        engine.putDesignDocument("_design/broken", {
+          views: {
+            sums: { map: "function (doc) { if (doc.type === 'brewery') emit(doc.country, doc.name) }", reduce: "_sum" }
+          }
+        })
+      )
       const view = yield* makeView()
       const stopped = yield* failure(view.queryCollect("broken", "sums", { group: true }))
       expect(stopped._tag).toBe("ViewEngineError")
@@ -354,9 +356,11 @@ describe("View.query", () => {
 
   live("useDevmode queries the dev_ design document", () =>
     Effect.gen(function* () {
-      viewEngineFor(bucket).putDesignDocument("_design/dev_beer", {
-        views: { ids: { map: "function (doc, meta) { if (doc.type === 'brewery') emit(meta.id, 1) }" } }
-      })
+      yield* Effect.promise(() =>
+        viewEngineFor(bucket).putDesignDocument("_design/dev_beer", {
+          views: { ids: { map: "function (doc, meta) { if (doc.type === 'brewery') emit(meta.id, 1) }" } }
+        })
+      )
       const view = yield* makeView()
       const before = server.requests.length
       const dev = yield* view.queryCollect("beer", "ids", { useDevmode: true, limit: 2 })

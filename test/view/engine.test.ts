@@ -15,7 +15,7 @@ const view = (name: string, params: Record<string, unknown> = {}) =>
   request(server, `/beer-sample/_design/beer/_view/${name}${Object.keys(params).length ? qs(params) : ""}`)
 
 beforeAll(async () => {
-  server = await startCapi("beer-sample", beerBucket())
+  server = await startCapi("beer-sample", await beerBucket())
 })
 afterAll(() => server.close())
 
@@ -565,6 +565,34 @@ describe("the map/reduce runtime", () => {
       expect(res.status, map).toBe(400)
       expect(res.json.error).toBe("invalid_design_document")
     }
+  })
+
+  it("bounds the views of a design document and the design documents of a bucket", async () => {
+    const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`v${i}`, { map: "function (doc) {}" }]))
+    const tooMany = await request(srv, "/default/_design/wide", {
+      method: "PUT",
+      body: JSON.stringify({ views: many })
+    })
+    expect(tooMany.status).toBe(400)
+    expect(tooMany.json.reason).toContain("at most 64 views")
+    const stored: Array<string> = []
+    let refused: { status: number; json: any } | undefined
+    for (let i = 0; i < 70 && refused === undefined; i++) {
+      const res = await request(srv, `/default/_design/d${i}`, { method: "PUT", body: JSON.stringify({ views: {} }) })
+      if (res.status === 201) stored.push(`d${i}`)
+      else refused = res
+    }
+    expect(refused?.status).toBe(400)
+    expect(refused?.json.reason).toContain("already has 64 design documents")
+    // Replacing one is still allowed; deleting one makes room.
+    expect(
+      (await request(srv, "/default/_design/d0", { method: "PUT", body: JSON.stringify({ views: {} }) })).status
+    ).toBe(201)
+    for (const name of stored) await request(srv, `/default/_design/${name}`, { method: "DELETE" })
+    expect(
+      (await request(srv, "/default/_design/after", { method: "PUT", body: JSON.stringify({ views: {} }) })).status
+    ).toBe(201)
+    await request(srv, "/default/_design/after", { method: "DELETE" })
   })
 
   it("the definitions of a design document share one time limit", async () => {

@@ -48,7 +48,7 @@ export class MemoryBucket implements ViewSource {
 }
 
 /** A bucket holding beer-sample, with the `beer` design document. */
-export const beerBucket = (options?: ViewEngineOptions): MemoryBucket => {
+export const beerBucket = async (options?: ViewEngineOptions): Promise<MemoryBucket> => {
   const bucket = new MemoryBucket()
   const sample = loadBeerSample()
   let cas = 1n
@@ -62,7 +62,7 @@ export const beerBucket = (options?: ViewEngineOptions): MemoryBucket => {
       datatype: doc.datatype
     })
   }
-  installDesignDocuments(bucket, sample, options)
+  await installDesignDocuments(bucket, sample, options)
   return bucket
 }
 

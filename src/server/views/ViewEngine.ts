@@ -31,13 +31,16 @@ export interface ViewEngineOptions {
 /** A successful query: the response body, produced as the client reads it. */
 export interface ViewQueryResponse {
   readonly args: QueryArgs
-  readonly body: Iterable<string>
+  readonly body: Iterable<string> | AsyncIterable<string>
 }
 
 interface CachedIndex {
   readonly index: ViewIndex
   readonly counter: number | bigint | undefined
 }
+
+/** Design documents one bucket may hold. */
+export const MAX_DESIGN_DOCUMENTS = 64
 
 /** The prefix of design document IDs. */
 export const DESIGN_PREFIX = "_design/"
@@ -51,6 +54,7 @@ export class ViewEngine {
   private readonly building = new Map<string, Promise<ViewIndex>>()
   private readonly timeoutMs: number
   private readonly batchSize: number
+  private closed = false
 
   constructor(
     /** The bucket's items. */
@@ -62,7 +66,10 @@ export class ViewEngine {
   }
 
   /** Stores (creates or replaces) a design document; `id` is `_design/<name>`. */
-  putDesignDocument(id: string, body: unknown): { readonly id: string; readonly rev: string } | ViewHttpError {
+  async putDesignDocument(
+    id: string,
+    body: unknown
+  ): Promise<{ readonly id: string; readonly rev: string } | ViewHttpError> {
     if (!id.startsWith(DESIGN_PREFIX) || id.length === DESIGN_PREFIX.length) {
       return new ViewHttpError(
         400,
@@ -70,11 +77,24 @@ export class ViewEngine {
         `a design document ID must be _design/<name>, not ${JSON.stringify(id)}`
       )
     }
+    if (!this.ddocs.has(id) && this.ddocs.size >= MAX_DESIGN_DOCUMENTS) {
+      // Each design document has a worker thread and its indexes: their number is bounded.
+      return new ViewHttpError(
+        400,
+        "invalid_design_document",
+        `the bucket already has ${MAX_DESIGN_DOCUMENTS} design documents; delete one first`
+      )
+    }
     const generation = (this.generations.get(id) ?? 0) + 1
-    const ddoc = compileDesignDocument(id, generation, body, { timeoutMs: this.timeoutMs })
+    const ddoc = await compileDesignDocument(id, generation, body, { timeoutMs: this.timeoutMs })
     if (ddoc instanceof ViewHttpError) return ddoc
+    if (this.closed) {
+      await ddoc.sandbox.close()
+      return new ViewHttpError(503, "service_unavailable", "the view engine is shutting down")
+    }
     this.generations.set(id, generation)
     this.dropIndexes(id)
+    void this.ddocs.get(id)?.sandbox.close()
     this.ddocs.set(id, ddoc)
     this.deleted.delete(id)
     return { id, rev: ddoc.rev }
@@ -92,7 +112,14 @@ export class ViewEngine {
     this.ddocs.delete(id)
     this.deleted.add(id)
     this.dropIndexes(id)
+    void ddoc.sandbox.close()
     return { id, rev: ddoc.rev }
+  }
+
+  /** Ends the workers of every design document (the bucket goes away); later queries fail. */
+  async close(): Promise<void> {
+    this.closed = true
+    await Promise.all([...this.ddocs.values()].map((ddoc) => ddoc.sandbox.close()))
   }
 
   /** Every stored design document. */
@@ -210,6 +237,14 @@ export class ViewEngine {
 }
 
 const engines = new WeakMap<ViewSource, ViewEngine>()
+
+/** Closes the engine of `source`, if it has one (see {@link ViewEngine.close}). */
+export const closeViewEngine = async (source: ViewSource): Promise<void> => {
+  const engine = engines.get(source)
+  if (engine === undefined) return
+  engines.delete(source)
+  await engine.close()
+}
 
 /** The engine of a bucket, created on first use. */
 export const viewEngineFor = (source: ViewSource, options?: ViewEngineOptions): ViewEngine => {

@@ -7,8 +7,9 @@
  * @internal
  */
 import { collate, compareDocIds } from "./collation.js"
-import { isSandboxFailure, type MapInput, type MapMeta, type Sandbox } from "./Sandbox.js"
+import { isSandboxFailure, type MapInput, type MapMeta } from "./Sandbox.js"
 import type { ViewSourceItem } from "./ViewSource.js"
+import type { WorkerSandbox } from "./WorkerSandbox.js"
 
 /** One emitted row. */
 export interface IndexRow {
@@ -99,7 +100,7 @@ export const compareRows = (a: IndexRow, b: IndexRow): number => collate(a.key, 
 
 /** Builds the index of map number `mapIndex` of `sandbox` over `items`. */
 export const buildIndex = async (
-  sandbox: Sandbox,
+  sandbox: WorkerSandbox,
   mapIndex: number,
   items: Iterable<ViewSourceItem>,
   options: BuildOptions
@@ -119,14 +120,14 @@ export const buildIndex = async (
   // rest is not mapped, so that a map function that loops on every document costs a
   // few time limits, not one per document (5 s × 7303 for beer-sample).
   let timeouts = 0
-  const run = (batch: ReadonlyArray<ViewSourceItem>, inputs: ReadonlyArray<MapInput>): void => {
+  const run = async (batch: ReadonlyArray<ViewSourceItem>, inputs: ReadonlyArray<MapInput>): Promise<void> => {
     if (timeouts >= MAX_TIMEOUTS_PER_BUILD) {
       for (const item of batch) {
         recordError(item.id, `not mapped: the map function hit its time limit on ${timeouts} documents`)
       }
       return
     }
-    const result = sandbox.map(mapIndex, inputs, options.timeoutMs)
+    const result = await sandbox.map(mapIndex, inputs, options.timeoutMs)
     if (isSandboxFailure(result)) {
       if (batch.length === 1) {
         if (result.timeout) timeouts++
@@ -134,7 +135,7 @@ export const buildIndex = async (
         return
       }
       // Find the culprit: each document on its own, under its own time limit.
-      for (let i = 0; i < batch.length; i++) run([batch[i]!], [inputs[i]!])
+      for (let i = 0; i < batch.length; i++) await run([batch[i]!], [inputs[i]!])
       return
     }
     for (const [i, reason] of result.errors) recordError(batch[i]!.id, reason)
@@ -148,7 +149,7 @@ export const buildIndex = async (
     if (invalid.size > 0) {
       // Flagged JSON by its datatype but not JSON after all: map it as binary, as a node would.
       const again = [...invalid].map((i) => batch[i]!)
-      run(
+      await run(
         again,
         again.map((item): MapInput => [1, base64(item.value), meta(item, "base64")])
       )
@@ -156,20 +157,21 @@ export const buildIndex = async (
   }
 
   let batch: Array<ViewSourceItem> = []
-  const flush = () => {
-    run(batch, batch.map(toInput))
+  const flush = async () => {
+    const full = batch
     batch = []
+    await run(full, full.map(toInput))
   }
   for (const item of items) {
     documents++
     if (item.expiry > 0 && (earliestExpiry === 0 || item.expiry < earliestExpiry)) earliestExpiry = item.expiry
     batch.push(item)
     if (batch.length >= options.batchSize) {
-      flush()
+      await flush()
       await yieldToLoop()
     }
   }
-  if (batch.length > 0) flush()
+  if (batch.length > 0) await flush()
   rows.sort(compareRows)
   return { rows, documents, mapErrors, mapErrorCount, earliestExpiry }
 }

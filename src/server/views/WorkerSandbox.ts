@@ -113,13 +113,13 @@ export class WorkerSandbox {
   }
 
   /** Compiles a map function (`function (doc, meta) {…}`) as map number `index`. */
-  defineMap(index: number, source: string): Promise<SandboxFailure | undefined> {
-    return this.define(`__cb.defineMap(${index}, (${source}\n))`)
+  defineMap(index: number, source: string, timeoutMs = this.options.timeoutMs): Promise<SandboxFailure | undefined> {
+    return this.define(`__cb.defineMap(${index}, (${source}\n))`, timeoutMs)
   }
 
   /** Compiles a reduce function (`function (keys, values, rereduce) {…}`) as reduce number `index`. */
-  defineReduce(index: number, source: string): Promise<SandboxFailure | undefined> {
-    return this.define(`__cb.defineReduce(${index}, (${source}\n))`)
+  defineReduce(index: number, source: string, timeoutMs = this.options.timeoutMs): Promise<SandboxFailure | undefined> {
+    return this.define(`__cb.defineReduce(${index}, (${source}\n))`, timeoutMs)
   }
 
   /** Runs map number `index` over a batch of documents, all within one budget. */
@@ -164,9 +164,9 @@ export class WorkerSandbox {
     if (worker !== undefined) await worker.terminate()
   }
 
-  private define(script: string): Promise<SandboxFailure | undefined> {
+  private define(script: string, timeoutMs: number): Promise<SandboxFailure | undefined> {
     return this.enqueue(async () => {
-      const out = await this.call(script, undefined, this.options.timeoutMs)
+      const out = await this.call(script, undefined, timeoutMs)
       if (typeof out !== "string") return out
       this.definitions.push(script)
       return undefined

@@ -95,14 +95,14 @@ export const loadBeerSample = (): SampleDataset => {
  * themselves go in through the bucket's KV store). Throws if one is refused, which
  * would be a defect of the shipped dataset.
  */
-export const installDesignDocuments = (
+export const installDesignDocuments = async (
   bucket: ViewSource,
   dataset: SampleDataset,
   options?: ViewEngineOptions
-): void => {
+): Promise<void> => {
   const engine = viewEngineFor(bucket, options)
   for (const ddoc of dataset.designDocuments) {
-    const stored = engine.putDesignDocument(ddoc.id, ddoc.body)
+    const stored = await engine.putDesignDocument(ddoc.id, ddoc.body)
     if (stored instanceof ViewHttpError) throw new Error(`cannot store ${ddoc.id}: ${stored.reason}`)
   }
 }

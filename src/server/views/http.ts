@@ -85,7 +85,7 @@ const readJsonObject = async (
 }
 
 // Writes the pieces in chunks, waiting for the client whenever it falls behind.
-const stream = async (res: ServerResponse, pieces: Iterable<string>): Promise<void> => {
+const stream = async (res: ServerResponse, pieces: Iterable<string> | AsyncIterable<string>): Promise<void> => {
   let closed = false
   const onClose = () => {
     closed = true
@@ -94,7 +94,7 @@ const stream = async (res: ServerResponse, pieces: Iterable<string>): Promise<vo
   res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "must-revalidate" })
   let buffer = ""
   try {
-    for (const piece of pieces) {
+    for await (const piece of pieces) {
       if (closed) return
       buffer += piece
       if (buffer.length < CHUNK_BYTES) continue
@@ -167,7 +167,7 @@ export const handleViewRequest = async (
         case "PUT": {
           const body = await readJsonObject(req, false)
           if (body instanceof ViewHttpError) return sendError(res, body)
-          const stored = engine.putDesignDocument(id, body)
+          const stored = await engine.putDesignDocument(id, body)
           if (stored instanceof ViewHttpError) return sendError(res, stored)
           return sendJson(res, 201, JSON.stringify({ ok: true, id }))
         }

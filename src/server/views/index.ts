@@ -14,6 +14,7 @@ export {
 } from "./beerSample.js"
 export { handleViewRequest, MAX_REQUEST_BODY } from "./http.js"
 export {
+  closeViewEngine,
   DESIGN_PREFIX,
   ViewEngine,
   type ViewEngineOptions,

@@ -8,8 +8,9 @@
  * @internal
  */
 import type { ReduceSpec } from "./DesignDocument.js"
-import { isSandboxFailure, type Sandbox } from "./Sandbox.js"
+import { isSandboxFailure } from "./Sandbox.js"
 import type { IndexRow } from "./ViewIndex.js"
+import type { WorkerSandbox } from "./WorkerSandbox.js"
 
 /** The JSON of a reduction, or why it failed. */
 export type ReduceOutcome =
@@ -55,11 +56,15 @@ const stats = (rows: ReadonlyArray<IndexRow>): ReduceOutcome => {
   return { ok: true, json: JSON.stringify({ sum: total, count: rows.length, min, max, sumsqr }) }
 }
 
-const javascript = (sandbox: Sandbox, index: number, rows: ReadonlyArray<IndexRow>): ReduceOutcome => {
+const javascript = async (
+  sandbox: WorkerSandbox,
+  index: number,
+  rows: ReadonlyArray<IndexRow>
+): Promise<ReduceOutcome> => {
   let values: Array<unknown> = []
   for (let i = 0; i < rows.length; i += REDUCE_CHUNK) {
     const chunk = rows.slice(i, i + REDUCE_CHUNK)
-    const out = sandbox.reduce(
+    const out = await sandbox.reduce(
       index,
       chunk.map((r) => [r.key, r.id]),
       chunk.map((r) => r.value),
@@ -72,7 +77,7 @@ const javascript = (sandbox: Sandbox, index: number, rows: ReadonlyArray<IndexRo
   while (true) {
     const next: Array<unknown> = []
     for (let i = 0; i < values.length; i += REDUCE_CHUNK) {
-      const out = sandbox.reduce(index, null, values.slice(i, i + REDUCE_CHUNK), true)
+      const out = await sandbox.reduce(index, null, values.slice(i, i + REDUCE_CHUNK), true)
       if (isSandboxFailure(out)) return { ok: false, reason: out.reason }
       if (values.length <= REDUCE_CHUNK) return { ok: true, json: out }
       next.push(JSON.parse(out))
@@ -81,8 +86,12 @@ const javascript = (sandbox: Sandbox, index: number, rows: ReadonlyArray<IndexRo
   }
 }
 
-/** Reduces a non-empty group of rows. */
-export const reduceRows = (spec: ReduceSpec, sandbox: Sandbox, rows: ReadonlyArray<IndexRow>): ReduceOutcome => {
+/** Reduces a non-empty group of rows (a JavaScript reduce runs in the design document's worker). */
+export const reduceRows = (
+  spec: ReduceSpec,
+  sandbox: WorkerSandbox,
+  rows: ReadonlyArray<IndexRow>
+): ReduceOutcome | Promise<ReduceOutcome> => {
   if (spec._tag === "js") return javascript(sandbox, spec.index, rows)
   switch (spec.name) {
     case "_count":

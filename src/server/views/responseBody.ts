@@ -16,14 +16,14 @@ import { collate } from "./collation.js"
 import type { CompiledView } from "./DesignDocument.js"
 import type { QueryArgs } from "./QueryArgs.js"
 import { reduceRows } from "./reduce.js"
-import type { Sandbox } from "./Sandbox.js"
 import { type IndexRow, jsonText, type KeyRange, metaRev, scanRange, type ViewIndex } from "./ViewIndex.js"
+import type { WorkerSandbox } from "./WorkerSandbox.js"
 
 /** Where a query's rows come from. */
 export interface QuerySource {
   readonly index: ViewIndex
   readonly view: CompiledView
-  readonly sandbox: Sandbox
+  readonly sandbox: WorkerSandbox
   /** The `debug_info` member, when the query asked for debugging. */
   readonly debugInfo?: unknown
 }
@@ -94,7 +94,8 @@ function* mapBody(source: QuerySource, args: QueryArgs): Generator<string> {
 const groupKey = (key: unknown, level: number | "exact"): unknown =>
   level === "exact" ? key : level === 0 ? null : Array.isArray(key) ? key.slice(0, level) : key
 
-function* reduceBody(source: QuerySource, args: QueryArgs): Generator<string> {
+// Asynchronous: a JavaScript reduce runs in the design document's worker.
+async function* reduceBody(source: QuerySource, args: QueryArgs): AsyncGenerator<string> {
   const spec = source.view.reduce!
   yield opening(source, false)
   let separator = "\r\n"
@@ -102,13 +103,13 @@ function* reduceBody(source: QuerySource, args: QueryArgs): Generator<string> {
   let limit = args.limit
   const errors: Array<string> = []
   // Returns false when the output must stop.
-  const emit = function* (key: unknown, rows: ReadonlyArray<IndexRow>): Generator<string, boolean> {
+  const emit = async function* (key: unknown, rows: ReadonlyArray<IndexRow>): AsyncGenerator<string, boolean> {
     if (limit === 0) return false
     if (skip > 0) {
       skip--
       return true
     }
-    const outcome = reduceRows(spec, source.sandbox, rows)
+    const outcome = await reduceRows(spec, source.sandbox, rows)
     if (!outcome.ok) {
       errors.push(JSON.stringify({ from: "local", reason: outcome.reason }))
       return args.onError === "continue"
@@ -136,5 +137,5 @@ function* reduceBody(source: QuerySource, args: QueryArgs): Generator<string> {
 }
 
 /** The response body of a query, in pieces. */
-export const responseBody = (source: QuerySource, args: QueryArgs): Generator<string> =>
+export const responseBody = (source: QuerySource, args: QueryArgs): Iterable<string> | AsyncIterable<string> =>
   args.viewType === "reduce" ? reduceBody(source, args) : mapBody(source, args)

@@ -4,8 +4,10 @@
  * `dateToArray`, `decodeBase64`) and the entry points the host calls with JSON text
  * (`__cb.defineMap`, `__cb.defineReduce`, `__cb.map`, `__cb.reduce`). It keeps private
  * references to JSON and the helpers, so that user code replacing globals only hurts
- * itself, and it caps what a map function may emit: rows per document and characters
- * per batch, so an emit loop ends in a per-document error instead of exhausting memory.
+ * itself; it caps what a map function may emit (rows per document, characters per
+ * batch), so an emit loop ends in a per-document error instead of exhausting memory;
+ * and it removes what could run user code after its call returns (FinalizationRegistry,
+ * WeakRef, Atomics, SharedArrayBuffer).
  *
  * @internal
  */
@@ -92,4 +94,7 @@ export const PRELUDE = `"use strict";
   defineProperty(g, "__cb", { value: api, writable: false, configurable: false, enumerable: false });
   defineProperty(g, "__in", { value: "", writable: true, configurable: false, enumerable: false });
   g.emit = emit; g.sum = sum; g.log = log; g.dateToArray = dateToArray; g.decodeBase64 = decodeBase64;
+  // What could run user code after its call has returned (a finalizer, a wait that
+  // resolves later) is not part of a view's language.
+  delete g.FinalizationRegistry; delete g.WeakRef; delete g.Atomics; delete g.SharedArrayBuffer;
 })(globalThis);`
