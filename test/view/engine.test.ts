@@ -435,7 +435,7 @@ describe("the map/reduce runtime", () => {
   let srv: CapiServer
   beforeAll(async () => {
     bucket = new MemoryBucket()
-    viewEngineFor(bucket, { timeoutMs: 200, batchSize: 16 })
+    viewEngineFor(bucket, { timeoutMs: 200, batchSize: 16, maxIndexRows: 5000 })
     for (let i = 0; i < 250; i++)
       bucket.upsert(`n${String(i).padStart(3, "0")}`, { n: i, tag: i % 3 === 0 ? "fizz" : "x" })
     bucket.upsert("bin", Buffer.from([0xff, 0x00, 0x41]), { raw: true })
@@ -463,6 +463,7 @@ describe("the map/reduce runtime", () => {
       },
       loops: { map: "function (doc, meta) { if (doc.n === 7) { while (true) {} } emit(meta.id, null) }" },
       loopsOften: { map: "function (doc, meta) { if (doc.n < 40) { while (true) {} } emit(meta.id, null) }" },
+      wide: { map: "function (doc, meta) { for (var i = 0; i < 30; i++) emit([meta.id, i], null) }" },
       escape: {
         map: "function (doc, meta) { if (meta.id !== 'n000') return; var p; try { p = this.constructor.constructor('return typeof process')() } catch (e) { p = 'blocked' } emit([typeof process, typeof require, p], null) }"
       }
@@ -565,6 +566,15 @@ describe("the map/reduce runtime", () => {
       expect(res.status, map).toBe(400)
       expect(res.json.error).toBe("invalid_design_document")
     }
+  })
+
+  it("stops mapping once an index holds its limit of rows", async () => {
+    // 30 rows per document over 253 documents would be 7590; the limit is 5000.
+    const res = (await q("wide", { debug: true, limit: 0 })).json
+    expect(res.total_rows).toBeGreaterThanOrEqual(5000)
+    expect(res.total_rows).toBeLessThan(5000 + 16 * 30)
+    const reasons: Array<string> = res.debug_info.local.first_map_errors.map((e: { reason: string }) => e.reason)
+    expect(reasons[0]).toBe("not mapped: the index reached its limit of 5000 rows")
   })
 
   it("bounds the views of a design document and the design documents of a bucket", async () => {

@@ -26,6 +26,8 @@ export interface ViewEngineOptions {
   readonly timeoutMs?: number | undefined
   /** Documents per map batch, between which indexing yields to the event loop (default 256). */
   readonly batchSize?: number | undefined
+  /** Rows one index may hold; the build stops mapping past it (default 5 000 000). */
+  readonly maxIndexRows?: number | undefined
 }
 
 /** A successful query: the response body, produced as the client reads it. */
@@ -54,6 +56,7 @@ export class ViewEngine {
   private readonly building = new Map<string, Promise<ViewIndex>>()
   private readonly timeoutMs: number
   private readonly batchSize: number
+  private readonly maxIndexRows: number | undefined
   private closed = false
 
   constructor(
@@ -63,6 +66,7 @@ export class ViewEngine {
   ) {
     this.timeoutMs = options.timeoutMs ?? 5000
     this.batchSize = options.batchSize ?? 256
+    this.maxIndexRows = options.maxIndexRows
   }
 
   /** Stores (creates or replaces) a design document; `id` is `_design/<name>`. */
@@ -156,7 +160,8 @@ export class ViewEngine {
     const counter = this.source.changeCounter?.()
     const promise = buildIndex(ddoc.sandbox, mapIndex, this.source.documents(), {
       batchSize: this.batchSize,
-      timeoutMs: this.timeoutMs
+      timeoutMs: this.timeoutMs,
+      maxRows: this.maxIndexRows
     })
       .then((index) => {
         // A design document replaced meanwhile has new indexes; do not resurrect the old one.
@@ -180,7 +185,8 @@ export class ViewEngine {
       // A development view without full_set sees the receiving node's data only.
       return buildIndex(ddoc.sandbox, mapIndex, context.localDocuments(), {
         batchSize: this.batchSize,
-        timeoutMs: this.timeoutMs
+        timeoutMs: this.timeoutMs,
+        maxRows: this.maxIndexRows
       })
     }
     const cacheKey = `${ddoc.id}\0${ddoc.rev}\0${viewName}`

@@ -45,6 +45,8 @@ export interface BuildOptions {
   readonly batchSize: number
   /** The time limit of one sandbox call, in milliseconds. */
   readonly timeoutMs: number
+  /** Rows the index may hold (default {@link MAX_INDEX_ROWS}). */
+  readonly maxRows?: number | undefined
 }
 
 const MAX_KEPT_ERRORS = 100
@@ -90,6 +92,13 @@ const toInput = (item: ViewSourceItem): MapInput => {
   return text !== undefined ? [0, text, meta(item, "json")] : [1, base64(item.value), meta(item, "base64")]
 }
 
+/**
+ * Rows one index may hold. The rows live in the host's memory, and the per-document
+ * cap of the sandbox (10 000) times a bucket's documents is no bound at all: past this
+ * the build stops mapping and the remaining documents get an error.
+ */
+export const MAX_INDEX_ROWS = 5_000_000
+
 /** Documents of one index build allowed to hit the map function's time limit. */
 export const MAX_TIMEOUTS_PER_BUILD = 3
 
@@ -105,6 +114,7 @@ export const buildIndex = async (
   items: Iterable<ViewSourceItem>,
   options: BuildOptions
 ): Promise<ViewIndex> => {
+  const maxRows = options.maxRows ?? MAX_INDEX_ROWS
   const rows: Array<IndexRow> = []
   const mapErrors: Array<MapError> = []
   let mapErrorCount = 0
@@ -121,10 +131,12 @@ export const buildIndex = async (
   // few time limits, not one per document (5 s × 7303 for beer-sample).
   let timeouts = 0
   const run = async (batch: ReadonlyArray<ViewSourceItem>, inputs: ReadonlyArray<MapInput>): Promise<void> => {
-    if (timeouts >= MAX_TIMEOUTS_PER_BUILD) {
-      for (const item of batch) {
-        recordError(item.id, `not mapped: the map function hit its time limit on ${timeouts} documents`)
-      }
+    if (timeouts >= MAX_TIMEOUTS_PER_BUILD || rows.length >= maxRows) {
+      const why =
+        timeouts >= MAX_TIMEOUTS_PER_BUILD
+          ? `the map function hit its time limit on ${timeouts} documents`
+          : `the index reached its limit of ${maxRows} rows`
+      for (const item of batch) recordError(item.id, `not mapped: ${why}`)
       return
     }
     const result = await sandbox.map(mapIndex, inputs, options.timeoutMs)
