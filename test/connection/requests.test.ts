@@ -219,14 +219,16 @@ describe("prepared operations build their request", () => {
   })
 })
 
+/** Preparation context of the tests below: default transcoder, clock at 0. */
+const ctx = {
+  transcoder: Transcoder.defaultTranscoder,
+  defaultFormat: Transcoder.FMT_JSON,
+  quiet: false,
+  now: () => 0,
+  maxValueSize: 20 * 1024 * 1024
+}
+
 describe("a pipelined quiet multi-get", () => {
-  const ctx = {
-    transcoder: Transcoder.defaultTranscoder,
-    defaultFormat: Transcoder.FMT_JSON,
-    quiet: false,
-    now: () => 0,
-    maxValueSize: 20 * 1024 * 1024
-  }
   const features = { json: true, xerror: false, selectBucket: false }
 
   it("encodes its whole batch in one buffer, byte for byte what its frames describe", () => {
@@ -271,13 +273,6 @@ describe("a pipelined quiet multi-get", () => {
 })
 
 describe("a single-key request that encodes itself", () => {
-  const ctx = {
-    transcoder: Transcoder.defaultTranscoder,
-    defaultFormat: Transcoder.FMT_JSON,
-    quiet: false,
-    now: () => 0,
-    maxValueSize: 20 * 1024 * 1024
-  }
 
   it("writes exactly the frame it describes, and only a plain get does", () => {
     fc.assert(
