@@ -94,14 +94,15 @@ export interface PipelineOptions {
    * Bounds of the write queue (requests not yet handed to the socket, as when the node
    * stops reading): past either, a request fails at once with
    * `ClientTemporaryFailError`. A request larger than the byte bound alone is still
-   * taken when the queue is empty. Defaults: 64 MiB and 16384 requests.
+   * taken when the queue is empty. Defaults: 64 MiB and 65536 requests, as the
+   * connection options'.
    */
   readonly maxQueuedBytes?: number | undefined
   readonly maxQueuedRequests?: number | undefined
 }
 
 const DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024
-const DEFAULT_MAX_QUEUED_REQUESTS = 16_384
+const DEFAULT_MAX_QUEUED_REQUESTS = 65_536
 
 /** See the module documentation. */
 export class Pipeline {
