@@ -273,7 +273,6 @@ describe("a pipelined quiet multi-get", () => {
 })
 
 describe("a single-key request that encodes itself", () => {
-
   it("writes exactly the frame it describes, and only a plain get does", () => {
     fc.assert(
       fc.property(
