@@ -22,6 +22,7 @@ import * as AsyncResult from "../src/AsyncResult.js"
 import * as Connection from "../src/Connection.js"
 import * as EmbeddedCluster from "../src/EmbeddedCluster.js"
 import * as Iops from "../src/Iops.js"
+import { runScript } from "./runScript.js"
 
 const OPS = Number(process.env.BENCH_OPS ?? 200_000)
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 256)
@@ -89,10 +90,4 @@ const program = Effect.gen(function* () {
   console.log(JSON.stringify({ op: OP, mode: MODE, ops: OPS, opsPerSec: Math.round((OPS * 1000) / ms) }))
 })
 
-Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(Iops.layerNode()))).then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e)
-    process.exit(1)
-  }
-)
+runScript(Effect.scoped(program).pipe(Effect.provide(Iops.layerNode())))

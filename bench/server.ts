@@ -9,6 +9,7 @@
  */
 import { Effect, Redacted } from "effect"
 import * as EmbeddedCluster from "../src/EmbeddedCluster.js"
+import { runScript } from "./runScript.js"
 
 const nodes = Number(process.env.BENCH_NODES ?? 1)
 const buckets =
@@ -16,7 +17,7 @@ const buckets =
     ? [{ name: "default" }, { name: "beer-sample", sample: "beer-sample" as const }]
     : undefined
 
-Effect.runPromise(
+runScript(
   Effect.scoped(
     Effect.gen(function* () {
       const cluster = yield* EmbeddedCluster.make({ nodes, buckets })
@@ -35,10 +36,4 @@ Effect.runPromise(
       })
     })
   )
-).then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e)
-    process.exit(1)
-  }
 )

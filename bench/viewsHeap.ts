@@ -10,6 +10,7 @@ import { Effect, Redacted, Stream } from "effect"
 import * as Connection from "../src/Connection.js"
 import * as Iops from "../src/Iops.js"
 import * as View from "../src/View.js"
+import { runScript } from "./runScript.js"
 
 const target = JSON.parse(process.env.BENCH_TARGET ?? "{}") as {
   connectionString: string
@@ -18,7 +19,7 @@ const target = JSON.parse(process.env.BENCH_TARGET ?? "{}") as {
 }
 const mb = (bytes: number) => Number((bytes / 1024 / 1024).toFixed(1))
 
-Effect.runPromise(
+runScript(
   Effect.scoped(
     Effect.gen(function* () {
       const cb = yield* Connection.make({ ...target, password: Redacted.make(target.password) })
@@ -36,10 +37,4 @@ Effect.runPromise(
       console.log(JSON.stringify({ rows, startHeapUsedMB: mb(start), maxHeapUsedMB: mb(max) }))
     })
   ).pipe(Effect.provide(Iops.layerNode()))
-).then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e)
-    process.exit(1)
-  }
 )

@@ -16,6 +16,7 @@ import * as Connection from "../src/Connection.js"
 import * as Iops from "../src/Iops.js"
 import { allocatedDuring, callbacks, fibers, type Loop, promises, QUICK } from "./measure.js"
 import { connectRaw } from "./rawClient.js"
+import { runScript } from "./runScript.js"
 
 /** What to measure. */
 export interface Job {
@@ -137,7 +138,7 @@ const job = JSON.parse(process.env.BENCH_WORKER ?? "{}") as Job
  */
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? (QUICK ? 300 : 2000))
 
-Effect.runPromise(
+runScript(
   Effect.scoped(
     Effect.gen(function* () {
       const loop: Loop = yield* loopOf(job)
@@ -153,10 +154,4 @@ Effect.runPromise(
       console.log(JSON.stringify(result))
     })
   ).pipe(Effect.provide(Iops.layerNode()))
-).then(
-  () => process.exit(0),
-  (e) => {
-    console.error(e)
-    process.exit(1)
-  }
 )
