@@ -54,6 +54,24 @@ describe("brewery_beers on beer-sample", () => {
     expect(new Set(all.map((r) => r.id))).toEqual(new Set([...breweries, ...beers].map((d) => d.id)))
   })
 
+  it("answers a query again with the same bytes, and with documents after a query without", async () => {
+    const again = await view("brewery_beers")
+    const first = await view("brewery_beers")
+    expect(again.text).toBe(first.text)
+    expect(first.json.rows).toEqual(all)
+    // One row per line, as a node writes them, across the response's chunks (larger than one).
+    const lines = first.text.split("\r\n")
+    expect(first.text.length).toBeGreaterThan(64 * 1024)
+    expect(lines).toHaveLength(all.length + 3)
+    expect(lines.slice(1, -2).map((line) => JSON.parse(line.replace(/,$/, "")))).toEqual(all)
+    const withDocs = await view("brewery_beers", { include_docs: true, skip: 100, limit: 50 })
+    expect(withDocs.json.rows.map(({ doc, ...row }: any) => row)).toEqual(all.slice(100, 150))
+    for (const row of withDocs.json.rows) {
+      expect(row.doc.json).toEqual(byId.get(row.id))
+      expect(row.doc.meta.id).toBe(row.id)
+    }
+  })
+
   it("keys a brewery by [id] and a beer by [brewery_id, id], with null values", () => {
     for (const row of all) {
       const doc = byId.get(row.id)

@@ -19,6 +19,12 @@ export interface IndexRow {
   /** The item that emitted it, for `include_docs`. */
   readonly item: ViewSourceItem
   readonly json: boolean
+  /**
+   * The row as the response writes it without its document, kept from its first
+   * query: an index does not change once built, and writing the JSON of every key and
+   * value again on every query was most of a query's cost to the server.
+   */
+  text: string | undefined
 }
 
 /** A map function that failed on a document (the document contributes no rows). */
@@ -156,7 +162,7 @@ export const buildIndex = async (
       if (invalid.has(i)) continue
       const item = batch[i]!
       const json = inputs[i]![0] === 0
-      for (const [key, value] of result.emits[i]!) rows.push({ key, id: item.id, value, item, json })
+      for (const [key, value] of result.emits[i]!) rows.push({ key, id: item.id, value, item, json, text: undefined })
     }
     if (invalid.size > 0) {
       // Flagged JSON by its datatype but not JSON after all: map it as binary, as a node would.

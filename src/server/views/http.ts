@@ -5,7 +5,7 @@
  * - `GET|POST /<bucket>/_design/<name>/_view/<view>`: view queries (POST takes
  *   `{"keys": […]}` in its body).
  *
- * Responses are streamed: rows are written in chunks of about 4 KiB, and the handler
+ * Responses are streamed: rows are written in chunks (1 KiB first, then 32 KiB), and the handler
  * waits for `drain` whenever the client is slower than the engine, so a slow reader
  * slows the query instead of filling memory. A client that goes away stops the query.
  * Authentication is the caller's job (the capi server checks the request first).
@@ -20,8 +20,14 @@ import type { ViewRequestContext, ViewSource } from "./ViewSource.js"
 /** The largest request body accepted (a design document or a POST of keys). */
 export const MAX_REQUEST_BODY = 20 * 1024 * 1024
 
-/** Bytes gathered before a chunk of rows is written (what a node's view merger uses). */
-const CHUNK_BYTES = 4096
+/**
+ * Bytes gathered before a chunk of rows is written: a small first chunk, so that the
+ * client has its first rows at once, then larger ones, because each write costs the
+ * server a system call and the client a read (with 4 KiB chunks, a 700 KB query was
+ * 180 of each).
+ */
+const FIRST_CHUNK_BYTES = 4096
+const CHUNK_BYTES = 32 * 1024
 
 const sendJson = (res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void => {
   if (res.headersSent) {
@@ -93,13 +99,15 @@ const stream = async (res: ServerResponse, pieces: Iterable<string> | AsyncItera
   res.on("close", onClose)
   res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "must-revalidate" })
   let buffer = ""
+  let chunkBytes = FIRST_CHUNK_BYTES
   try {
     for await (const piece of pieces) {
       if (closed) return
       buffer += piece
-      if (buffer.length < CHUNK_BYTES) continue
+      if (buffer.length < chunkBytes) continue
       const accepted = res.write(buffer)
       buffer = ""
+      chunkBytes = CHUNK_BYTES
       if (!accepted) {
         await new Promise<void>((resolve) => {
           const wake = () => {

@@ -58,10 +58,17 @@ const docJson = (row: IndexRow): string => {
   return `{"meta":${JSON.stringify({ ...meta, att_reason: "non-JSON mode" })},"base64":"${base64}"}`
 }
 
-const mapRowJson = (row: IndexRow, includeDocs: boolean): string =>
-  `{"id":${JSON.stringify(row.id)},"key":${JSON.stringify(row.key)},"value":${JSON.stringify(row.value)}${
-    includeDocs ? `,"doc":${docJson(row)}` : ""
-  }}`
+const rowText = (row: IndexRow): string => {
+  if (row.text === undefined) {
+    row.text = `{"id":${JSON.stringify(row.id)},"key":${JSON.stringify(row.key)},"value":${JSON.stringify(row.value)}}`
+  }
+  return row.text
+}
+
+const mapRowJson = (row: IndexRow, includeDocs: boolean): string => {
+  const text = rowText(row)
+  return includeDocs ? `${text.slice(0, -1)},"doc":${docJson(row)}}` : text
+}
 
 const opening = (source: QuerySource, totalRows: boolean): string =>
   `{${source.debugInfo !== undefined ? `"debug_info":${JSON.stringify(source.debugInfo)},` : ""}${
