@@ -12,7 +12,6 @@
  */
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import { Effect, Redacted, Stream } from "effect"
 import * as Connection from "../src/Connection.js"
 import * as View from "../src/View.js"
@@ -26,7 +25,7 @@ const HEAP_ROWS = 40_000
 export const viewsBench = Effect.gen(function* () {
   const target = yield* childClusterWith({ BENCH_SAMPLE: "1" })
   const cb = yield* Connection.make({ ...target, connectionString: `${target.connectionString}/beer-sample` })
-  const view = yield* View.makeFromConnection(cb).pipe(Effect.provide(FetchHttpClient.layer))
+  const view = yield* View.makeFromConnection(cb)
   const couchbase = yield* Effect.promise(() => import("couchbase"))
   const sdk = yield* Effect.acquireRelease(
     Effect.promise(() =>

@@ -5,7 +5,6 @@
  * "maxHeapUsedMB"}`: the heap used before the query and the most it reached while
  * the rows streamed (sampled every 500 rows).
  */
-import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import { Effect, Redacted, Stream } from "effect"
 import * as Connection from "../src/Connection.js"
 import * as Iops from "../src/Iops.js"
@@ -23,7 +22,7 @@ runScript(
   Effect.scoped(
     Effect.gen(function* () {
       const cb = yield* Connection.make({ ...target, password: Redacted.make(target.password) })
-      const view = yield* View.makeFromConnection(cb).pipe(Effect.provide(FetchHttpClient.layer))
+      const view = yield* View.makeFromConnection(cb)
       const start = process.memoryUsage().heapUsed
       let max = start
       let rows = 0

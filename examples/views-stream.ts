@@ -2,15 +2,13 @@
  * View queries as Streams, on an embedded cluster with the beer-sample dataset.
  *
  * Rows arrive as they are parsed from the HTTP body, with back-pressure; the view
- * service over a connection finds the nodes' view ports in the cluster map. The HTTP
- * client is `FetchHttpClient` from `@effect/platform` (Node's own fetch), so nothing
- * beyond the library's peers is needed.
+ * service over a connection finds the nodes' view ports in the cluster map and sends
+ * its requests over sockets of the connection's Iops, so nothing else is needed.
  *
  * Run: npx tsx examples/views-stream.ts
  */
 import assert from "node:assert/strict"
-import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import { Chunk, Console, Effect, Layer, Stream } from "effect"
+import { Chunk, Console, Effect, Stream } from "effect"
 import { Connection, EmbeddedCluster, Iops, View } from "effect-couchbase"
 
 const program = Effect.gen(function* () {
@@ -52,9 +50,7 @@ const program = Effect.gen(function* () {
   }
 })
 
-program
-  .pipe(Effect.scoped, Effect.provide(Layer.mergeAll(Iops.layerNode(), FetchHttpClient.layer)), Effect.runPromise)
-  .catch((error) => {
-    console.error(error)
-    process.exitCode = 1
-  })
+program.pipe(Effect.scoped, Effect.provide(Iops.layerNode()), Effect.runPromise).catch((error) => {
+  console.error(error)
+  process.exitCode = 1
+})

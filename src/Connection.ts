@@ -80,6 +80,7 @@
  *
  * @since 0.1.0
  */
+import type * as HttpClient from "@effect/platform/HttpClient"
 import type { Duration, HKT, Redacted, Scope } from "effect"
 import { Config, type ConfigError, Context, Effect, Layer } from "effect"
 import type * as ConnectionStringModule from "./ConnectionString.js"
@@ -1038,6 +1039,13 @@ export interface ClusterAccess {
    * `$HOST` stands for the host the config was read from. Empty for memcached.
    */
   readonly capiBaseUrls: Effect.Effect<ReadonlyArray<string>>
+  /**
+   * The HTTP client of the cluster's HTTP services: `node:http` over sockets of the
+   * connection's Iops (TLS with its settings for `https:` URLs), with keep-alive, open
+   * as long as the connection. Views use it, so they run on whatever Iops the KV
+   * operations run on.
+   */
+  readonly httpClient: HttpClient.HttpClient
 }
 
 /**

@@ -5,14 +5,16 @@
  * row, whatever the row count.
  *
  * Requests go to the nodes' views (capi) endpoints in turn, with Basic authentication
- * (the password stays `Redacted` until the header is built). Parameters are validated
+ * (the password stays `Redacted` until the header is built). Over a connection
+ * ({@link makeFromConnection}, {@link layerFromConnection}) they travel on sockets of
+ * the connection's Iops, so views run wherever its KV operations run; {@link make}
+ * takes any `HttpClient` instead. Parameters are validated
  * and encoded exactly as the Python SDK 2.x does (see {@link ViewParams}); invalid
  * ones fail with an `ArgumentError` before anything is sent, and query strings longer
  * than 2048 characters go as a POST with the keys in the body.
  *
  * @example
  * ```ts
- * import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
  * import { Effect, Layer, Stream } from "effect"
  * import { Connection, Iops, View } from "effect-couchbase"
  *
@@ -28,7 +30,7 @@
  * // Views over the connection's cluster: its nodes, bucket and credentials.
  * const ViewLive = View.layerFromConnection().pipe(
  *   Layer.provide(Connection.layerConfig()),
- *   Layer.provide([Iops.layerNode(), FetchHttpClient.layer])
+ *   Layer.provide(Iops.layerNode())
  * )
  *
  * const main = breweries.pipe(Effect.provide(ViewLive))
@@ -435,8 +437,10 @@ interface Prepared {
  * @category constructors
  */
 export const make = (options: ViewOptions): Effect.Effect<View.Service, never, HttpClient.HttpClient> =>
+  Effect.flatMap(HttpClient.HttpClient, (client) => makeWith(client, options))
+
+const makeWith = (client: HttpClient.HttpClient, options: ViewOptions): Effect.Effect<View.Service> =>
   Effect.gen(function* () {
-    const client = yield* HttpClient.HttpClient
     const next = yield* Ref.make(0)
     const defaultTimeout = Duration.decode(options.timeout ?? DEFAULT_VIEWS_TIMEOUT)
     const batchSize = Math.max(1, options.includeDocsBatchSize ?? 500)
@@ -690,8 +694,9 @@ export const includeDocsFrom =
 /**
  * Builds the View service over a connection: the capi URLs of the nodes of its
  * current cluster config (read at each query, so a rebalance is followed, and used in
- * turn), its bucket and credentials, its `viewsTimeout`, and `include_docs` through
- * its `getMulti`.
+ * turn), its bucket and credentials, its `viewsTimeout`, `include_docs` through its
+ * `getMulti`, and its HTTP client, whose sockets and timers are those of the
+ * connection's Iops. The service works as long as the connection is open.
  *
  * @since 0.1.0
  * @category constructors
@@ -699,9 +704,9 @@ export const includeDocsFrom =
 export const makeFromConnection = <Q extends boolean, D>(
   connection: Connection.Service<Q, D>,
   options: ViewFromConnectionOptions = {}
-): Effect.Effect<View.Service, never, HttpClient.HttpClient> => {
+): Effect.Effect<View.Service> => {
   const cluster = connection.cluster
-  return make({
+  return makeWith(cluster.httpClient, {
     capiBaseUrls: cluster.capiBaseUrls,
     bucket: cluster.bucket,
     username: cluster.username ?? "",
@@ -719,9 +724,7 @@ export const makeFromConnection = <Q extends boolean, D>(
  * @since 0.1.0
  * @category layers
  */
-export const layerFromConnection = (
-  options: ViewFromConnectionOptions = {}
-): Layer.Layer<View, never, Connection | HttpClient.HttpClient> =>
+export const layerFromConnection = (options: ViewFromConnectionOptions = {}): Layer.Layer<View, never, Connection> =>
   Layer.effect(
     View,
     Effect.flatMap(Connection, (connection) => makeFromConnection(connection, options))

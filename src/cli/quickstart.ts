@@ -7,8 +7,7 @@
  *
  * @since 0.1.0
  */
-import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import { Chunk, Console, Duration, Effect, Either, Layer, Stream } from "effect"
+import { Chunk, Console, Duration, Effect, Either, Stream } from "effect"
 import * as Connection from "../Connection.js"
 import * as ConnectionString from "../ConnectionString.js"
 import * as EmbeddedCluster from "../EmbeddedCluster.js"
@@ -146,7 +145,4 @@ the keys user::1, visits, item::0 to item::99 and durable.
 `
 
 /** The whole tour, on Node's sockets and Node's own fetch. */
-export const quickstart: Effect.Effect<void, unknown> = program.pipe(
-  Effect.scoped,
-  Effect.provide(Layer.mergeAll(Iops.layerNode(), FetchHttpClient.layer))
-)
+export const quickstart: Effect.Effect<void, unknown> = program.pipe(Effect.scoped, Effect.provide(Iops.layerNode()))

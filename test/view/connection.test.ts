@@ -4,7 +4,6 @@
  * `include_docs` through its quiet `getMulti`, against an embedded 2-node cluster over
  * TCP with the beer-sample dataset.
  */
-import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as Connection from "../../src/Connection.js"
@@ -34,11 +33,7 @@ const capiUrlsOf = (cluster: EmbeddedCluster.EmbeddedCluster.Service) =>
   cluster.nodes.filter((n) => n.membership === "active").map((n) => `http://${n.host}:${n.capi}`)
 
 const live = (name: string, body: () => Effect.Effect<void, unknown, any>) =>
-  it.live(
-    name,
-    () => Effect.scoped(body()).pipe(Effect.provide(NodeHttpClient.layerUndici)) as Effect.Effect<void>,
-    60_000
-  )
+  it.live(name, () => Effect.scoped(body()) as Effect.Effect<void>, 60_000)
 
 describe("View over a Connection", () => {
   live("takes the capi URLs of the cluster config's nodes, and its bucket and credentials", () =>
@@ -126,7 +121,7 @@ describe("View over a Connection", () => {
 
 // The layer form wires the same service from the Connection in the context.
 describe("View.layerFromConnection", () => {
-  live("provides View from Connection and an HttpClient", () =>
+  live("provides View from the Connection alone (its Iops carries the HTTP)", () =>
     Effect.gen(function* () {
       const cluster = yield* EmbeddedCluster.make({
         nodes: 2,

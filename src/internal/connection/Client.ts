@@ -32,6 +32,7 @@ import {
 import { Iops } from "../../Iops.js"
 import { MultiResult, type ObserveResult } from "../../Result.js"
 import type * as Transcoder from "../../Transcoder.js"
+import { makeIopsHttpClient } from "../http/IopsHttpClient.js"
 import { prepareCounter, prepareCounterMulti } from "../ops/counter.js"
 import {
   prepareGet,
@@ -428,6 +429,12 @@ export const makeClient = <const O extends Options = {}>(
     const iops = yield* Iops
     const clock = yield* Effect.clock
     const run = yield* FiberSet.makeRuntime<never, void, never>()
+    const httpClient = yield* makeIopsHttpClient({
+      iops,
+      tls: resolved.tls === false ? true : resolved.tls,
+      connectTimeout: millis(resolved.bootstrapTimeout),
+      run: (effect) => run(effect)
+    })
     const clientId = newClientId()
     let connections = 0
     const settings: HandshakeSettings = {
@@ -522,7 +529,8 @@ export const makeClient = <const O extends Options = {}>(
         username: resolved.username,
         password: resolved.password,
         viewsTimeout: resolved.viewsTimeout,
-        capiBaseUrls: Effect.sync(() => capiBaseUrls(core))
+        capiBaseUrls: Effect.sync(() => capiBaseUrls(core)),
+        httpClient
       }
     ) as Connection.Service<QuietOf<O>>
   })
