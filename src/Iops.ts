@@ -45,7 +45,8 @@
  * 4. **`startWatching()` / `stopWatching()`**: the core calls `startWatching()` after it
  *    has submitted events and wants them delivered (it may call it again; a second
  *    call while running does nothing), and `stopWatching()` when it no longer needs
- *    deliveries (at shutdown). A hand-rolled loop runs between the two; an
+ *    deliveries: when the last open connection using this Iops has closed (after its
+ *    sockets and timers are cleaned up). A later connection starts it again. A hand-rolled loop runs between the two; an
  *    implementation on Node's own loop does nothing in either. JavaScript cannot
  *    block, so `startWatching()` always returns; a hand-rolled loop keeps running on
  *    `setImmediate`/`setTimeout` turns until `stopWatching()`.

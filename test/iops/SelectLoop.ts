@@ -148,6 +148,11 @@ export class SelectLoop implements Iops.Service {
     this.wake()
   }
 
+  /** Whether the loop runs (between `startWatching` and `stopWatching`). */
+  get isRunning(): boolean {
+    return this.running
+  }
+
   readonly stopWatching = (): void => {
     this.running = false
     if (this.sleeping !== undefined) clearTimeout(this.sleeping)

@@ -33,6 +33,7 @@ import { Iops } from "../../Iops.js"
 import { MultiResult, type ObserveResult } from "../../Result.js"
 import type * as Transcoder from "../../Transcoder.js"
 import { makeIopsHttpClient } from "../http/IopsHttpClient.js"
+import { releaseLoop, retainLoop } from "../iops/core.js"
 import { prepareCounter, prepareCounterMulti } from "../ops/counter.js"
 import {
   prepareGet,
@@ -427,6 +428,14 @@ export const makeClient = <const O extends Options = {}>(
   Effect.gen(function* () {
     const resolved = yield* resolve(options ?? {})
     const iops = yield* Iops
+    // Added first, so it runs last: after every socket and timer of the connection is gone.
+    yield* Effect.acquireRelease(
+      Effect.sync(() => retainLoop(iops)),
+      () =>
+        Effect.try(() => releaseLoop(iops)).pipe(
+          Effect.catchAll((error) => Effect.logWarning("the Iops's stopWatching() threw", error.error))
+        )
+    )
     const clock = yield* Effect.clock
     const run = yield* FiberSet.makeRuntime<never, void, never>()
     const httpClient = yield* makeIopsHttpClient({

@@ -84,3 +84,27 @@ export const destroyTimer = (iops: Iops.Service, timer: TimerEvent): void => {
   timer.state = PYCBC_EVSTATE_FREED
   timer.onReady = undefined
 }
+
+/** How many open connections use each Iops (see {@link retainLoop}). */
+const loopUsers = new WeakMap<Iops.Service, number>()
+
+/** One more connection uses `iops`: its loop must run until that connection has closed. */
+export const retainLoop = (iops: Iops.Service): void => {
+  loopUsers.set(iops, (loopUsers.get(iops) ?? 0) + 1)
+}
+
+/**
+ * One connection fewer uses `iops`. When it was the last, the loop is told it is no
+ * longer needed (`stopWatching`), so that a hand-rolled loop that runs until then lets
+ * the process exit. Returns whether it was the last.
+ */
+export const releaseLoop = (iops: Iops.Service): boolean => {
+  const users = (loopUsers.get(iops) ?? 1) - 1
+  if (users > 0) {
+    loopUsers.set(iops, users)
+    return false
+  }
+  loopUsers.delete(iops)
+  iops.stopWatching()
+  return true
+}
