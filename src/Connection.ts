@@ -835,9 +835,9 @@ export interface Operations<F extends HKT.TypeLambda, Quiet extends boolean, Doc
     RemoveError<EffectiveQuiet<O, Quiet>>,
     WithMissing<OperationResult, EffectiveQuiet<O, Quiet>>
   >
-  /** Removes several keys; `{k: cas}` guards each by its CAS. */
+  /** Removes several keys; `{k: cas}`, or the `MultiResult` of a read, guards each by its CAS. */
   removeMulti<const O extends RemoveMultiOptions = {}>(
-    keys: ReadonlyArray<string> | KeyValues<bigint>,
+    keys: ReadonlyArray<string> | KeyValues<bigint | OperationResult>,
     options?: O
   ): HKT.Kind<
     F,

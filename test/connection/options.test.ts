@@ -134,6 +134,36 @@ describe("connection options", () => {
     expect(refused({ defaultFormat: 0x12345 }).message).toContain("not a known format")
   })
 
+  // Python (badargs_t.test_bad_timeout): a timeout of 0, below 0 or not a number raises.
+  it("test_bad_timeout: refuse timeouts that are not > 0, given or in the connection string", () => {
+    for (const field of [
+      "operationTimeout",
+      "viewsTimeout",
+      "bootstrapTimeout",
+      "durabilityTimeout",
+      "durabilityInterval"
+    ] as const) {
+      expect(refused({ [field]: 0 }).message).toBe(`${field} must be greater than 0, got 0`)
+      expect(refused({ [field]: -1 }).message).toContain(field)
+      expect(refused({ [field]: "a string" as any }).message).toContain(field)
+    }
+    expect(refused({ connectionString: "couchbase://h/b?operation_timeout=0" }).message).toBe(
+      "operationTimeout must be greater than 0, got 0"
+    )
+    expect(millis(resolved({ operationTimeout: "1 millis" }).operationTimeout)).toBe(1)
+    // The poll interval alone may be 0: polling is then off.
+    expect(millis(resolved({ configPollInterval: 0 }).configPollInterval)).toBe(0)
+  })
+
+  // Python (connection_t): quiet is a boolean; per call the same holds (validation tests).
+  it("test_quiet: refuse a quiet that is not a boolean", () => {
+    for (const bad of ["asfasf", 1, null, {}]) {
+      expect(refused({ quiet: bad as any }).message).toBe(`quiet must be true or false, got ${JSON.stringify(bad)}`)
+    }
+    expect(resolved({ quiet: true }).quiet).toBe(true)
+    expect(resolved({ quiet: false }).quiet).toBe(false)
+  })
+
   it("allow a custom transcoder's own format codes", () => {
     const transcoder = Transcoder.make({
       encodeValue: (v) => [Buffer.from(String(v)), 7],

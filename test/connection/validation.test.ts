@@ -3,6 +3,7 @@ import { Effect, Either } from "effect"
 import type { OperationName } from "../../src/Connection.js"
 import { ArgumentError, ValueFormatError } from "../../src/Errors.js"
 import * as Ops from "../../src/internal/ops/index.js"
+import { MultiResult } from "../../src/Result.js"
 import * as Transcoder from "../../src/Transcoder.js"
 import { MemoryEngine, makeMemoryConnection } from "./memoryConnection.js"
 
@@ -119,6 +120,10 @@ const otherCases: ReadonlyArray<Case> = [
   ["remove", ["k", { cas: "5" }], "cas must be a bigint"],
   ["removeMulti", [{ k: 5 }], "cas must be a bigint"],
   ["insert", ["k", 1, { cas: 5n }], "insert takes no cas"],
+  // Python's *_multi take no cas: one CAS cannot match several documents.
+  ["upsertMulti", [{ k: 1 }, { cas: 5n }], "a multi store takes no cas"],
+  ["replaceMulti", [{ k: 1 }, { cas: 5n }], "a multi store takes no cas"],
+  ["appendMulti", [{ k: "x" }, { cas: 5n }], "a multi store takes no cas"],
   ["unlock", ["k"], "the CAS returned by lock is required"],
   ["unlock", ["k", 0n], "a CAS of 0 cannot unlock"],
   ["unlock", ["k", 5], "cas must be a bigint"],
@@ -149,8 +154,6 @@ const otherCases: ReadonlyArray<Case> = [
   ["endureMulti", [{ k: 3 }, { persistTo: 1, replicateTo: 0 }], "cas must be a bigint"],
   // formats
   ["append", ["k", "x", { format: Transcoder.FMT_JSON }], "cannot be appended to: use FMT_UTF8 or FMT_BYTES"],
-  ["prepend", ["k", { a: 1 }], "the fragment must be a string or bytes"],
-  ["appendMulti", [{ k: 5 }], "the fragment must be a string or bytes"],
   ["prependMulti", [{ k: "x" }, { format: Transcoder.FMT_JSON }], "cannot be appended to"],
   ["upsert", ["k", 1, { format: -1 }], "format must be one of the FMT_* constants"],
   // stats
@@ -196,6 +199,8 @@ describe("argument validation (before anything is sent)", () => {
       ["append", ["k", Buffer.from("x"), { format: Transcoder.FMT_BYTES }]],
       ["prepend", ["k", "x", { format: Transcoder.FMT_AUTO }]],
       ["unlock", ["k", { key: "k", cas: 9n, rc: 0, success: true }]],
+      // Python's remove_multi takes the MultiResult of a get_multi as it is, as unlock_multi and endure_multi do.
+      ["removeMulti", [new MultiResult([["a", { key: "a", cas: 9n, rc: 0, success: true, value: 1, flags: 0 }]])]],
       ["endureMulti", [new Map([["a", 3n]]), { persistTo: 1, replicateTo: 1 }]],
       ["stats", []],
       ["stats", ["memory"]],
@@ -221,6 +226,64 @@ describe("argument validation (before anything is sent)", () => {
         // with the bucket's numbers rather than the protocol's.
         expect([name, args, error._tag]).toEqual([name, args, "ArgumentError"])
       }
+      expect(engine.received).toEqual([])
+    })
+  )
+})
+
+describe("the Python SDK's semantics", () => {
+  // Python (append_t.test_append_enoent… / badargs): appending an object raises ValueFormatError,
+  // as our own upsert(obj, FMT_UTF8) does; nothing is sent.
+  it.effect("append_t: a fragment that is neither a string nor bytes is a ValueFormatError, not sent", () =>
+    Effect.gen(function* () {
+      const engine = new MemoryEngine()
+      const cb = makeMemoryConnection(engine)
+      yield* cb.upsert("k", "base", { format: Transcoder.FMT_UTF8 })
+      const sent = engine.received.length
+      for (const error of [
+        yield* Effect.flip(cb.prepend("k", { a: 1 } as any)),
+        yield* Effect.flip(cb.append("k", 5 as any)),
+        yield* Effect.flip(cb.appendMulti({ k: 5 } as any))
+      ]) {
+        expect(error).toBeInstanceOf(ValueFormatError)
+        expect(error.message).toContain("the fragment must be a string or bytes")
+        expect((error as ValueFormatError).key).toBe("k")
+      }
+      expect(engine.received).toHaveLength(sent)
+      // Only the argument errors are refused up front by the callback adapter's check.
+      expect(Ops.argumentErrorOf("append", ["k", { a: 1 }], NOW)).toBeUndefined()
+    })
+  )
+
+  // Python (delete_t.test_delete_multi with a MultiResult): remove_multi(get_multi(...)) uses each CAS.
+  it.effect("delete_t: removeMulti takes the MultiResult of a getMulti, with each key's CAS", () =>
+    Effect.gen(function* () {
+      const cb = makeMemoryConnection(new MemoryEngine())
+      yield* cb.upsertMulti({ a: 1, b: 2 })
+      const got = yield* cb.getMulti(["a", "b"])
+      const removed = yield* cb.removeMulti(got)
+      expect(removed.allOk).toBe(true)
+      expect([...removed.keys()]).toEqual(["a", "b"])
+      // A CAS that no longer matches fails that key.
+      yield* cb.upsertMulti({ a: 1, b: 2 })
+      const stale = yield* cb.getMulti(["a", "b"])
+      yield* cb.upsert("b", 3)
+      const error = yield* Effect.flip(cb.removeMulti(stale))
+      expect(error._tag).toBe("KeyExistsError")
+      expect(error.key).toBe("b")
+    })
+  )
+
+  // Python (set_t: upsert_multi has no cas argument).
+  it.effect("set_t: upsertMulti and the other multi stores refuse a cas", () =>
+    Effect.gen(function* () {
+      const engine = new MemoryEngine()
+      const cb = makeMemoryConnection(engine)
+      const error = yield* Effect.flip(cb.upsertMulti({ a: 1, b: 2 }, { cas: 5n } as any))
+      expect(error._tag).toBe("ArgumentError")
+      expect(error.message).toBe(
+        "upsertMulti: a multi store takes no cas, since one CAS cannot match several documents; store each key with its own cas"
+      )
       expect(engine.received).toEqual([])
     })
   )

@@ -247,8 +247,19 @@ export const resolve = (options: Options = {}): Either.Either<ResolvedOptions, A
       fromString[field] = parsed.value
     }
     const duration = (field: keyof typeof fromString, given: Duration.DurationInput | undefined) =>
-      given === undefined ? Either.right(fromString[field] ?? defaults[field]) : durationInput(field, given)
+      Either.flatMap(
+        given === undefined ? Either.right(fromString[field] ?? defaults[field]) : durationInput(field, given),
+        (d): Either.Either<Duration.Duration, ArgumentError> =>
+          // As in the Python SDK, a timeout must be > 0 (0 would fail every operation);
+          // only the config poll interval may be 0, which turns polling off.
+          field !== "configPollInterval" && Duration.toMillis(d) <= 0
+            ? invalid(`${field} must be greater than 0, got ${Duration.format(d)}`)
+            : Either.right(d)
+      )
 
+    if (options.quiet !== undefined && typeof options.quiet !== "boolean") {
+      return yield* invalid(`quiet must be true or false, got ${JSON.stringify(options.quiet)}`)
+    }
     const bucket = options.bucket ?? cs.bucket ?? ConnectionString.DEFAULT_BUCKET
     if (typeof bucket !== "string" || bucket === "") return yield* invalid("bucket must be a non-empty string")
     if (options.password !== undefined && !Redacted.isRedacted(options.password)) {

@@ -8,7 +8,7 @@
  * @internal
  */
 import { Either } from "effect"
-import { ArgumentError } from "../../Errors.js"
+import { ArgumentError, ValueFormatError } from "../../Errors.js"
 import type { OperationResult } from "../../Result.js"
 import * as Transcoder from "../../Transcoder.js"
 
@@ -304,12 +304,18 @@ export const validateConcat = (
   value: unknown,
   format: unknown,
   key?: string
-): Either.Either<number, ArgumentError> =>
-  Either.flatMap(validateFormat(op, format), (f) => {
+): Either.Either<number, ArgumentError | ValueFormatError> =>
+  Either.flatMap(validateFormat(op, format), (f): Either.Either<number, ArgumentError | ValueFormatError> => {
     if (f === undefined || f === Transcoder.FMT_AUTO) {
       if (typeof value === "string") return Either.right(Transcoder.FMT_UTF8)
       if (value instanceof Uint8Array) return Either.right(Transcoder.FMT_BYTES)
-      return left(op, `the fragment must be a string or bytes, got ${describe(value)}`, key)
+      // A value the format cannot carry, as Python's ValueFormatError (and our upsert of an object as FMT_UTF8).
+      return Either.left(
+        new ValueFormatError({
+          message: `${op}: the fragment must be a string or bytes, got ${describe(value)}`,
+          ...(key === undefined ? {} : { key })
+        })
+      )
     }
     if (!CONCAT_FORMATS.has(f)) {
       return left(

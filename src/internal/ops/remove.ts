@@ -78,9 +78,10 @@ export const validateRemoveMulti = (
   const checked = removeFields(op, options)
   if (Either.isLeft(checked)) return fail(checked)
   const f = checked.right
-  return Either.map(validateKeysWithCas(op, keys, validateCas), (list) =>
-    list.map(({ key, cas }) => ({ key, cas, ...f }))
-  )
+  // Each key's CAS, or the result whose CAS to use (a MultiResult of getMulti works as it is).
+  const casOf = (op: string, cas: unknown, key: string) =>
+    validateCas(op, cas !== null && typeof cas === "object" && "cas" in cas ? (cas as OperationResult).cas : cas, key)
+  return Either.map(validateKeysWithCas(op, keys, casOf), (list) => list.map(({ key, cas }) => ({ key, cas, ...f })))
 }
 
 /** DELETE. */

@@ -88,6 +88,16 @@ interface StoreFields {
   readonly durability: Durability
 }
 
+/**
+ * The refusal of `cas` in a multi store's options (which apply to every key): one CAS
+ * cannot match several documents, and the Python SDK's `*_multi` take none either.
+ */
+const noMultiCas = (op: string): ArgumentError =>
+  argumentError(
+    op,
+    "a multi store takes no cas, since one CAS cannot match several documents; store each key with its own cas"
+  )
+
 /** A store without options: the common case, shared rather than rebuilt per call. */
 const PLAIN_STORE: StoreFields = { format: undefined, expiry: 0, cas: 0n, durability: NO_DURABILITY }
 
@@ -105,6 +115,7 @@ const storeFields = (
   if (kind === "insert" && o.cas !== undefined) {
     return Either.left(argumentError(op, "insert takes no cas: it only stores a key that does not exist", key))
   }
+  if (key === undefined && o.cas !== undefined) return Either.left(noMultiCas(op))
   const cas = validateCas(op, o.cas, key)
   if (Either.isLeft(cas)) return fail(cas)
   const format = validateFormat(op, o.format)
@@ -173,6 +184,7 @@ const concatFields = (
   const checked = validateOptions(op, options)
   if (Either.isLeft(checked)) return fail(checked)
   const o = checked.right
+  if (key === undefined && o.cas !== undefined) return Either.left(noMultiCas(op))
   const cas = validateCas(op, o.cas, key)
   if (Either.isLeft(cas)) return fail(cas)
   const durability = validateDurability(op, o)
@@ -186,7 +198,7 @@ export const validateConcatOp = (
   key: unknown,
   value: unknown,
   options: AppendOptions | undefined
-): Either.Either<ConcatCommand, ArgumentError> => {
+): Either.Either<ConcatCommand, ArgumentError | ValueFormatError> => {
   const k = validateKey(kind, key)
   if (Either.isLeft(k)) return fail(k)
   const f = concatFields(kind, options, k.right)
@@ -208,7 +220,7 @@ export const validateConcatMulti = (
   kind: ConcatKind,
   values: unknown,
   options: AppendMultiOptions | undefined
-): Either.Either<ReadonlyArray<ConcatCommand>, ArgumentError> => {
+): Either.Either<ReadonlyArray<ConcatCommand>, ArgumentError | ValueFormatError> => {
   const op = `${kind}Multi`
   const entries = validateEntries<unknown>(op, values)
   if (Either.isLeft(entries)) return fail(entries)

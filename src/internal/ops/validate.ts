@@ -13,7 +13,7 @@
  */
 import { Either } from "effect"
 import type { OperationName } from "../../Connection.js"
-import type { ArgumentError } from "../../Errors.js"
+import type { ArgumentError, ValueFormatError } from "../../Errors.js"
 import { validateCounter, validateCounterMulti } from "./counter.js"
 import {
   validateGet,
@@ -33,7 +33,10 @@ import { validateStats } from "./stats.js"
 import { validateConcatMulti, validateConcatOp, validateStore, validateStoreMulti } from "./store.js"
 
 /** Checks one call's arguments; `now` is wall-clock milliseconds (for long TTLs). */
-export type Validator = (args: ReadonlyArray<any>, now: number) => Either.Either<unknown, ArgumentError>
+export type Validator = (
+  args: ReadonlyArray<any>,
+  now: number
+) => Either.Either<unknown, ArgumentError | ValueFormatError>
 
 /** The check of every operation. */
 export const validators: { readonly [K in OperationName]: Validator } = {
@@ -75,5 +78,6 @@ export const argumentErrorOf = (
   now: number
 ): ArgumentError | undefined => {
   const checked = validators[name](args, now)
-  return Either.isLeft(checked) ? checked.left : undefined
+  // A value its format cannot carry is the operation's failure, as when it is encoded.
+  return Either.isLeft(checked) && checked.left._tag === "ArgumentError" ? checked.left : undefined
 }
