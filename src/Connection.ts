@@ -692,12 +692,13 @@ export type ObserveError = CommonError
 export type EndureError = CommonError | NotFoundError | KeyExistsError
 
 /**
- * Errors of `stats`.
+ * Errors of `stats`: `NotFoundError` for a group the server does not know (its `key`
+ * is the group).
  *
  * @since 0.1.0
  * @category errors
  */
-export type StatsError = CommonError
+export type StatsError = CommonError | NotFoundError
 
 // ---------------------------------------------------------------------------
 // Operations, once for every wrapper

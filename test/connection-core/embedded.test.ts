@@ -8,6 +8,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Option, Redacted, Scope, Tracer } from "effect"
 import type { Connection } from "../../src/Connection.js"
 import * as EmbeddedCluster from "../../src/EmbeddedCluster.js"
+import type { NotFoundError } from "../../src/Errors.js"
 import { listen } from "../../src/Iops/Node.js"
 import { Iops } from "../../src/Iops.js"
 import { makeClient } from "../../src/internal/connection/Client.js"
@@ -118,6 +119,20 @@ describe("client against the embedded cluster (Node Iops)", () => {
       const items = stats["curr_items"]!
       expect(Object.keys(items).sort()).toEqual(cluster.nodes.map((n) => `127.0.0.1:${n.kv}`).sort())
       for (const count of Object.values(items)) expect(count).toBeGreaterThan(50)
+
+      // Python (stats_t.test_named_stats): stats("memory") answers per node, and an
+      // unknown group is a NotFoundError naming it.
+      const memory = yield* cb.stats("memory")
+      const used = memory["mem_used"]!
+      expect(Object.keys(used).sort()).toEqual(cluster.nodes.map((n) => `127.0.0.1:${n.kv}`).sort())
+      for (const [node, bytes] of Object.entries(used)) {
+        expect(bytes).toBeGreaterThan(0)
+        expect(memory["ep_kv_size"]![node]).toBe(bytes)
+      }
+      const unknown = yield* Effect.flip(cb.stats("no-such-group"))
+      expect(unknown._tag).toBe("NotFoundError")
+      expect(unknown.message).toContain('the server has no stats group "no-such-group"')
+      expect((unknown as NotFoundError).key).toBe("no-such-group")
     })
   )
 

@@ -8,11 +8,11 @@
  */
 import { Either } from "effect"
 import type { Stats } from "../../Connection.js"
-import { type ArgumentError, ProtocolError } from "../../Errors.js"
+import { type ArgumentError, type NotFoundError, ProtocolError } from "../../Errors.js"
 import { Opcode, Status } from "../protocol/constants.js"
 import type { Frame } from "../protocol/Frame.js"
 import { argumentError, MAX_KEY_BYTES } from "./args.js"
-import { type CommonStatusError, plainSpec, statusError } from "./status.js"
+import { type CommonStatusError, statsSpec, statusError } from "./status.js"
 
 /**
  * Checks `stats(groups)`: nothing (or an empty list) asks for the default group; a
@@ -44,14 +44,16 @@ export type StatPacket =
 const END: StatPacket = { _tag: "End" }
 
 /** Decodes one STAT response packet; `group` names the request in errors. */
-export const decodeStat = (frame: Frame, group: string): Either.Either<StatPacket, CommonStatusError> => {
+export const decodeStat = (
+  frame: Frame,
+  group: string
+): Either.Either<StatPacket, CommonStatusError | NotFoundError> => {
   if (frame.opcode !== Opcode.Stat) {
     return Either.left(
       new ProtocolError({ message: `the response to stats carries opcode 0x${frame.opcode.toString(16)}` })
     )
   }
-  if (frame.status !== Status.Success)
-    return Either.left(statusError(plainSpec("stats"), frame.status, group || "(default)"))
+  if (frame.status !== Status.Success) return Either.left(statusError(statsSpec, frame.status, group || "(default)"))
   if (frame.key.length === 0) return Either.right(END)
   return Either.right({ _tag: "Stat", name: frame.key.toString("utf8"), value: frame.value.toString("utf8") })
 }

@@ -205,5 +205,14 @@ export const counterSpec: StatusSpec<NotFoundError | DeltaBadvalError | Temporar
   }
 }
 
-/** Commands without data statuses (OBSERVE, STAT, NOOP). */
+/** STAT: KEY_ENOENT is a group the server does not know (the error's key names it). */
+export const statsSpec: StatusSpec<NotFoundError> = {
+  name: "stats",
+  data: {
+    [Status.KeyNotFound]: (group, status) =>
+      new NotFoundError({ key: group, status, message: `the server has no stats group ${JSON.stringify(group)}` })
+  }
+}
+
+/** Commands without data statuses (OBSERVE, NOOP). */
 export const plainSpec = (name: string): StatusSpec<never> => ({ name, data: {} })

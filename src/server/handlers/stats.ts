@@ -1,7 +1,8 @@
 /**
  * STAT: one response per statistic (key = name, value = ASCII value) and an empty
  * response to close the group. Groups: `""` (general counters, memcached's names),
- * `"vbucket"` (this node's role for each vBucket).
+ * `"vbucket"` (this node's role for each vBucket), `"memory"` (the memory used by this
+ * node's items, with kv_engine's names). An unknown group is KEY_ENOENT, as on a node.
  *
  * @internal
  */
@@ -81,6 +82,42 @@ const vbucketStats = (s: Session): Array<[string, string | number]> | undefined 
   return stats
 }
 
+/** The per-item overhead kv_engine counts in `ep_kv_size` besides key and value (its StoredValue). */
+const ITEM_OVERHEAD = 56
+
+const memoryStats = (s: Session): Array<[string, string | number]> => {
+  const now = s.now()
+  const bucket = s.bucket
+  let keys = 0
+  let values = 0
+  let items = 0
+  const count = (store: { live(nowMs: number): Iterable<[string, { readonly value: Uint8Array }]> }) => {
+    for (const [key, item] of store.live(now)) {
+      items++
+      keys += key.length
+      values += item.value.length
+    }
+  }
+  if (bucket !== undefined) {
+    if (bucket.type === "memcached") count(bucket.nodeStore(s.node.id))
+    else
+      for (const vb of bucket.vbuckets) {
+        const copy = vb.copies.get(s.node.id)
+        if (copy !== undefined && vb.chain.includes(s.node.id)) count(copy)
+      }
+  }
+  const kvSize = keys + values + items * ITEM_OVERHEAD
+  const used = process.memoryUsage()
+  return [
+    ["mem_used", kvSize],
+    ["ep_kv_size", kvSize],
+    ["ep_value_size", values],
+    ["ep_overhead", items * ITEM_OVERHEAD],
+    ["total_heap_bytes", used.heapTotal],
+    ["total_allocated_bytes", used.heapUsed]
+  ]
+}
+
 /** STAT. */
 export const stat = (s: Session, f: Frame): void => {
   if (!checkShape(s, f, { extras: [0], key: "optional", value: "optional" })) return
@@ -91,7 +128,14 @@ export const stat = (s: Session, f: Frame): void => {
     return
   }
   const group = f.key.toString("utf8")
-  const stats = group === "" ? generalStats(s) : group === "vbucket" ? vbucketStats(s) : undefined
+  const stats =
+    group === ""
+      ? generalStats(s)
+      : group === "vbucket"
+        ? vbucketStats(s)
+        : group === "memory"
+          ? memoryStats(s)
+          : undefined
   if (stats === undefined) {
     s.fail(f, Status.KeyNotFound, `unknown stat group ${JSON.stringify(group)}`)
     return
