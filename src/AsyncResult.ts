@@ -8,8 +8,8 @@
  *   multi operation.
  * - Failure calls `errback(asyncResult, error)`; a multi operation's error carries
  *   `allResults`. A defect of the library (a bug) arrives as a {@link DefectError}; an
- *   operation interrupted from the outside (its runtime shut down) as a
- *   `ClientTemporaryFailError`.
+ *   operation interrupted from the outside (its connection or runtime shut down) as
+ *   a `NetworkError`, the error of an operation started on a closed connection.
  * - Argument errors are thrown by the call itself, synchronously, before anything
  *   is sent.
  * - Callbacks always run after the call has returned (never inside it), so setting
@@ -42,7 +42,7 @@
  */
 import { Cause, Data, Effect, Exit, FiberId, type HKT, Runtime } from "effect"
 import { Connection, type OperationName, type Operations, operationNames } from "./Connection.js"
-import { type ArgumentError, ClientTemporaryFailError } from "./Errors.js"
+import { type ArgumentError, NetworkError } from "./Errors.js"
 import {
   type Cancelable,
   directStarterOf,
@@ -89,13 +89,13 @@ export type Callback<A> = (result: A) => void
 
 /**
  * Called on failure with the AsyncResult and the error: the operation's error, a
- * {@link DefectError} for a bug, or a `ClientTemporaryFailError` when the operation was
+ * {@link DefectError} for a bug, or a `NetworkError` when the operation was
  * interrupted from outside (every operation's error union already contains the latter).
  *
  * @since 0.1.0
  * @category models
  */
-export type Errback<A, E> = (asyncResult: AsyncResult<A, E>, error: E | DefectError | ClientTemporaryFailError) => void
+export type Errback<A, E> = (asyncResult: AsyncResult<A, E>, error: E | DefectError | NetworkError) => void
 
 /**
  * Where programming errors around callbacks go; see the module documentation.
@@ -241,7 +241,7 @@ export class AsyncResult<A, E = never> {
   }
 }
 
-const errorOf = <E>(cause: Cause.Cause<E>): E | DefectError | ClientTemporaryFailError => {
+const errorOf = <E>(cause: Cause.Cause<E>): E | DefectError | NetworkError => {
   const failure = Cause.failureOption(cause)
   if (failure._tag === "Some") return failure.value
   const defect = Cause.dieOption(cause)
@@ -251,8 +251,9 @@ const errorOf = <E>(cause: Cause.Cause<E>): E | DefectError | ClientTemporaryFai
       cause: defect.value
     })
   }
-  return new ClientTemporaryFailError({
-    message: "the operation was interrupted (its connection or runtime was shut down); retry on a live connection",
+  // The answer of an operation on a closed connection: the handle is gone either way.
+  return new NetworkError({
+    message: "the operation was interrupted: its connection or runtime was shut down; open a new one",
     cause
   })
 }

@@ -1,8 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, FiberId, Runtime } from "effect"
+import { Effect, Exit, FiberId, Runtime, Scope } from "effect"
 import * as AsyncResult from "../../src/AsyncResult.js"
+import * as ConnectionModule from "../../src/Connection.js"
 import { Connection } from "../../src/Connection.js"
-import { ArgumentError, ClientTemporaryFailError, NotFoundError } from "../../src/Errors.js"
+import * as EmbeddedCluster from "../../src/EmbeddedCluster.js"
+import { ArgumentError, NetworkError, NotFoundError } from "../../src/Errors.js"
+import * as Iops from "../../src/Iops.js"
 import { isMissing, MultiResult } from "../../src/Result.js"
 import { MemoryEngine, makeMemoryConnection } from "./memoryConnection.js"
 
@@ -191,7 +194,7 @@ describe("AsyncResult", () => {
     await eventually(() => expect(events).toEqual(["set", "ok 7"]))
   })
 
-  it("turns a defect into a DefectError and an interruption into a ClientTemporaryFailError", async () => {
+  it("turns a defect into a DefectError and an interruption into a NetworkError, as on a closed connection", async () => {
     const errors: Array<unknown> = []
     const defect = new AsyncResult.AsyncResult<number, never>("bug()", (complete) => {
       complete(Exit.die(new Error("bug")))
@@ -206,7 +209,8 @@ describe("AsyncResult", () => {
     await eventually(() => expect(errors).toHaveLength(2))
     expect(errors[0]).toBeInstanceOf(AsyncResult.DefectError)
     expect((errors[0] as AsyncResult.DefectError).cause).toEqual(new Error("bug"))
-    expect(errors[1]).toBeInstanceOf(ClientTemporaryFailError)
+    expect(errors[1]).toBeInstanceOf(NetworkError)
+    expect((errors[1] as NetworkError).message).toContain("open a new one")
   })
 
   it("ignores a second completion", async () => {
@@ -272,4 +276,35 @@ describe("PromiseConnection (the worked example)", () => {
     })
     await expect(AsyncResult.toPromise(r)).resolves.toBe("done")
   })
+})
+
+describe("AsyncConnection when its connection closes", () => {
+  it.live("in-flight, fiber-free and fiber-run operations alike end with a NetworkError; later calls too", () =>
+    Effect.gen(function* () {
+      const cluster = yield* EmbeddedCluster.make({ nodes: 1 })
+      const scope = yield* Scope.make()
+      const cb = AsyncResult.make(
+        yield* ConnectionModule.make({
+          connectionString: cluster.connectionString,
+          username: cluster.username,
+          password: cluster.password,
+          operationTimeout: "30 seconds"
+        }).pipe(Effect.provide(Iops.layerNode()), Scope.extend(scope))
+      )
+      yield* cluster.control.stall(0)
+      const errors: Array<unknown> = []
+      // A fiber-free get, and a multi-key operation that runs as a fiber: both wait on the stalled node.
+      cb.get("k").errback = (_, e) => errors.push(e)
+      cb.getMulti(["a", "b"]).errback = (_, e) => errors.push(e)
+      yield* Effect.sleep("50 millis")
+      expect(errors).toEqual([])
+      yield* Scope.close(scope, Exit.void)
+      cb.upsert("after", 1).errback = (_, e) => errors.push(e)
+      yield* Effect.promise(() => eventually(() => expect(errors).toHaveLength(3)))
+      for (const error of errors) expect(error).toBeInstanceOf(NetworkError)
+      // Those in flight may have been applied, and say so; the one after the close was never sent.
+      expect((errors[0] as NetworkError).message).toContain("may or may not have been applied")
+      expect((errors[2] as NetworkError).message).toContain("the connection is closed; open a new one")
+    }).pipe(Effect.scoped)
+  )
 })
