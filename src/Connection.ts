@@ -85,7 +85,6 @@ import type { Duration, HKT, Redacted, Scope } from "effect"
 import { Config, type ConfigError, Context, Effect, Layer } from "effect"
 import type * as ConnectionStringModule from "./ConnectionString.js"
 import type {
-  ArgumentError,
   AuthError,
   BucketNotFoundError,
   BusyError,
@@ -107,6 +106,7 @@ import type {
   UnknownCommandError,
   ValueFormatError
 } from "./Errors.js"
+import { ArgumentError } from "./Errors.js"
 import type { Iops } from "./Iops.js"
 import { type MakeClientError, makeClient } from "./internal/connection/Client.js"
 import * as ConnectionOptions from "./internal/connection/options.js"
@@ -516,6 +516,16 @@ export type FlagOf<O, K extends PropertyKey, Default extends boolean = false> =
 export type EffectiveQuiet<O, Default extends boolean> = FlagOf<O, "quiet", Default>
 
 /**
+ * `O` with every key that `Shape` lacks typed `never`, so that an option the operation
+ * would ignore (`{ quiet: true }` on `upsert`, a misspelt `tll`) is a type error
+ * rather than silently dropped.
+ *
+ * @since 0.1.0
+ * @category type-level
+ */
+export type Exact<O, Shape> = O & { readonly [K in Exclude<keyof O, keyof Shape>]: never }
+
+/**
  * `R`, or `R | MissingResult` unless quiet is known to be off.
  *
  * @since 0.1.0
@@ -722,7 +732,7 @@ export interface Operations<F extends HKT.TypeLambda, Quiet extends boolean, Doc
   /** Reads a document. With `ttl`, also sets its expiry (GAT). */
   get<const O extends GetOptions = {}>(
     key: string,
-    options?: O
+    options?: Exact<O, GetOptions>
   ): HKT.Kind<
     F,
     unknown,
@@ -733,7 +743,7 @@ export interface Operations<F extends HKT.TypeLambda, Quiet extends boolean, Doc
   /** Reads several documents, pipelined per node. */
   getMulti<const O extends GetOptions = {}>(
     keys: ReadonlyArray<string>,
-    options?: O
+    options?: Exact<O, GetOptions>
   ): HKT.Kind<
     F,
     unknown,
@@ -745,7 +755,7 @@ export interface Operations<F extends HKT.TypeLambda, Quiet extends boolean, Doc
   /** Reads a replica's copy (the Python SDK's `rget`). */
   getReplica<const O extends GetReplicaOptions = {}>(
     key: string,
-    options?: O
+    options?: Exact<O, GetReplicaOptions>
   ): HKT.Kind<
     F,
     unknown,
@@ -756,7 +766,7 @@ export interface Operations<F extends HKT.TypeLambda, Quiet extends boolean, Doc
   /** Reads several replicas' copies. */
   getReplicaMulti<const O extends GetReplicaOptions = {}>(
     keys: ReadonlyArray<string>,
-    options?: O
+    options?: Exact<O, GetReplicaOptions>
   ): HKT.Kind<
     F,
     unknown,
@@ -769,66 +779,66 @@ export interface Operations<F extends HKT.TypeLambda, Quiet extends boolean, Doc
   upsert<const O extends UpsertOptions = {}>(
     key: string,
     value: Doc,
-    options?: O
+    options?: Exact<O, UpsertOptions>
   ): HKT.Kind<F, unknown, never, UpsertError<O>, OperationResult>
   /** Stores several documents. */
   upsertMulti<const O extends StoreMultiOptions = {}>(
     values: KeyValues<Doc>,
-    options?: O
+    options?: Exact<O, StoreMultiOptions>
   ): HKT.Kind<F, unknown, never, UpsertError<O>, MultiResult<OperationResult>>
 
   /** Stores a document only if the key does not exist. */
   insert<const O extends InsertOptions = {}>(
     key: string,
     value: Doc,
-    options?: O
+    options?: Exact<O, InsertOptions>
   ): HKT.Kind<F, unknown, never, InsertError<O>, OperationResult>
   /** Inserts several documents. */
   insertMulti<const O extends StoreMultiOptions = {}>(
     values: KeyValues<Doc>,
-    options?: O
+    options?: Exact<O, StoreMultiOptions>
   ): HKT.Kind<F, unknown, never, InsertError<O>, MultiResult<OperationResult>>
 
   /** Stores a document only if the key exists. */
   replace<const O extends ReplaceOptions = {}>(
     key: string,
     value: Doc,
-    options?: O
+    options?: Exact<O, ReplaceOptions>
   ): HKT.Kind<F, unknown, never, ReplaceError<O>, OperationResult>
   /** Replaces several documents. */
   replaceMulti<const O extends StoreMultiOptions = {}>(
     values: KeyValues<Doc>,
-    options?: O
+    options?: Exact<O, StoreMultiOptions>
   ): HKT.Kind<F, unknown, never, ReplaceError<O>, MultiResult<OperationResult>>
 
   /** Appends bytes or text to a stored value. */
   append<const O extends AppendOptions = {}>(
     key: string,
     value: string | Uint8Array,
-    options?: O
+    options?: Exact<O, AppendOptions>
   ): HKT.Kind<F, unknown, never, AppendError<O>, OperationResult>
   /** Appends to several values. */
   appendMulti<const O extends AppendMultiOptions = {}>(
     values: KeyValues<string | Uint8Array>,
-    options?: O
+    options?: Exact<O, AppendMultiOptions>
   ): HKT.Kind<F, unknown, never, AppendError<O>, MultiResult<OperationResult>>
 
   /** Prepends bytes or text to a stored value. */
   prepend<const O extends AppendOptions = {}>(
     key: string,
     value: string | Uint8Array,
-    options?: O
+    options?: Exact<O, AppendOptions>
   ): HKT.Kind<F, unknown, never, AppendError<O>, OperationResult>
   /** Prepends to several values. */
   prependMulti<const O extends AppendMultiOptions = {}>(
     values: KeyValues<string | Uint8Array>,
-    options?: O
+    options?: Exact<O, AppendMultiOptions>
   ): HKT.Kind<F, unknown, never, AppendError<O>, MultiResult<OperationResult>>
 
   /** Removes a key (with `cas`: only that version). */
   remove<const O extends RemoveOptions = {}>(
     key: string,
-    options?: O
+    options?: Exact<O, RemoveOptions>
   ): HKT.Kind<
     F,
     unknown,
@@ -839,7 +849,7 @@ export interface Operations<F extends HKT.TypeLambda, Quiet extends boolean, Doc
   /** Removes several keys; `{k: cas}`, or the `MultiResult` of a read, guards each by its CAS. */
   removeMulti<const O extends RemoveMultiOptions = {}>(
     keys: ReadonlyArray<string> | KeyValues<bigint | OperationResult>,
-    options?: O
+    options?: Exact<O, RemoveMultiOptions>
   ): HKT.Kind<
     F,
     unknown,
@@ -851,7 +861,7 @@ export interface Operations<F extends HKT.TypeLambda, Quiet extends boolean, Doc
   /** Adds `delta` (default 1) to a decimal counter; the value after is a `bigint`. */
   counter<const O extends CounterOptions = {}>(
     key: string,
-    options?: O
+    options?: Exact<O, CounterOptions>
   ): HKT.Kind<F, unknown, never, CounterError<O>, CounterResult>
   /**
    * Updates several counters. Per key: a delta, or `{delta, initial, ttl}`; the
@@ -859,7 +869,7 @@ export interface Operations<F extends HKT.TypeLambda, Quiet extends boolean, Doc
    */
   counterMulti<const O extends CounterOptions = {}>(
     keys: ReadonlyArray<string> | KeyValues<CounterAmount | CounterOptions>,
-    options?: O
+    options?: Exact<O, CounterOptions>
   ): HKT.Kind<F, unknown, never, CounterError<O>, MultiResult<CounterResult>>
 
   /** Sets a key's expiry. */
@@ -876,7 +886,7 @@ export interface Operations<F extends HKT.TypeLambda, Quiet extends boolean, Doc
   /** Sets the expiry of several keys, each its own (`{k: ttl}`). */
   touchMulti<const O extends TouchMultiOptions = {}>(
     ttls: KeyValues<TtlInput>,
-    options?: O
+    options?: Exact<O, TouchMultiOptions>
   ): HKT.Kind<
     F,
     unknown,
@@ -1212,11 +1222,30 @@ export const config: Config.Config<Options> = Config.nested(ConnectionOptions.co
 export const configUnprefixed: Config.Config<Options> = ConnectionOptions.config
 
 /**
+ * The options of a configuration, with `quiet` as the layer's tag says: a
+ * configuration cannot change a type, so a `quiet` that contradicts the tag is an
+ * `ArgumentError` naming the way out, never a quiet connection under the loud tag.
+ */
+const configuredFor = (wrapped: Config.Config.Wrap<Options>, quiet: boolean) =>
+  Effect.flatMap(ConnectionOptions.unwrap(wrapped), (options) =>
+    options.quiet !== undefined && options.quiet !== quiet
+      ? Effect.fail(
+          new ArgumentError({
+            message: quiet
+              ? "the configuration says quiet: false (COUCHBASE_QUIET=false), but Connection.layerQuietConfig provides the quiet connection: use Connection.layerConfig"
+              : "the configuration says quiet: true (COUCHBASE_QUIET=true), but Connection.layerConfig provides the loud Connection, whose reads are typed to fail on a missing key: use Connection.layerQuietConfig and the QuietConnection tag"
+          })
+        )
+      : Effect.succeed({ ...options, quiet })
+  )
+
+/**
  * A layer providing {@link Connection} from configuration: by default {@link config}
  * (the `COUCHBASE_*` environment variables); any field may also be a `Config` of its
- * own (`{ password: Config.redacted("CB_PASSWORD") }`). A `quiet` read from
- * configuration is applied at run time; the tag stays the loud one because
- * configuration cannot change a type.
+ * own (`{ password: Config.redacted("CB_PASSWORD") }`). The connection is the loud
+ * one: a configuration with `quiet: true` fails with an `ArgumentError` (a
+ * configuration cannot change the type a program was written against); use
+ * {@link layerQuietConfig} for {@link QuietConnection}.
  *
  * @since 0.1.0
  * @category layers
@@ -1226,8 +1255,27 @@ export const layerConfig = (
 ): Layer.Layer<Connection, MakeError | ConfigError.ConfigError, Iops> =>
   Layer.scoped(
     Connection,
-    Effect.flatMap(ConnectionOptions.unwrap(options), (options) => make(options)) as Effect.Effect<
+    Effect.flatMap(configuredFor(options, false), (options) => make(options)) as Effect.Effect<
       Connection.Service,
+      MakeError | ConfigError.ConfigError,
+      Scope.Scope | Iops
+    >
+  )
+
+/**
+ * {@link layerConfig} for {@link QuietConnection}: every read treats a missing key as
+ * a value. A configuration with `quiet: false` fails with an `ArgumentError`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerQuietConfig = (
+  options: Config.Config.Wrap<Options> = config
+): Layer.Layer<QuietConnection, MakeError | ConfigError.ConfigError, Iops> =>
+  Layer.scoped(
+    QuietConnection,
+    Effect.flatMap(configuredFor(options, true), (options) => make(options)) as unknown as Effect.Effect<
+      Connection.Service<true>,
       MakeError | ConfigError.ConfigError,
       Scope.Scope | Iops
     >

@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
-import { Config, ConfigProvider, Duration, Effect, Either, Redacted } from "effect"
+import { Config, ConfigProvider, Duration, Effect, Either, Layer, Redacted } from "effect"
 import * as Connection from "../../src/Connection.js"
+import * as EmbeddedCluster from "../../src/EmbeddedCluster.js"
 import { ArgumentError } from "../../src/Errors.js"
 import * as Iops from "../../src/Iops.js"
 import * as Options from "../../src/internal/connection/options.js"
@@ -236,6 +237,48 @@ describe("connection options", () => {
       const empty = yield* Effect.withConfigProvider(Connection.config, ConfigProvider.fromMap(new Map()))
       expect(empty).toEqual({})
     })
+  )
+
+  it.live("a quiet from configuration never contradicts the layer's tag", () =>
+    Effect.gen(function* () {
+      const cluster = yield* EmbeddedCluster.make({ nodes: 1 })
+      const env = (quiet?: string) =>
+        ConfigProvider.fromMap(
+          new Map(
+            Object.entries({
+              COUCHBASE_CONNECTION_STRING: cluster.connectionString,
+              COUCHBASE_USERNAME: cluster.username,
+              COUCHBASE_PASSWORD: Redacted.value(cluster.password),
+              ...(quiet === undefined ? {} : { COUCHBASE_QUIET: quiet })
+            })
+          ),
+          { pathDelim: "_" }
+        )
+      const build = <A, E>(layer: Layer.Layer<A, E, Iops.Iops>, provider: ConfigProvider.ConfigProvider) =>
+        Effect.scoped(Layer.build(layer.pipe(Layer.provide(Iops.layerNode())))).pipe(
+          Effect.withConfigProvider(provider)
+        )
+      // Loud tag, quiet configuration: refused, never a quiet connection typed loud.
+      const loud = yield* Effect.flip(build(Connection.layerConfig(), env("true")))
+      expect(loud._tag).toBe("ArgumentError")
+      expect(loud.message).toContain("use Connection.layerQuietConfig")
+      const quiet = yield* Effect.flip(build(Connection.layerQuietConfig(), env("false")))
+      expect(quiet._tag).toBe("ArgumentError")
+      expect(quiet.message).toContain("use Connection.layerConfig")
+      // Agreeing or absent: the tag's behaviour.
+      const missing = yield* Effect.flatMap(Connection.QuietConnection, (cb) => cb.get("absent")).pipe(
+        Effect.provide(Connection.layerQuietConfig().pipe(Layer.provide(Iops.layerNode()))),
+        Effect.withConfigProvider(env())
+      )
+      expect(missing.success).toBe(false)
+      const error = yield* Effect.flip(
+        Effect.flatMap(Connection.Connection, (cb) => cb.get("absent")).pipe(
+          Effect.provide(Connection.layerConfig().pipe(Layer.provide(Iops.layerNode()))),
+          Effect.withConfigProvider(env("false"))
+        )
+      )
+      expect(error._tag).toBe("NotFoundError")
+    }).pipe(Effect.scoped)
   )
 
   it.effect("fail Config loading for a malformed duration, naming the entry", () =>

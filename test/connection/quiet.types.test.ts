@@ -74,6 +74,23 @@ const typeAssertions = () => {
     const quietLock = loud.lock("k", { ttl: 5, quiet: true })
     expectTypeOf<Success<typeof quietLock>>().toEqualTypeOf<ValueResult<unknown> | MissingResult>()
 
+    // Operations without a quiet form refuse the option in their types (it would be ignored).
+    // @ts-expect-error upsert has no quiet
+    loud.upsert("k", 1, { quiet: true, ttl: 5 })
+    // @ts-expect-error replace has no quiet
+    loud.replace("k", 1, { quiet: true, ttl: 5 })
+    // @ts-expect-error counter has no quiet
+    loud.counter("k", { quiet: true, ttl: 5 })
+    // @ts-expect-error insert has no quiet
+    loud.insert("k", 1, { quiet: false })
+    // @ts-expect-error appendMulti has no quiet
+    loud.appendMulti({ k: "x" }, { quiet: true })
+    // @ts-expect-error nor a misspelt option (ttl)
+    loud.get("k", { tll: 5 })
+    // The same options without it are fine.
+    loud.upsert("k", 1, { ttl: 5 })
+    loud.counter("k", { delta: 2, ttl: 5 })
+
     // @ts-expect-error a quiet get cannot fail with NotFoundError, so there is no such tag to catch
     Effect.catchTag(loud.get("k", { quiet: true }), "NotFoundError", () => Effect.void)
     // @ts-expect-error a quiet remove cannot fail with NotFoundError either

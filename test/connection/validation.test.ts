@@ -120,6 +120,11 @@ const otherCases: ReadonlyArray<Case> = [
   ["remove", ["k", { cas: "5" }], "cas must be a bigint"],
   ["removeMulti", [{ k: 5 }], "cas must be a bigint"],
   ["insert", ["k", 1, { cas: 5n }], "insert takes no cas"],
+  // quiet where an operation has no quiet form would be ignored
+  ["upsert", ["k", 1, { quiet: true, ttl: 5 }], "has no quiet form"],
+  ["replace", ["k", 1, { quiet: true }], "has no quiet form"],
+  ["counter", ["k", { quiet: true, ttl: 5 }], "has no quiet form"],
+  ["appendMulti", [{ k: "x" }, { quiet: false }], "has no quiet form"],
   // Python's *_multi take no cas: one CAS cannot match several documents.
   ["upsertMulti", [{ k: 1 }, { cas: 5n }], "a multi store takes no cas"],
   ["replaceMulti", [{ k: 1 }, { cas: 5n }], "a multi store takes no cas"],

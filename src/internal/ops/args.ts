@@ -92,6 +92,16 @@ export const validateOptions = <O extends object>(
   return Either.right(options)
 }
 
+/**
+ * The refusal of `quiet` by an operation without a quiet form (stores, appends,
+ * counters): it would be ignored, which is worse than an error. Their option types
+ * already have no `quiet`; this is for callers without types.
+ */
+export const refuseQuiet = (op: string, options: object, key?: string): ArgumentError | undefined =>
+  (options as { readonly quiet?: unknown }).quiet === undefined
+    ? undefined
+    : argumentError(op, "has no quiet form: only reads, touch, lock and remove treat a missing key as a value", key)
+
 /** An optional boolean option. */
 export const validateFlag = (
   op: string,

@@ -22,6 +22,7 @@ import {
   argumentError,
   fail,
   isKeyList,
+  refuseQuiet,
   traverse,
   validateCounterAmount,
   validateEntries,
@@ -58,6 +59,8 @@ const counterFields = (
   fallback: CounterFields | undefined,
   key?: string
 ): Either.Either<CounterFields, ArgumentError> => {
+  const quiet = refuseQuiet(op, o, key)
+  if (quiet !== undefined) return Either.left(quiet)
   let delta = fallback?.delta ?? 1n
   if (o.delta !== undefined) {
     const checked = validateCounterAmount(op, "delta", o.delta, true, key)

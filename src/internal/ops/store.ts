@@ -30,6 +30,7 @@ import {
   type Durability,
   fail,
   NO_DURABILITY,
+  refuseQuiet,
   traverse,
   validateCas,
   validateConcat,
@@ -112,6 +113,8 @@ const storeFields = (
   const checked = validateOptions(op, options)
   if (Either.isLeft(checked)) return fail(checked)
   const o = checked.right
+  const quiet = refuseQuiet(op, o, key)
+  if (quiet !== undefined) return Either.left(quiet)
   if (kind === "insert" && o.cas !== undefined) {
     return Either.left(argumentError(op, "insert takes no cas: it only stores a key that does not exist", key))
   }
@@ -184,6 +187,8 @@ const concatFields = (
   const checked = validateOptions(op, options)
   if (Either.isLeft(checked)) return fail(checked)
   const o = checked.right
+  const quiet = refuseQuiet(op, o, key)
+  if (quiet !== undefined) return Either.left(quiet)
   if (key === undefined && o.cas !== undefined) return Either.left(noMultiCas(op))
   const cas = validateCas(op, o.cas, key)
   if (Either.isLeft(cas)) return fail(cas)
