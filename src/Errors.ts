@@ -525,6 +525,32 @@ export class HTTPError extends CouchbaseErrorBase {
 }
 
 /**
+ * The description of a result's `rc` (the Python SDK's `Result.errstr`): `"Success"`
+ * for 0, otherwise the description of the error class with that code.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Connection, Errors } from "effect-couchbase"
+ *
+ * // Why each key of a quiet multi-get did not come back.
+ * const why = Effect.gen(function* () {
+ *   const cb = yield* Connection.Connection
+ *   const [, failed] = (yield* cb.getMulti(["a", "b"], { quiet: true })).splitResults()
+ *   return [...failed.values()].map((r) => `${r.key}: ${Errors.errstr(r)}`)
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const errstr = (result: { readonly rc: number }): string => {
+  if (result.rc === 0) return "Success"
+  for (const Class of errorClasses) if (Class.rc === result.rc) return Class.defaultMessage
+  return `unknown error 0x${result.rc.toString(16)}`
+}
+
+/**
  * Every error class, for exhaustive handling and for the tests.
  *
  * @since 0.1.0

@@ -38,9 +38,10 @@ const scenarios: ReadonlyArray<readonly [string, Scenario]> = [
         expect(missing._tag).toBe("NotFoundError")
         expect(missing.key).toBe("cas-missing")
         // quiet only softens reads, touches and removals (ReplaceOptions has no quiet, so the
-        // type needs a cast): a replace of nothing stays an error even if someone passes it.
+        // type needs a cast): passed anyway, it is refused rather than ignored.
         const quietMissing = yield* failure(cb.replace("cas-missing", 1, { quiet: true } as {}))
-        expect(quietMissing._tag).toBe("NotFoundError")
+        expect(quietMissing._tag).toBe("ArgumentError")
+        expect(quietMissing.message).toContain("has no quiet form")
       })
   ],
   [

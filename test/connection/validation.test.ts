@@ -1,7 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
+import * as AsyncResult from "../../src/AsyncResult.js"
 import type { OperationName } from "../../src/Connection.js"
-import { ArgumentError, ValueFormatError } from "../../src/Errors.js"
+import * as Connection from "../../src/Connection.js"
+import * as EmbeddedCluster from "../../src/EmbeddedCluster.js"
+import * as Errors from "../../src/Errors.js"
+import { ArgumentError, NotFoundError, ValueFormatError } from "../../src/Errors.js"
+import * as Iops from "../../src/Iops.js"
 import * as Ops from "../../src/internal/ops/index.js"
 import { MultiResult } from "../../src/Result.js"
 import * as Transcoder from "../../src/Transcoder.js"
@@ -277,6 +282,44 @@ describe("the Python SDK's semantics", () => {
       expect(error._tag).toBe("KeyExistsError")
       expect(error.key).toBe("b")
     })
+  )
+
+  // Python (excextra_t): a single-key error has key, result and all_results (that one key).
+  it.live("excextra_t: a single-key error carries its key, its failed result and allResults of that key", () =>
+    Effect.gen(function* () {
+      const cluster = yield* EmbeddedCluster.make({ nodes: 1 })
+      const cb = yield* Connection.make({
+        connectionString: cluster.connectionString,
+        username: cluster.username,
+        password: cluster.password
+      }).pipe(Effect.provide(Iops.layerNode()))
+      const missing = yield* Effect.flip(cb.get("nope"))
+      expect(missing).toBeInstanceOf(NotFoundError)
+      expect(missing.key).toBe("nope")
+      // The key is named once in the message.
+      expect(missing.message.split('(key: "nope")')).toHaveLength(2)
+      expect(missing.result).toEqual({ key: "nope", cas: 0n, rc: 0x0d, success: false })
+      expect([...missing.allResults!.entries()]).toEqual([["nope", missing.result]])
+      const [ok, failed] = missing.splitResults()
+      expect([ok.size, [...failed.keys()]]).toEqual([0, ["nope"]])
+      expect(Errors.errstr(missing.result!)).toBe(NotFoundError.defaultMessage)
+
+      yield* cb.upsert("there", 1)
+      const exists = yield* Effect.flip(cb.insert("there", 2))
+      expect(exists._tag).toBe("KeyExistsError")
+      expect(exists.result).toMatchObject({ key: "there", rc: 0x0c, success: false })
+      expect(exists.allResults!.size).toBe(1)
+      // A success's errstr, as Python's.
+      expect(Errors.errstr(yield* cb.get("there"))).toBe("Success")
+      expect(Errors.errstr({ rc: 0x7777 })).toBe("unknown error 0x7777")
+      // The fiber-free callback path gives the same context.
+      const promises = AsyncResult.toPromiseConnection(AsyncResult.make(cb))
+      const viaPromise = yield* Effect.flip(
+        Effect.tryPromise({ try: () => promises.get("nope"), catch: (e) => e as NotFoundError })
+      )
+      expect(viaPromise.result).toEqual(missing.result)
+      expect(viaPromise.allResults!.size).toBe(1)
+    }).pipe(Effect.scoped)
   )
 
   // Python (set_t: upsert_multi has no cas argument).

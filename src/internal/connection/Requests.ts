@@ -11,8 +11,9 @@
  * @internal
  */
 import { Effect, Either, Exit } from "effect"
-import type { CouchbaseErrorBase, ErrorFields } from "../../Errors.js"
+import type { CouchbaseErrorBase } from "../../Errors.js"
 import type { ObserveInfo } from "../../Result.js"
+import { withKeyContext } from "../ops/multi.js"
 import { decodeObserveResponse, type ObserveEntry, observeInfo } from "../ops/observe.js"
 import type { PreparedOp } from "../ops/PreparedOp.js"
 import * as Request from "../ops/requests.js"
@@ -28,14 +29,6 @@ export type Resume = (effect: Effect.Effect<any, any>) => void
 
 /** An operation's outcome for one key. */
 export type Outcome = Either.Either<any, any>
-
-/** `error` with `key` attached (same class), for failures that happened to a whole connection. */
-export const withKey = <E extends CouchbaseErrorBase>(error: E, key: string): E => {
-  if (error.key !== undefined) return error
-  const Ctor = error.constructor as new (fields: ErrorFields) => E
-  // The spread carries the fields particular to a class (a timeout's `ambiguous`).
-  return new Ctor({ ...error, message: error.message, key, status: error.status, cause: error })
-}
 
 /**
  * Whether a delivery is an outcome (an `Either`) rather than an Effect that finishes
@@ -121,19 +114,22 @@ export abstract class OpRequest extends KeyRequest {
         return true
       }
     }
-    const outcome = decodeSafely(this.op, frame)
+    let outcome = decodeSafely(this.op, frame)
+    if ((outcome as { readonly _tag?: unknown })._tag === "Left") {
+      outcome = Either.left(withKeyContext((outcome as Either.Left<CouchbaseErrorBase, any>).left, this.op.key))
+    }
     this.deliver(this.op.durability === undefined ? outcome : this.core.withDurability(this.op, outcome))
     return true
   }
 
   onFailure(error: RequestFailure): void {
-    this.deliver(Either.left(withKey(error, this.op.key)))
+    this.deliver(Either.left(withKeyContext(error, this.op.key)))
   }
 
   /** Fails without having been sent (no node for the key, client closed). */
   fail(error: CouchbaseErrorBase): void {
     this.ended = true
-    this.deliver(Either.left(withKey(error, this.op.key)))
+    this.deliver(Either.left(withKeyContext(error, this.op.key)))
   }
 
   /** Ends with `effect` without having been sent (e.g. a retry after a config change). */

@@ -40,6 +40,17 @@ export const withMultiContext = <E extends CouchbaseErrorBase>(
 }
 
 /**
+ * A single-key operation's error with the context the Python SDK gives it
+ * (`excextra`): `key`, the key's failed `result`, and `allResults` holding just that
+ * key, so that code written for multi operations reads single ones the same way.
+ */
+export const withKeyContext = <E extends CouchbaseErrorBase>(error: E, key: string): E => {
+  if (error.allResults !== undefined) return error
+  const result = failedResult(key, error)
+  return withMultiContext(error, key, result, new MultiResult([[key, result]]))
+}
+
+/**
  * The `MultiResult` of per-key outcomes (aligned with `keys`), or the first
  * failure in key order carrying every key's result.
  */
