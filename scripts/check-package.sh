@@ -110,6 +110,7 @@ step "examples"
 npx --no-install tsx examples/kv-schema.ts
 npx --no-install tsx examples/views-stream.ts
 node examples/callbacks.mjs
+node examples/plain-javascript.mjs
 printf 'export default {}\n' > vitest.config.mjs
 npx --no-install vitest run examples/
 

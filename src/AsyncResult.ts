@@ -16,8 +16,9 @@
  *   them right after the call is always in time.
  * - A result that arrives with no callback for it set, and a callback that throws,
  *   are programming errors: they are reported as an {@link AsyncResultError} to the
- *   connection's `onUnhandled` hook, which by default rethrows it outside any stack
- *   (an uncaught exception, as the Python SDK raised in the event loop).
+ *   connection's `onUnhandled` hook, which by default logs it with its message and
+ *   goes on, as the Python SDK reported an exception in a callback and kept its loop
+ *   running ({@link rethrowUnhandled} makes it an uncaught exception instead).
  *
  * {@link PromiseConnection} is the worked example of an integration built on top:
  * every method returns a `Promise` (argument errors become rejections there, as is
@@ -40,9 +41,12 @@
  *
  * @since 0.1.0
  */
-import { Cause, Data, Effect, Exit, FiberId, type HKT, Runtime } from "effect"
+import { Cause, Data, Effect, Exit, FiberId, type HKT, Redacted, Runtime, Scope } from "effect"
+import { type AsyncViewBase, asyncQuery } from "./AsyncViewBase.js"
+import * as ConnectionModule from "./Connection.js"
 import { Connection, type OperationName, type Operations, operationNames } from "./Connection.js"
 import { type ArgumentError, NetworkError } from "./Errors.js"
+import { Iops } from "./Iops.js"
 import {
   type Cancelable,
   directStarterOf,
@@ -51,7 +55,9 @@ import {
   type OnFailure,
   type OnSuccess
 } from "./internal/connection/Direct.js"
+import { makeNodeIops } from "./internal/iops/node.js"
 import { argumentErrorOf } from "./internal/ops/validate.js"
+import { makeFromConnection, type View, type ViewQuery } from "./View.js"
 
 /**
  * A programming error around callbacks: none set for a result, or one that threw.
@@ -106,7 +112,20 @@ export type Errback<A, E> = (asyncResult: AsyncResult<A, E>, error: E | DefectEr
 export type UnhandledHandler = (error: AsyncResultError) => void
 
 /**
- * The default {@link UnhandledHandler}: rethrows outside any stack, as an uncaught exception.
+ * The default {@link UnhandledHandler}: writes the error, with its message and the
+ * stack of what the callback threw, to standard error, and goes on.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const logUnhandled: UnhandledHandler = (error) => {
+  const cause = error.cause instanceof Error && error.cause.stack !== undefined ? `\n${error.cause.stack}` : ""
+  console.error(`effect-couchbase: ${error.message}${cause}`)
+}
+
+/**
+ * An {@link UnhandledHandler} that rethrows outside any stack, as an uncaught
+ * exception (which ends a Node process unless it has an `uncaughtException` handler).
  *
  * @since 0.1.0
  * @category utils
@@ -154,7 +173,7 @@ export class AsyncResult<A, E = never> {
     /** What this is the outcome of, e.g. `get("user::1")`, for messages. */
     readonly operation: string,
     start: Starter<A, E>,
-    private readonly onUnhandled: UnhandledHandler = rethrowUnhandled
+    private readonly onUnhandled: UnhandledHandler = logUnhandled
   ) {
     let starting = true
     this.cancelWork = start((exit) => {
@@ -291,7 +310,7 @@ export interface AsyncConnection<Quiet extends boolean = false, Doc = unknown>
  * @category models
  */
 export interface AsyncConnectionOptions {
-  /** Where results without callbacks and throwing callbacks are reported. Default {@link rethrowUnhandled}. */
+  /** Where results without callbacks and throwing callbacks are reported. Default {@link logUnhandled}. */
   readonly onUnhandled?: UnhandledHandler | undefined
 }
 
@@ -317,7 +336,7 @@ export const make = <Quiet extends boolean, Doc>(
   runtime: Runtime.Runtime<never> = Runtime.defaultRuntime,
   options: AsyncConnectionOptions = {}
 ): AsyncConnection<Quiet, Doc> => {
-  const onUnhandled = options.onUnhandled ?? rethrowUnhandled
+  const onUnhandled = options.onUnhandled ?? logUnhandled
   const start = starterFor(service, runtime)
   const methods: Record<string | symbol, unknown> = { quiet: service.quiet, [Start]: start }
   for (const name of operationNames) {
@@ -485,3 +504,125 @@ export const toPromiseConnection = <Quiet extends boolean, Doc>(
   }
   return methods as unknown as PromiseConnection<Quiet, Doc>
 }
+
+// ---------------------------------------------------------------------------
+// Opening and closing without Effect
+// ---------------------------------------------------------------------------
+
+/**
+ * Options of {@link AsyncConnection.connect}: the connection's options, with the
+ * password as a plain string if need be (it is wrapped in `Redacted` at once), the
+ * Iops as an object, and where callback errors go.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConnectOptions extends Omit<ConnectionModule.Options, "password"> {
+  /** The password: a string is accepted here and wrapped in `Redacted` before anything else sees it. */
+  readonly password?: string | Redacted.Redacted<string> | undefined
+  /** The I/O layer, an {@link Iops.Service} object (default: Node's sockets and timers). */
+  readonly iops?: Iops.Service | undefined
+  /** See {@link AsyncConnectionOptions.onUnhandled}. */
+  readonly onUnhandled?: UnhandledHandler | undefined
+}
+
+/**
+ * An {@link AsyncConnection} opened by {@link AsyncConnection.connect}: the operations,
+ * view queries in the Python SDK's callback style, and `close()`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface OpenAsyncConnection<Quiet extends boolean = false> extends AsyncConnection<Quiet> {
+  /** The View service of the connection (rows as a `Stream`, for Effect code). */
+  readonly view: View.Service
+  /**
+   * Python's `query(design, view, …, itercls)`: an object of `itercls` (a subclass of
+   * `AsyncViewBase`) for the query, not yet started; call its `start()`. An `itercls`
+   * that is not such a class throws an `ArgumentError`.
+   */
+  query<T extends AsyncViewBase<any, any>>(
+    design: string,
+    view: string,
+    params: ViewQuery | undefined,
+    itercls: new (view: View.Service, design: string, viewName: string, params?: ViewQuery) => T
+  ): T
+  /**
+   * Closes the connection: operations still running fail with a `NetworkError`, later
+   * calls too. Resolves (and calls `callback`) once every socket is closed; a second
+   * call waits for the same close.
+   */
+  close(callback?: (error: Error | null) => void): Promise<void>
+}
+
+const connect = <const O extends ConnectOptions = {}>(
+  options?: O,
+  callback?: (error: Error | null, connection?: OpenAsyncConnection<ConnectionModule.QuietDefault<O>>) => void
+): Promise<OpenAsyncConnection<ConnectionModule.QuietDefault<O>>> => {
+  const opened = (async () => {
+    const { iops, onUnhandled, password, ...rest } = (options ?? {}) as ConnectOptions
+    const secret = typeof password === "string" ? Redacted.make(password) : password
+    const scope = Effect.runSync(Scope.make())
+    const exit = await Effect.runPromiseExit(
+      ConnectionModule.make({ ...rest, password: secret }).pipe(
+        Effect.provideService(Iops, iops ?? makeNodeIops()),
+        Scope.extend(scope)
+      )
+    )
+    if (Exit.isFailure(exit)) {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+      throw Cause.squash(exit.cause)
+    }
+    const service = exit.value
+    const view = Effect.runSync(makeFromConnection(service))
+    let closing: Promise<void> | undefined
+    const close = (done?: (error: Error | null) => void): Promise<void> => {
+      closing ??= Effect.runPromise(Scope.close(scope, Exit.void))
+      if (done !== undefined)
+        closing.then(
+          () => done(null),
+          (error) => done(error)
+        )
+      return closing
+    }
+    return Object.assign(make(service, Runtime.defaultRuntime, { onUnhandled }), {
+      view,
+      query: (design: string, viewName: string, params: ViewQuery | undefined, itercls: any) =>
+        asyncQuery(itercls, view, design, viewName, params),
+      close
+    }) as unknown as OpenAsyncConnection<ConnectionModule.QuietDefault<O>>
+  })()
+  if (callback !== undefined)
+    opened.then(
+      (c) => callback(null, c),
+      (error) => callback(error)
+    )
+  return opened
+}
+
+/**
+ * Opening a connection from code that knows nothing of Effect:
+ * `AsyncConnection.connect(options)` returns a `Promise` of an
+ * {@link OpenAsyncConnection}, or calls `callback(error, connection)`.
+ *
+ * @example
+ * ```ts
+ * import { AsyncConnection, toPromiseConnection } from "effect-couchbase/AsyncResult"
+ *
+ * const main = async () => {
+ *   const cb = await AsyncConnection.connect({
+ *     connectionString: "couchbase://127.0.0.1/default",
+ *     username: "Administrator",
+ *     password: "password"
+ *   })
+ *   cb.upsert("greeting", "hello").callback = (result) => console.log(result.cas)
+ *   const got = await toPromiseConnection(cb).get("greeting")
+ *   console.log(got.value)
+ *   await cb.close()
+ * }
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const AsyncConnection = { connect } as const

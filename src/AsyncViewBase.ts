@@ -5,12 +5,15 @@
  *
  * It is a thin adapter over {@link View.Service.query}'s `Stream` (not a second
  * implementation): rows are handed over as the stream yields them, so a slow `onRows`
- * slows the HTTP transfer the same way.
+ * slows the HTTP transfer the same way. An `onRows` that returns a `Promise` is
+ * waited for: the next rows come once it settles (back-pressure for asynchronous
+ * consumers), and a rejection ends the query like a throw.
  *
- * The calls, in order: `onRows` zero or more times (never with no rows); then, if the
- * query failed (or a callback threw), `onError` once; then `onDone` once, always last,
- * also after `cancel()`. Exceptions thrown by `onError` or `onDone` are logged, never
- * thrown into the event loop.
+ * The calls, in order: `onRows` zero or more times (never with no rows, never two at
+ * once); then, if the query failed (or `onRows` threw or rejected), `onError` once;
+ * then `onDone` once, always last, also after `cancel()`. Exceptions thrown by
+ * `onError` or `onDone` are logged with their message, never thrown into the event
+ * loop.
  *
  * @example
  * ```ts
@@ -37,7 +40,7 @@
  * @since 0.1.0
  */
 import { Cause, Chunk, Effect, Exit, Fiber, Option, Stream } from "effect"
-import { AlreadyQueriedError } from "./Errors.js"
+import { AlreadyQueriedError, ArgumentError } from "./Errors.js"
 import type { View, ViewError, ViewMeta, ViewQuery, ViewRow } from "./View.js"
 
 /**
@@ -90,7 +93,7 @@ export abstract class AsyncViewBase<K = unknown, V = unknown> {
    *
    * @since 0.1.0
    */
-  abstract onRows(rows: ReadonlyArray<ViewRow<K, V>>): void
+  abstract onRows(rows: ReadonlyArray<ViewRow<K, V>>): void | PromiseLike<void>
   /**
    * Called once when the query fails or a callback throws; `onDone` follows.
    *
@@ -132,19 +135,24 @@ export abstract class AsyncViewBase<K = unknown, V = unknown> {
   /** @internal */
   private deliver(rows: ReadonlyArray<ViewRow<K, V>>): Effect.Effect<void, unknown> {
     if (rows.length === 0) return Effect.void
-    return Effect.try({
-      try: () => {
-        this.delivered += rows.length
-        this.onRows(rows)
-      },
-      catch: (thrown) => thrown
+    return Effect.suspend(() => {
+      this.delivered += rows.length
+      let returned: void | PromiseLike<void>
+      try {
+        returned = this.onRows(rows)
+      } catch (thrown) {
+        return Effect.fail(thrown)
+      }
+      if (returned === undefined || typeof (returned as PromiseLike<void>).then !== "function") return Effect.void
+      // The stream waits (and so does the socket) until the consumer is done with these rows.
+      return Effect.tryPromise({ try: () => Promise.resolve(returned), catch: (rejected) => rejected })
     })
   }
 
   /** @internal */
   private callback(name: "onError" | "onDone", f: () => void): Effect.Effect<void> {
-    return Effect.try(f).pipe(
-      Effect.catchAll((thrown) => Effect.logError(`AsyncViewBase.${name} threw`, thrown)),
+    return Effect.try({ try: f, catch: (thrown) => thrown }).pipe(
+      Effect.catchAll((thrown) => Effect.logError(`${this.constructor.name}.${name} threw: ${describeThrown(thrown)}`)),
       Effect.asVoid
     )
   }
@@ -209,4 +217,15 @@ export const asyncQuery = <T extends AsyncViewBase<any, any>>(
   design: string,
   viewName: string,
   params?: ViewQuery
-): T => new itercls(view, design, viewName, params)
+): T => {
+  // Checked at run time too, for callers without types (Python raises as well).
+  if (typeof itercls !== "function" || !(itercls.prototype instanceof AsyncViewBase)) {
+    throw new ArgumentError({
+      message: `itercls must be a subclass of AsyncViewBase, got ${typeof itercls === "function" ? `class ${itercls.name}` : String(itercls)}`
+    })
+  }
+  return new itercls(view, design, viewName, params)
+}
+
+const describeThrown = (thrown: unknown): string =>
+  thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : String(thrown)

@@ -1,6 +1,7 @@
-import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, FiberId, Runtime, Scope } from "effect"
+import { describe, expect, it, vi } from "@effect/vitest"
+import { Effect, Exit, FiberId, Redacted, Runtime, Scope } from "effect"
 import * as AsyncResult from "../../src/AsyncResult.js"
+import { AsyncViewBase } from "../../src/AsyncViewBase.js"
 import * as ConnectionModule from "../../src/Connection.js"
 import { Connection } from "../../src/Connection.js"
 import * as EmbeddedCluster from "../../src/EmbeddedCluster.js"
@@ -150,14 +151,16 @@ describe("AsyncConnection over the in-memory TEST connection", () => {
     expect((unhandled[0]!.cause as Error).message).toBe("boom")
   })
 
-  it("by default rethrows unhandled problems outside any stack, as an uncaught exception", async () => {
+  it("with rethrowUnhandled, rethrows unhandled problems outside any stack, as an uncaught exception", async () => {
     const caught: Array<unknown> = []
     const listener = (error: unknown) => caught.push(error)
     const previous = process.listeners("uncaughtException")
     process.removeAllListeners("uncaughtException")
     process.on("uncaughtException", listener)
     try {
-      const cb = AsyncResult.make(makeMemoryConnection())
+      const cb = AsyncResult.make(makeMemoryConnection(), Runtime.defaultRuntime, {
+        onUnhandled: AsyncResult.rethrowUnhandled
+      })
       cb.upsert("k", 1)
       await eventually(() => expect(caught).toHaveLength(1))
       expect(caught[0]).toBeInstanceOf(AsyncResult.AsyncResultError)
@@ -307,4 +310,110 @@ describe("AsyncConnection when its connection closes", () => {
       expect((errors[2] as NetworkError).message).toContain("the connection is closed; open a new one")
     }).pipe(Effect.scoped)
   )
+})
+
+describe("AsyncConnection.connect (no Effect needed)", () => {
+  it.live("opens with a plain-string password, runs operations and views, and closes", () =>
+    Effect.gen(function* () {
+      const cluster = yield* EmbeddedCluster.make({
+        nodes: 1,
+        buckets: [{ name: "beer-sample", sample: "beer-sample" }]
+      })
+      const options = {
+        connectionString: `${cluster.connectionString}/beer-sample`,
+        username: cluster.username,
+        password: Redacted.value(cluster.password)
+      }
+      const cb = yield* Effect.promise(() => AsyncResult.AsyncConnection.connect(options))
+      expect(cb.quiet).toBe(false)
+      const stored = yield* Effect.promise(() => AsyncResult.toPromise(cb.upsert("plain", "text")))
+      expect(stored.success).toBe(true)
+      // Python's query(…, itercls): an unstarted object of the class.
+      class Rows extends AsyncViewBase<unknown, unknown> {
+        readonly seen: Array<unknown> = []
+        readonly finished = new Promise<void>((resolve) => {
+          this.onDone = resolve
+        })
+        onRows(rows: ReadonlyArray<{ readonly key: unknown }>) {
+          for (const row of rows) this.seen.push(row.key)
+        }
+        onError(error: unknown) {
+          throw error
+        }
+        onDone() {}
+      }
+      const query = cb.query("beer", "brewery_beers", { limit: 5 }, Rows)
+      expect(query.started).toBe(false)
+      yield* Effect.promise(() => query.start().finished)
+      expect(query.seen).toHaveLength(5)
+      expect(() => cb.query("beer", "brewery_beers", {}, class NotAView {} as any)).toThrow(
+        "itercls must be a subclass of AsyncViewBase"
+      )
+      // close: once, whoever asks; later operations fail with NetworkError.
+      const closing = cb.close()
+      expect(cb.close()).toBe(closing)
+      yield* Effect.promise(() => closing)
+      const after = yield* Effect.flip(
+        Effect.tryPromise({ try: () => AsyncResult.toPromise(cb.get("plain")), catch: (e) => e as NetworkError })
+      )
+      expect(after).toBeInstanceOf(NetworkError)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("the callback form, a failed connect as the typed error, and a quiet connection", () =>
+    Effect.gen(function* () {
+      const cluster = yield* EmbeddedCluster.make({ nodes: 1 })
+      const refused = yield* Effect.promise(
+        () =>
+          new Promise<unknown>((resolve) =>
+            AsyncResult.AsyncConnection.connect(
+              { connectionString: cluster.connectionString, username: cluster.username, password: "wrong" },
+              (error) => resolve(error)
+            )
+          )
+      )
+      expect((refused as { readonly _tag: string })._tag).toBe("AuthError")
+      expect(String((refused as Error).message)).not.toContain("wrong")
+      const quiet = yield* Effect.promise(
+        () =>
+          new Promise<AsyncResult.OpenAsyncConnection<true>>((resolve, reject) =>
+            AsyncResult.AsyncConnection.connect(
+              {
+                connectionString: cluster.connectionString,
+                username: cluster.username,
+                password: cluster.password,
+                quiet: true
+              },
+              (error, connection) => (error === null ? resolve(connection!) : reject(error))
+            )
+          )
+      )
+      expect(quiet.quiet).toBe(true)
+      const missing = yield* Effect.promise(() => AsyncResult.toPromise(quiet.get("absent")))
+      expect(missing.success).toBe(false)
+      yield* Effect.promise(
+        () => new Promise<void>((resolve, reject) => quiet.close((e) => (e ? reject(e) : resolve())))
+      )
+    }).pipe(Effect.scoped)
+  )
+
+  it("a callback that throws is logged with its message, and the process goes on", async () => {
+    const lines: Array<string> = []
+    const spy = vi.spyOn(console, "error").mockImplementation((...args: Array<unknown>) => {
+      lines.push(args.map(String).join(" "))
+    })
+    try {
+      const cb = AsyncResult.make(makeMemoryConnection())
+      cb.upsert("k", 1).callback = () => {
+        throw new RangeError("my callback broke")
+      }
+      await eventually(() => expect(lines).toHaveLength(1))
+      expect(lines[0]).toContain('a callback of upsert("k") threw: my callback broke')
+      expect(lines[0]).toContain("RangeError: my callback broke")
+      // Still serving.
+      expect((await AsyncResult.toPromise(cb.upsert("k", 2))).success).toBe(true)
+    } finally {
+      spy.mockRestore()
+    }
+  })
 })

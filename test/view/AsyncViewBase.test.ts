@@ -1,8 +1,8 @@
 import { NodeHttpClient } from "@effect/platform-node"
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { afterAll, beforeAll, describe, expect, it, vi } from "@effect/vitest"
 import { Effect, Layer, ManagedRuntime, Redacted } from "effect"
 import { AsyncViewBase, asyncQuery } from "../../src/AsyncViewBase.js"
-import { AlreadyQueriedError, HTTPError } from "../../src/Errors.js"
+import { AlreadyQueriedError, ArgumentError, HTTPError } from "../../src/Errors.js"
 import * as View from "../../src/View.js"
 import { beerBucket, type CapiServer, startCapi } from "./helpers.js"
 
@@ -145,5 +145,73 @@ describe("AsyncViewBase", () => {
     await withinSeconds(v.finished)
     expect(v.calls).toEqual([{ on: "rows", n: 3 }, { on: "done" }])
     expect(v.totalRows).toBe(undefined)
+  })
+
+  it("asyncQuery refuses an itercls that is not an AsyncViewBase, at run time too", () => {
+    class NotAView {}
+    for (const bad of [NotAView, undefined, "Recorder", () => undefined]) {
+      expect(() => asyncQuery(bad as any, service, "beer", "brewery_beers")).toThrow(ArgumentError)
+    }
+    expect(() => asyncQuery(NotAView as any, service, "beer", "brewery_beers")).toThrow(
+      "itercls must be a subclass of AsyncViewBase, got class NotAView"
+    )
+  })
+
+  it("an onRows that returns a Promise holds the next rows back until it settles", async () => {
+    class Slow extends Recorder {
+      busy = 0
+      mostAtOnce = 0
+      override async onRows(rows: ReadonlyArray<View.ViewRow>): Promise<void> {
+        this.busy++
+        this.mostAtOnce = Math.max(this.mostAtOnce, this.busy)
+        await new Promise((resolve) => setTimeout(resolve, 3))
+        super.onRows(rows)
+        this.busy--
+      }
+    }
+    const v = new Slow(service, "beer", "brewery_beers", { limit: 1000 }, { rowsPerCall: 50 }).start()
+    await withinSeconds(v.finished)
+    expect(v.calls.filter((c) => c.on === "rows")).toHaveLength(20)
+    expect(v.mostAtOnce).toBe(1)
+    expect(v.keys).toHaveLength(1000)
+    // A rejection ends the query like a throw: onError with the reason, then onDone.
+    class Rejecting extends Recorder {
+      override async onRows(rows: ReadonlyArray<View.ViewRow>): Promise<void> {
+        super.onRows(rows)
+        throw new Error("no room for these rows")
+      }
+    }
+    const r = new Rejecting(service, "beer", "brewery_beers", { limit: 100 }, { rowsPerCall: 10 }).start()
+    await withinSeconds(r.finished)
+    expect(r.calls).toEqual([
+      { on: "rows", n: 10 },
+      { on: "error", error: new Error("no room for these rows") },
+      { on: "done" }
+    ])
+  })
+
+  it("logs what onError and onDone throw with its message, and goes on", async () => {
+    const logged: Array<string> = []
+    const record = (...args: Array<unknown>) => {
+      logged.push(args.map(String).join(" "))
+    }
+    const spies = [
+      vi.spyOn(console, "log").mockImplementation(record),
+      vi.spyOn(console, "error").mockImplementation(record)
+    ]
+    try {
+      class Throwing extends Recorder {
+        override onDone(): void {
+          super.onDone()
+          throw new TypeError("done went wrong")
+        }
+      }
+      const v = new Throwing(service, "beer", "brewery_beers", { limit: 1 }).start()
+      await withinSeconds(v.finished)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    } finally {
+      for (const spy of spies) spy.mockRestore()
+    }
+    expect(logged.some((line) => line.includes("Throwing.onDone threw: TypeError: done went wrong"))).toBe(true)
   })
 })
