@@ -4,8 +4,10 @@
  * {@link AsyncResult} at once; the caller sets `callback` and `errback` (or calls
  * `setCallbacks(ok, err)`) before returning to the event loop.
  *
- * - Success calls `callback(result)`: the single result, or the `MultiResult` of a
- *   multi operation.
+ * - The AsyncResult is itself a `MultiResult`, empty on return and filled with each
+ *   key's result as it arrives (`size`, `remaining`), as the Python SDK's was.
+ * - Success calls `callback(result, asyncResult)`: the single result, or the
+ *   `MultiResult` of a multi operation, and the (now complete) AsyncResult.
  * - Failure calls `errback(asyncResult, error)`; a multi operation's error carries
  *   `allResults`. A defect of the library (a bug) arrives as a {@link DefectError}; an
  *   operation interrupted from the outside (its connection or runtime shut down) as
@@ -41,7 +43,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Data, Effect, Exit, FiberId, type HKT, Redacted, Runtime, Scope } from "effect"
+import { Cause, Data, Effect, Either, Exit, FiberId, type HKT, Redacted, Runtime, Scope } from "effect"
 import { type AsyncViewBase, asyncQuery } from "./AsyncViewBase.js"
 import * as ConnectionModule from "./Connection.js"
 import { Connection, type OperationName, type Operations, operationNames } from "./Connection.js"
@@ -55,8 +57,11 @@ import {
   type OnFailure,
   type OnSuccess
 } from "./internal/connection/Direct.js"
+import { KeyProgress } from "./internal/connection/KeyProgress.js"
 import { makeNodeIops } from "./internal/iops/node.js"
+import { failedResult } from "./internal/ops/multi.js"
 import { argumentErrorOf } from "./internal/ops/validate.js"
+import { MultiResult, type OperationResult } from "./Result.js"
 import { makeFromConnection, type View, type ViewQuery } from "./View.js"
 
 /**
@@ -91,7 +96,7 @@ export class DefectError extends Data.TaggedError("DefectError")<{
  * @since 0.1.0
  * @category models
  */
-export type Callback<A> = (result: A) => void
+export type Callback<A> = (result: A, asyncResult: AsyncResult<A, any>) => void
 
 /**
  * Called on failure with the AsyncResult and the error: the operation's error, a
@@ -138,21 +143,29 @@ export const rethrowUnhandled: UnhandledHandler = (error) => {
 
 /**
  * Starts the work behind an {@link AsyncResult}: calls `complete` exactly once with
- * the outcome (possibly synchronously) and returns how to cancel it.
+ * the outcome (possibly synchronously), `progress` with each key's result as it is
+ * known (optional), and returns how to cancel it.
  *
  * @since 0.1.0
  * @category models
  */
-export type Starter<A, E> = (complete: (exit: Exit.Exit<A, E>) => void) => () => void
+export type Starter<A, E> = (
+  complete: (exit: Exit.Exit<A, E>) => void,
+  progress: (key: string, result: OperationResult) => void
+) => () => void
 
 /**
- * The pending outcome of one operation, with settable callbacks. Built by an
- * {@link AsyncConnection}; integrators may build their own from any {@link Starter}.
+ * The pending outcome of one operation, with settable callbacks. As in the Python
+ * SDK, it is a {@link MultiResult}: empty when the call returns, it fills in with each
+ * key's result as it completes (`size` results so far, `remaining` still expected;
+ * a multi-key operation's keys arrive one by one), and it is complete when `callback`
+ * or `errback` runs. Built by an {@link AsyncConnection}; integrators may build their
+ * own from any {@link Starter}.
  *
  * @since 0.1.0
  * @category models
  */
-export class AsyncResult<A, E = never> {
+export class AsyncResult<A, E = never> extends MultiResult<OperationResult> {
   /**
    * Called with the result on success.
    *
@@ -169,23 +182,40 @@ export class AsyncResult<A, E = never> {
   private cancelled = false
   private readonly cancelWork: () => void
 
+  /** How many keys the operation is about (0 for `stats`). */
+  readonly expected: number
+
   constructor(
     /** What this is the outcome of, e.g. `get("user::1")`, for messages. */
     readonly operation: string,
     start: Starter<A, E>,
-    private readonly onUnhandled: UnhandledHandler = logUnhandled
+    private readonly onUnhandled: UnhandledHandler = logUnhandled,
+    /** The keys the operation is about, for `remaining`. */
+    keys: ReadonlyArray<string> = []
   ) {
+    super()
+    this.expected = keys.length
     let starting = true
-    this.cancelWork = start((exit) => {
-      if (this.settled) return
-      this.settled = true
-      if (this.cancelled) return
-      // An outcome known before the call returns waits until the caller has had its
-      // chance to set the callbacks.
-      if (starting) queueMicrotask(() => this.deliver(exit))
-      else this.deliver(exit)
-    })
+    this.cancelWork = start(
+      (exit) => {
+        if (this.settled) return
+        this.settled = true
+        if (this.cancelled) return
+        // An outcome known before the call returns waits until the caller has had its
+        // chance to set the callbacks.
+        if (starting) queueMicrotask(() => this.deliver(exit))
+        else this.deliver(exit)
+      },
+      (key, result) => {
+        if (!this.settled && !this.cancelled) this.set(key, result)
+      }
+    )
     starting = false
+  }
+
+  /** Keys whose result has not arrived yet. */
+  get remaining(): number {
+    return Math.max(0, this.expected - this.size)
   }
 
   /**
@@ -219,15 +249,27 @@ export class AsyncResult<A, E = never> {
   private deliver(exit: Exit.Exit<A, E>): void {
     if (this.cancelled) return
     if (Exit.isSuccess(exit)) {
+      this.fill(exit.value)
       const callback = this.callback
       if (callback === undefined) this.unhandled("MissingCallback", "the operation succeeded", exit.value)
-      else this.invoke(() => callback(exit.value))
+      else this.invoke(() => callback(exit.value, this))
       return
     }
     const error = errorOf(exit.cause)
+    const allResults = (error as { readonly allResults?: unknown }).allResults
+    if (allResults instanceof Map) for (const [key, result] of allResults) this.set(key, result)
     const errback = this.errback
     if (errback === undefined) this.unhandled("MissingCallback", "the operation failed", error)
     else this.invoke(() => errback(this, error))
+  }
+
+  /** Every key's result, from a successful outcome: a MultiResult's entries, or one key's result. */
+  private fill(value: unknown): void {
+    if (value instanceof Map) {
+      for (const [key, result] of value) if (isResult(result)) this.set(key, result)
+    } else if (isResult(value)) {
+      this.set(value.key, value)
+    }
   }
 
   /** @internal */
@@ -259,6 +301,9 @@ export class AsyncResult<A, E = never> {
     )
   }
 }
+
+const isResult = (value: unknown): value is OperationResult =>
+  typeof value === "object" && value !== null && typeof (value as OperationResult).key === "string" && "rc" in value
 
 const errorOf = <E>(cause: Cause.Cause<E>): E | DefectError | NetworkError => {
   const failure = Cause.failureOption(cause)
@@ -314,6 +359,16 @@ export interface AsyncConnectionOptions {
   readonly onUnhandled?: UnhandledHandler | undefined
 }
 
+/** The keys a call is about, from its first argument (none for `stats`). */
+const keysOf = (args: ReadonlyArray<unknown>): ReadonlyArray<string> => {
+  const first = args[0]
+  if (typeof first === "string") return [first]
+  if (Array.isArray(first)) return first.filter((k): k is string => typeof k === "string")
+  if (first instanceof Map) return [...first.keys()].filter((k): k is string => typeof k === "string")
+  if (first !== null && typeof first === "object") return Object.keys(first)
+  return []
+}
+
 const describe = (name: OperationName, args: ReadonlyArray<unknown>): string => {
   const first = args[0]
   if (typeof first === "string") return `${name}(${JSON.stringify(first)})`
@@ -344,18 +399,20 @@ export const make = <Quiet extends boolean, Doc>(
       let invalid: ArgumentError | undefined
       const result = new AsyncResult<unknown, unknown>(
         describe(name, args),
-        (complete) => {
+        (complete, progress) => {
           const started = start(
             name,
             args,
             (value) => complete(Exit.succeed(value)),
-            (error) => complete(Exit.fail(error))
+            (error) => complete(Exit.fail(error)),
+            progress
           )
           if ("cancel" in started) return () => started.cancel()
           invalid = started
           return noop
         },
-        onUnhandled
+        onUnhandled,
+        keysOf(args)
       )
       if (invalid !== undefined) throw invalid
       return result
@@ -373,7 +430,8 @@ type OperationStarter = (
   name: string,
   args: ReadonlyArray<unknown>,
   onSuccess: OnSuccess,
-  onFailure: OnFailure
+  onFailure: OnFailure,
+  progress?: (key: string, result: OperationResult) => void
 ) => Cancelable | ArgumentError
 
 /** Where an adapter built here keeps how it starts operations (the Promise wrapper reuses it). */
@@ -391,15 +449,27 @@ const starterFor = (service: Connection.Service<any, any>, runtime: Runtime.Runt
     fiber.addObserver((exit) => (Exit.isSuccess(exit) ? onSuccess(exit.value) : onFailure(errorOf(exit.cause))))
     return { cancel: () => fiber.unsafeInterruptAsFork(FiberId.none) }
   }
+  // With a progress callback, a multi-key operation reports each key as it arrives.
+  const runFor = (progress: ((key: string, result: OperationResult) => void) | undefined): EffectRunner =>
+    progress === undefined
+      ? run
+      : (effect, onSuccess, onFailure) =>
+          run(
+            Effect.locally(effect, KeyProgress, (key, outcome) =>
+              progress(key, Either.isRight(outcome) ? outcome.right : failedResult(key, outcome.left))
+            ),
+            onSuccess,
+            onFailure
+          )
   const direct = directStarterOf(service)
   if (direct !== undefined && Runtime.runSync(runtime)(Effect.tracer) === NATIVE_TRACER) {
-    return (name, args, onSuccess, onFailure) => direct(name, args, onSuccess, onFailure, run)
+    return (name, args, onSuccess, onFailure, progress) => direct(name, args, onSuccess, onFailure, runFor(progress))
   }
-  return (name, args, onSuccess, onFailure) => {
+  return (name, args, onSuccess, onFailure, progress) => {
     const invalid = argumentErrorOf(name as OperationName, args, Date.now())
     if (invalid !== undefined) return invalid
     const operation = service[name as OperationName] as (...args: Array<unknown>) => Effect.Effect<unknown, unknown>
-    return run(operation.apply(service, args as Array<unknown>), onSuccess, onFailure)
+    return runFor(progress)(operation.apply(service, args as Array<unknown>), onSuccess, onFailure)
   }
 }
 

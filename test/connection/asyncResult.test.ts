@@ -417,3 +417,58 @@ describe("AsyncConnection.connect (no Effect needed)", () => {
     }
   })
 })
+
+describe("AsyncResult as the Python SDK's MultiResult", () => {
+  it.live("is empty when returned and fills in key by key as results arrive, then goes to the callback", () =>
+    Effect.gen(function* () {
+      const cluster = yield* EmbeddedCluster.make({ nodes: 2, replicas: 0 })
+      const service = yield* ConnectionModule.make({
+        connectionString: cluster.connectionString,
+        username: cluster.username,
+        password: cluster.password,
+        operationTimeout: "20 seconds"
+      }).pipe(Effect.provide(Iops.layerNode()))
+      const cb = AsyncResult.make(service)
+      const keys = Array.from({ length: 40 }, (_, i) => `mres-${i}`)
+      yield* service.upsertMulti(Object.fromEntries(keys.map((k) => [k, k])))
+
+      // One key: empty on return, complete when the callback runs, handed to it as well.
+      const one = cb.get("mres-0")
+      expect([one.size, one.remaining, one.expected]).toEqual([0, 1, 1])
+      const [value, container] = yield* Effect.promise(
+        () => new Promise<[unknown, unknown]>((resolve) => (one.callback = (v, c) => resolve([v, c])))
+      )
+      expect(container).toBe(one)
+      expect(one.get("mres-0")).toBe(value)
+      expect([one.size, one.remaining, one.allOk]).toEqual([1, 0, true])
+
+      // Many keys with one node stalled: the other node's keys are there before the rest.
+      yield* cluster.control.stall(1)
+      const many = cb.getMulti(keys)
+      let called: unknown
+      many.callback = (v) => {
+        called = v
+      }
+      expect([many.size, many.remaining]).toEqual([0, 40])
+      yield* Effect.promise(() => eventually(() => expect(many.size).toBeGreaterThan(0)))
+      yield* Effect.sleep("50 millis")
+      const partial = many.size
+      expect(partial).toBeLessThan(40)
+      expect(many.remaining).toBe(40 - partial)
+      expect(called).toBeUndefined()
+      yield* cluster.control.unstall(1)
+      yield* Effect.promise(() => eventually(() => expect(called).toBeDefined()))
+      expect([many.size, many.remaining, many.allOk]).toEqual([40, 0, true])
+      expect([...many.keys()].sort()).toEqual([...keys].sort())
+      expect(many.get("mres-7")).toMatchObject({ value: "mres-7", success: true })
+
+      // A failure: the container holds every key's result, as the error's allResults.
+      const failing = cb.getMulti(["mres-1", "absent-key"])
+      const error = yield* Effect.promise(() => new Promise<any>((resolve) => (failing.errback = (_, e) => resolve(e))))
+      expect(error._tag).toBe("NotFoundError")
+      expect(failing.size).toBe(2)
+      expect(failing.get("absent-key")).toMatchObject({ success: false, rc: 0x0d })
+      expect(failing.get("mres-1")).toMatchObject({ success: true, value: "mres-1" })
+    }).pipe(Effect.scoped)
+  )
+})

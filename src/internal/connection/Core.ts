@@ -34,6 +34,7 @@ import { type ClusterConfig, hostPort, isNewer, parse as parseConfig } from "./C
 import { NATIVE_TRACER } from "./Direct.js"
 import type { ErrorMapEntry } from "./ErrorMap.js"
 import * as ErrorMap from "./ErrorMap.js"
+import { KeyProgress } from "./KeyProgress.js"
 import { NodeConnection, type NodeOwner } from "./NodeConnection.js"
 import type { Pipeline } from "./Pipeline.js"
 import { isOutcome, MultiKeyRequest, MultiRun, type OpRequest, QuietBatchRequest, ResumeRequest } from "./Requests.js"
@@ -457,7 +458,9 @@ export class Core {
   ): Effect.Effect<MultiResult<any>, E> {
     const copy = options.copy ?? 0
     return Effect.async<MultiResult<any>, E>((resume) => {
-      const run = new MultiRun(ops, this.deadline(), resume, (r) => this.finishMulti<E>(r))
+      const fiber = Fiber.getCurrentFiber()
+      const progress = fiber._tag === "Some" ? fiber.value.getFiberRef(KeyProgress) : undefined
+      const run = new MultiRun(ops, this.deadline(), resume, (r) => this.finishMulti<E>(r), progress)
       this.dispatchMulti(run, copy, options.quietBatch === true)
       return Effect.sync(() => run.cancel())
     })
@@ -529,7 +532,11 @@ export class Core {
     return Effect.gen(this, function* () {
       yield* Effect.forEach(
         run.deferred,
-        ([index, effect]) => Effect.map(Effect.either(effect), (outcome) => (outcomes[index] = outcome)),
+        ([index, effect]) =>
+          Effect.map(Effect.either(effect), (outcome) => {
+            outcomes[index] = outcome
+            run.progress?.(ops[index]!.key, outcome)
+          }),
         { concurrency: "unbounded", discard: true }
       )
       if (needsDurability) {

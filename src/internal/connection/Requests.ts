@@ -21,6 +21,7 @@ import { decodeStat, type StatsCollector } from "../ops/stats.js"
 import { HEADER_LENGTH, Opcode, Status } from "../protocol/constants.js"
 import { type Frame, type FrameInit, writeKeyRequest } from "../protocol/Frame.js"
 import type { Core } from "./Core.js"
+import type { KeyObserver } from "./KeyProgress.js"
 import type { NodeConnection } from "./NodeConnection.js"
 import { PipelineRequest, type RequestFailure } from "./Pipeline.js"
 
@@ -180,7 +181,9 @@ export class MultiRun {
     readonly ops: ReadonlyArray<PreparedOp<any, any>>,
     readonly deadline: number,
     private readonly resume: Resume,
-    private readonly finish: (run: MultiRun) => Effect.Effect<any, any>
+    private readonly finish: (run: MultiRun) => Effect.Effect<any, any>,
+    /** Told each key's outcome as it arrives (see `KeyProgress`). */
+    readonly progress?: KeyObserver | undefined
   ) {
     this.outcomes = new Array(ops.length)
     this.remaining = ops.length
@@ -189,6 +192,7 @@ export class MultiRun {
   /** Records key `index`'s outcome. */
   settle(index: number, outcome: Outcome): void {
     this.outcomes[index] = outcome
+    this.progress?.(this.ops[index]!.key, outcome)
     this.countdown()
   }
 
