@@ -57,6 +57,14 @@
  * The {@link Event} classes enforce the core's side: `ready()` on an event that is not
  * watched is ignored and an event moves to `SUSPENDED` when delivered.
  *
+ * **When an implementation gets it wrong.** A `ready()` made from inside
+ * `updateEvent` / `updateTimer` is not lost: the core delivers it on a microtask once
+ * its call has returned (if the event is still watched). A function of the
+ * implementation that throws (`updateEvent`, `updateTimer`, `startWatching`) ends the
+ * connection it was called for: its operations fail with a `NetworkError` naming the
+ * function and what it threw, and the connection is opened again in the background;
+ * nothing escapes into the loop and no operation is left waiting.
+ *
  * @example
  * ```ts
  * import { Effect, Layer } from "effect"

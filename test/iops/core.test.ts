@@ -178,3 +178,83 @@ describe("Iops core glue", () => {
     expect(Iops.now({ ...service, now: () => 42 })).toBe(42)
   })
 })
+
+describe("Iops core glue with an implementation that breaks the contract", () => {
+  /** An implementation that delivers (or throws) from inside its own update calls. */
+  const eager = () => {
+    const behaviour = { readyNow: true, throwNow: false }
+    const service: Iops.Iops.Service = {
+      name: "eager",
+      updateEvent: (event, action, flags) => {
+        if (behaviour.throwNow) throw new Error("no more events")
+        if (action === Iops.PYCBC_EVACTION_WATCH && behaviour.readyNow) event.ready(flags)
+      },
+      updateTimer: (timer, action) => {
+        if (behaviour.throwNow) throw new RangeError("no more timers")
+        if (action === Iops.PYCBC_EVACTION_WATCH && behaviour.readyNow) timer.ready(0)
+      },
+      startWatching: () => {},
+      stopWatching: () => {},
+      connect: () => Effect.dieMessage("not used")
+    }
+    return { behaviour, service }
+  }
+  const microtask = () => new Promise<void>((resolve) => queueMicrotask(resolve))
+
+  it("a ready() from inside updateEvent is delivered once, after the call, even after a delivery", async () => {
+    const { behaviour, service } = eager()
+    const event = Iops.makeIOEvent(service)
+    const got: Array<number> = []
+    event.onReady = (flags) => got.push(flags)
+    Iops.watchEvent(service, event, Iops.LCB_RW_EVENT)
+    // Not inside the core's call: after it, asynchronously.
+    expect(got).toEqual([])
+    expect(event.state).toBe(Iops.PYCBC_EVSTATE_ACTIVE)
+    await microtask()
+    expect(got).toEqual([Iops.LCB_RW_EVENT])
+    // The event was delivered (suspended); watching again delivers again.
+    expect(event.state).toBe(Iops.PYCBC_EVSTATE_SUSPENDED)
+    Iops.watchEvent(service, event, Iops.LCB_READ_EVENT)
+    await microtask()
+    expect(got).toEqual([Iops.LCB_RW_EVENT, Iops.LCB_READ_EVENT])
+    // Unwatched before the microtask: nothing is delivered.
+    Iops.watchEvent(service, event, Iops.LCB_WRITE_EVENT)
+    behaviour.readyNow = false
+    Iops.watchEvent(service, event, 0)
+    await microtask()
+    expect(got).toHaveLength(2)
+  })
+
+  it("a timer's ready(0) from inside updateTimer fires once, after the call", async () => {
+    const { service } = eager()
+    const timer = Iops.makeTimerEvent(service)
+    let fired = 0
+    timer.onReady = () => fired++
+    Iops.scheduleTimer(service, timer, 0)
+    expect(fired).toBe(0)
+    await microtask()
+    expect(fired).toBe(1)
+  })
+
+  it("what updateEvent or updateTimer throws comes out as a NetworkError naming the function; cleanup never throws", () => {
+    const { behaviour, service } = eager()
+    behaviour.readyNow = false
+    const event = Iops.makeIOEvent(service)
+    const timer = Iops.makeTimerEvent(service)
+    behaviour.throwNow = true
+    expect(() => Iops.watchEvent(service, event, Iops.LCB_READ_EVENT)).toThrow(
+      expect.objectContaining({
+        _tag: "NetworkError",
+        message: "the I/O layer failed: its updateEvent threw Error: no more events"
+      })
+    )
+    expect(() => Iops.scheduleTimer(service, timer, 10)).toThrow(
+      expect.objectContaining({ message: "the I/O layer failed: its updateTimer threw RangeError: no more timers" })
+    )
+    // The bookkeeping did not move, and cleanup still completes.
+    expect(event.state).toBe(Iops.PYCBC_EVSTATE_INITIALIZED)
+    Iops.destroyEvent(service, event)
+    Iops.destroyTimer(service, timer)
+    expect([event.state, timer.state]).toEqual([Iops.PYCBC_EVSTATE_FREED, Iops.PYCBC_EVSTATE_FREED])
+  })
+})

@@ -30,6 +30,7 @@ import {
   cancelTimer,
   destroyEvent,
   destroyTimer,
+  iopsCallError,
   makeIOEvent,
   makeTimerEvent,
   now,
@@ -91,6 +92,8 @@ export class Driver {
   /** The sequence number of `queue[0]` (items are numbered from 0 as they are queued). */
   private seqBase = 0
   private inHandler = false
+  /** An Iops call threw: the driver stops on the next microtask (see `guard`). */
+  private failing = false
   private timerAt: number | undefined = undefined
   private done = false
 
@@ -109,7 +112,7 @@ export class Driver {
     this.timer = makeTimerEvent(iops)
     this.timer.onReady = this.onTimerReady
     this.rearm()
-    iops.startWatching()
+    this.guard(() => iops.startWatching(), "startWatching")
   }
 
   /** Whether the driver has stopped. */
@@ -185,14 +188,32 @@ export class Driver {
     if (this.done) return
     if (this.timerAt !== undefined && this.timerAt <= deadline) return
     this.timerAt = deadline
-    scheduleTimer(this.iops, this.timer, (deadline - now(this.iops)) * 1000)
+    this.guard(() => scheduleTimer(this.iops, this.timer, (deadline - now(this.iops)) * 1000))
   }
 
   /** Disarms the timer (nothing left to time). */
   disarmTimer(): void {
     if (this.timerAt === undefined) return
     this.timerAt = undefined
-    cancelTimer(this.iops, this.timer)
+    this.guard(() => cancelTimer(this.iops, this.timer))
+  }
+
+  /**
+   * Runs a call into the Iops; when the implementation throws, the driver stops with
+   * that as a `NetworkError`, so the operations on it fail typed instead of the
+   * exception escaping into the caller or the loop. The stop waits for a microtask:
+   * the call may come from inside `send` (or the constructor), whose caller has yet to
+   * record what it sent, and everything it recorded must be failed with the rest.
+   */
+  private guard(call: () => void, what = "event loop"): void {
+    try {
+      call()
+    } catch (thrown) {
+      if (this.failing) return
+      this.failing = true
+      const error = thrown instanceof NetworkError ? thrown : iopsCallError(what, thrown)
+      queueMicrotask(() => this.stop(error))
+    }
   }
 
   /** Stops the driver: queued frames are dropped, the socket is closed, `onClose(undefined)`. */
@@ -212,7 +233,13 @@ export class Driver {
 
   private rearm(): void {
     if (this.done) return
-    watchEvent(this.iops, this.event, this.head < this.queue.length ? LCB_READ_EVENT | LCB_WRITE_EVENT : LCB_READ_EVENT)
+    this.guard(() =>
+      watchEvent(
+        this.iops,
+        this.event,
+        this.head < this.queue.length ? LCB_READ_EVENT | LCB_WRITE_EVENT : LCB_READ_EVENT
+      )
+    )
   }
 
   private readonly onReady = (flags: number): void => {

@@ -24,6 +24,7 @@ import {
   cancelTimer,
   destroyEvent,
   destroyTimer,
+  iopsCallError,
   makeIOEvent,
   makeTimerEvent,
   now,
@@ -66,7 +67,12 @@ export class IopsDuplex extends Duplex {
     this.event = makeIOEvent(iops)
     this.event.socket = socket
     this.event.onReady = this.onReady
-    iops.startWatching()
+    try {
+      iops.startWatching()
+    } catch (thrown) {
+      const error = iopsCallError("startWatching", thrown)
+      queueMicrotask(() => this.destroy(error))
+    }
   }
 
   override _read(): void {
@@ -106,7 +112,7 @@ export class IopsDuplex extends Duplex {
     this.timeout = ms
     if (ms <= 0) {
       if (callback !== undefined) this.off("timeout", callback)
-      if (this.timer !== undefined) cancelTimer(this.iops, this.timer)
+      if (this.timer !== undefined) this.guard(() => cancelTimer(this.iops, this.timer!))
       return this
     }
     if (callback !== undefined) this.once("timeout", callback)
@@ -115,7 +121,7 @@ export class IopsDuplex extends Duplex {
       this.timer.onReady = this.onTimer
     }
     this.lastActivity = now(this.iops)
-    scheduleTimer(this.iops, this.timer, ms * 1000)
+    this.guard(() => scheduleTimer(this.iops, this.timer!, ms * 1000))
     return this
   }
 
@@ -170,7 +176,16 @@ export class IopsDuplex extends Duplex {
   private watch(): void {
     if (this.destroyed) return
     const flags = (this.wantsData ? LCB_READ_EVENT : 0) | (this.pendingWrite !== undefined ? LCB_WRITE_EVENT : 0)
-    watchEvent(this.iops, this.event, flags)
+    this.guard(() => watchEvent(this.iops, this.event, flags))
+  }
+
+  /** A call into the Iops: when the implementation throws, the stream ends with that as its error. */
+  private guard(call: () => void): void {
+    try {
+      call()
+    } catch (thrown) {
+      this.destroy(thrown instanceof NetworkError ? thrown : iopsCallError("event loop", thrown))
+    }
   }
 
   private touch(): void {
@@ -184,6 +199,6 @@ export class IopsDuplex extends Duplex {
       this.emit("timeout")
       return
     }
-    scheduleTimer(this.iops, this.timer, (this.timeout - idle) * 1000)
+    this.guard(() => scheduleTimer(this.iops, this.timer!, (this.timeout - idle) * 1000))
   }
 }

@@ -9,8 +9,11 @@
  *
  * @internal
  */
+
+import { NetworkError } from "../../Errors.js"
 import type { Iops } from "../../Iops.js"
 import {
+  type Event,
   IOEvent,
   PYCBC_EVACTION_CLEANUP,
   PYCBC_EVACTION_UNWATCH,
@@ -18,6 +21,7 @@ import {
   PYCBC_EVSTATE_ACTIVE,
   PYCBC_EVSTATE_FREED,
   PYCBC_EVSTATE_SUSPENDED,
+  READY_MARK,
   TimerEvent
 } from "./events.js"
 
@@ -31,9 +35,48 @@ export const makeTimerEvent = (iops: Iops.Service): TimerEvent => iops.timerEven
 export const now = (iops: Iops.Service): number => (iops.now === undefined ? performance.now() : iops.now())
 
 /**
+ * What the Iops's own function threw, as the error that ends the affected connection:
+ * a `NetworkError` naming the function, so that its operations fail typed (and a
+ * reconnect may try again) instead of the exception escaping into the loop.
+ */
+export const iopsCallError = (what: string, thrown: unknown): NetworkError =>
+  new NetworkError({
+    message: `the I/O layer failed: its ${what} threw ${thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : String(thrown)}`,
+    cause: thrown
+  })
+
+/**
+ * Calls the implementation about `event`. A `ready()` it makes during the call is
+ * delivered on a microtask once the call has returned and the core's bookkeeping is
+ * done (it would otherwise be lost: the event is not yet active); what it throws
+ * comes out as an {@link iopsCallError}.
+ */
+const update = (event: Event, what: string, call: () => void): void => {
+  event.updating = true
+  try {
+    call()
+  } catch (thrown) {
+    throw iopsCallError(what, thrown)
+  } finally {
+    event.updating = false
+  }
+}
+
+/** Delivers a `ready()` made during the core's call, if the event is still active. */
+const deliverEarlyReady = (event: Event, mask: number): void => {
+  const early = event.readyDuringUpdate
+  if (early === 0) return
+  event.readyDuringUpdate = 0
+  if (event.state !== PYCBC_EVSTATE_ACTIVE) return
+  const flags = early & ~READY_MARK & mask
+  queueMicrotask(() => event.ready(flags))
+}
+
+/**
  * Watches `event` for `flags` (0 = stop watching). A call that would leave the event
  * exactly as it is (same mask, same state) does not reach the implementation. A
- * cleaned-up event is left alone.
+ * cleaned-up event is left alone. Throws an {@link iopsCallError} when the
+ * implementation's `updateEvent` throws.
  */
 export const watchEvent = (iops: Iops.Service, event: IOEvent, flags: number): void => {
   if (event.state === PYCBC_EVSTATE_FREED) return
@@ -44,44 +87,64 @@ export const watchEvent = (iops: Iops.Service, event: IOEvent, flags: number): v
     event.flags = 0
     return
   }
-  iops.updateEvent(event, flags === 0 ? PYCBC_EVACTION_UNWATCH : PYCBC_EVACTION_WATCH, flags)
+  update(event, "updateEvent", () =>
+    iops.updateEvent(event, flags === 0 ? PYCBC_EVACTION_UNWATCH : PYCBC_EVACTION_WATCH, flags)
+  )
   event.flags = flags
   event.state = state
+  deliverEarlyReady(event, flags)
 }
 
-/** Unwatches `event` if needed, then tells the implementation to drop it for good. */
+/**
+ * Unwatches `event` if needed, then tells the implementation to drop it for good.
+ * Never throws: it runs while a connection shuts down, and a failing implementation
+ * must not stop the rest of that.
+ */
 export const destroyEvent = (iops: Iops.Service, event: IOEvent): void => {
   if (event.state === PYCBC_EVSTATE_FREED) return
-  watchEvent(iops, event, 0)
-  iops.updateEvent(event, PYCBC_EVACTION_CLEANUP, 0)
+  try {
+    watchEvent(iops, event, 0)
+    update(event, "updateEvent", () => iops.updateEvent(event, PYCBC_EVACTION_CLEANUP, 0))
+  } catch {
+    // Shutting down anyway; the connection's error (if any) has been reported.
+  }
   event.state = PYCBC_EVSTATE_FREED
+  event.readyDuringUpdate = 0
   event.onReady = undefined
   event.socket = undefined
 }
 
 /**
  * Arms `timer` to fire once after `usecs` microseconds, replacing any earlier arming
- * (timers are always passed through: re-arming with a new delay is a change).
+ * (timers are always passed through: re-arming with a new delay is a change). Throws
+ * an {@link iopsCallError} when the implementation's `updateTimer` throws.
  */
 export const scheduleTimer = (iops: Iops.Service, timer: TimerEvent, usecs: number): void => {
   if (timer.state === PYCBC_EVSTATE_FREED) return
-  iops.updateTimer(timer, PYCBC_EVACTION_WATCH, Math.max(0, Math.ceil(usecs)))
+  update(timer, "updateTimer", () => iops.updateTimer(timer, PYCBC_EVACTION_WATCH, Math.max(0, Math.ceil(usecs))))
   timer.state = PYCBC_EVSTATE_ACTIVE
+  deliverEarlyReady(timer, 0)
 }
 
-/** Disarms `timer` if it is armed. */
+/** Disarms `timer` if it is armed. Throws an {@link iopsCallError} when `updateTimer` throws. */
 export const cancelTimer = (iops: Iops.Service, timer: TimerEvent): void => {
   if (timer.state !== PYCBC_EVSTATE_ACTIVE) return
-  iops.updateTimer(timer, PYCBC_EVACTION_UNWATCH, 0)
+  update(timer, "updateTimer", () => iops.updateTimer(timer, PYCBC_EVACTION_UNWATCH, 0))
   timer.state = PYCBC_EVSTATE_SUSPENDED
+  timer.readyDuringUpdate = 0
 }
 
-/** Disarms `timer`, then tells the implementation to drop it for good. */
+/** Disarms `timer`, then tells the implementation to drop it for good. Never throws (see {@link destroyEvent}). */
 export const destroyTimer = (iops: Iops.Service, timer: TimerEvent): void => {
   if (timer.state === PYCBC_EVSTATE_FREED) return
-  cancelTimer(iops, timer)
-  iops.updateTimer(timer, PYCBC_EVACTION_CLEANUP, 0)
+  try {
+    cancelTimer(iops, timer)
+    update(timer, "updateTimer", () => iops.updateTimer(timer, PYCBC_EVACTION_CLEANUP, 0))
+  } catch {
+    // See destroyEvent.
+  }
   timer.state = PYCBC_EVSTATE_FREED
+  timer.readyDuringUpdate = 0
   timer.onReady = undefined
 }
 

@@ -62,6 +62,13 @@ export type EventState =
   | typeof PYCBC_EVSTATE_FREED
 
 /**
+ * Marks {@link Event.readyDuringUpdate} as set even for a timer's `ready(0)`.
+ *
+ * @internal
+ */
+export const READY_MARK = 0x10000
+
+/**
  * The base of both event kinds: something the core asked to be told about once.
  *
  * Ownership of the fields:
@@ -83,6 +90,19 @@ export abstract class Event {
   data: unknown = undefined
   /** The core's handler, called by {@link ready} with the delivered flags. */
   onReady: ((flags: number) => void) | undefined = undefined
+  /**
+   * Set by the core while its `updateEvent` / `updateTimer` call for this event runs.
+   *
+   * @internal
+   */
+  updating = false
+  /**
+   * What a `ready()` made during that call asked to deliver (with {@link READY_MARK}),
+   * delivered once the call has returned.
+   *
+   * @internal
+   */
+  readyDuringUpdate = 0
 
   /**
    * Delivers the event: called by the implementation when a watched condition holds
@@ -94,6 +114,12 @@ export abstract class Event {
    * it again. Handlers must not throw.
    */
   ready(flags: number): void {
+    // Too early (the contract asks for asynchronous delivery): kept, and delivered by
+    // the core once its call returns, instead of being lost.
+    if (this.updating) {
+      this.readyDuringUpdate |= flags | READY_MARK
+      return
+    }
     if (this.state !== PYCBC_EVSTATE_ACTIVE) return
     this.state = PYCBC_EVSTATE_SUSPENDED
     this.onReady?.(flags)
