@@ -81,7 +81,7 @@
  * @since 0.1.0
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
-import type { Duration, HKT, Redacted, Scope } from "effect"
+import type { Clock, Duration, HKT, Redacted, Scope } from "effect"
 import { Config, type ConfigError, Context, Effect, Layer } from "effect"
 import type * as ConnectionStringModule from "./ConnectionString.js"
 import type {
@@ -1057,6 +1057,11 @@ export interface ClusterAccess {
    * operations run on.
    */
   readonly httpClient: HttpClient.HttpClient
+  /**
+   * The connection's clock: the time of the fiber that opened it, with every sleep a
+   * timer of its Iops. The View over the connection runs its timeouts on it.
+   */
+  readonly clock: Clock.Clock
 }
 
 /**

@@ -3,7 +3,9 @@
  * Python SDK 2.x exposes it (`IOEvent`, `TimerEvent`, `PYCBC_EVACTION_*`).
  *
  * The client core never touches `net`, `tls` or `setTimeout`: every socket and every
- * timer goes through the {@link Iops} service, so a program can run the same client
+ * timer goes through the {@link Iops} service (operation deadlines, retry backoff,
+ * durability and config polling, reconnect delays, bootstrap and connect timeouts,
+ * and the views' HTTP sockets and timeouts alike), so a program can run the same client
  * over Node's sockets ({@link layerNode}, the default), over an in-memory network on
  * Effect's `Clock` ({@link layerSimulated}: deterministic under `TestClock`, with
  * injected faults), or over an event loop of its own.

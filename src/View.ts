@@ -43,7 +43,7 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { Chunk, Context, Duration, Effect, Either, Layer, Option, Redacted, Ref, Stream } from "effect"
+import { Chunk, type Clock, Context, Duration, Effect, Either, Layer, Option, Redacted, Ref, Stream } from "effect"
 import { Connection, type GetError } from "./Connection.js"
 import {
   AlreadyQueriedError,
@@ -398,6 +398,11 @@ export interface ViewOptions {
   readonly includeDocsBatchSize?: number | undefined
   /** The largest row accepted from the server, in bytes (default 64 MiB). */
   readonly maxRowBytes?: number | undefined
+  /**
+   * The clock the views timeout runs on while a query's rows are read (default: the
+   * querying fiber's). A connection gives its own, whose waits are its Iops's timers.
+   */
+  readonly clock?: Clock.Clock | undefined
 }
 
 /**
@@ -534,6 +539,8 @@ const makeWith = (client: HttpClient.HttpClient, options: ViewOptions): Effect.E
     const run = (design: string, view: string, prepared: Prepared, onMeta: (meta: ViewMeta) => void) =>
       Stream.unwrapScoped(
         Effect.gen(function* () {
+          // The response and stall timeouts run in the reading fiber: on the given clock while it reads.
+          if (options.clock !== undefined) yield* Effect.withClockScoped(options.clock)
           const base = yield* pickBaseUrl
           const url = `${base}${prepared.path}${prepared.encoded.query === "" ? "" : `?${prepared.encoded.query}`}`
           const request = (
@@ -714,7 +721,8 @@ export const makeFromConnection = <Q extends boolean, D>(
     timeout: options.timeout ?? cluster.viewsTimeout,
     includeDocs: includeDocsFrom(connection),
     includeDocsBatchSize: options.includeDocsBatchSize,
-    maxRowBytes: options.maxRowBytes
+    maxRowBytes: options.maxRowBytes,
+    clock: cluster.clock
   })
 }
 

@@ -34,6 +34,7 @@ import { MultiResult, type ObserveResult } from "../../Result.js"
 import type * as Transcoder from "../../Transcoder.js"
 import { makeIopsHttpClient } from "../http/IopsHttpClient.js"
 import { releaseLoop, retainLoop } from "../iops/core.js"
+import { makeIopsClock } from "../iops/IopsClock.js"
 import { prepareCounter, prepareCounterMulti } from "../ops/counter.js"
 import {
   prepareGet,
@@ -425,9 +426,18 @@ type QuietOf<O> = O extends { readonly quiet: true } ? true : false
 export const makeClient = <const O extends Options = {}>(
   options?: O
 ): Effect.Effect<Connection.Service<QuietOf<O>>, MakeClientError, Scope.Scope | Iops> =>
+  // Every wait of the connection's own fibers (bootstrap and connect timeouts, config
+  // polling, reconnect backoff), which inherit this, is a timer of its Iops.
+  Effect.flatMap(Iops, (iops) =>
+    Effect.clockWith((base) => Effect.withClock(makeClientOn(iops, options), makeIopsClock(iops, base)))
+  )
+
+const makeClientOn = <const O extends Options = {}>(
+  iops: Iops.Service,
+  options?: O
+): Effect.Effect<Connection.Service<QuietOf<O>>, MakeClientError, Scope.Scope> =>
   Effect.gen(function* () {
     const resolved = yield* resolve(options ?? {})
-    const iops = yield* Iops
     // Added first, so it runs last: after every socket and timer of the connection is gone.
     yield* Effect.acquireRelease(
       Effect.sync(() => retainLoop(iops)),
@@ -539,7 +549,8 @@ export const makeClient = <const O extends Options = {}>(
         password: resolved.password,
         viewsTimeout: resolved.viewsTimeout,
         capiBaseUrls: Effect.sync(() => capiBaseUrls(core)),
-        httpClient
+        httpClient,
+        clock
       }
     ) as Connection.Service<QuietOf<O>>
   })

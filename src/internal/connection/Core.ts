@@ -24,6 +24,7 @@ import { ArgumentError, type CouchbaseErrorBase, NetworkError, NotMyVbucketError
 import type { Iops } from "../../Iops.js"
 import type { MultiResult } from "../../Result.js"
 import { now } from "../iops/core.js"
+import { iopsSleep } from "../iops/IopsClock.js"
 import { LockOp, UnlockOp } from "../ops/get.js"
 import { assembleMulti } from "../ops/multi.js"
 import type { PreparedOp } from "../ops/PreparedOp.js"
@@ -382,7 +383,7 @@ export class Core {
         : Math.min(deadline, now(this.iops) + spec.maxDuration)
     const delay = ErrorMap.retryDelay(spec, attempt)
     if (now(this.iops) + delay >= until) return Effect.fail(error)
-    return Effect.zipRight(Effect.sleep(delay), this.execute(op, copy, until, attempt))
+    return Effect.zipRight(iopsSleep(this.iops, delay), this.execute(op, copy, until, attempt))
   }
 
   /** Retries after a backoff, or fails with `lastError` when the deadline does not leave time. */
@@ -400,7 +401,8 @@ export class Core {
           lastError ?? new NetworkError({ key: op.key, message: "the operation could not be retried in time" })
         )
       }
-      return Effect.zipRight(Effect.sleep(delay), this.execute(op, copy, deadline, attempt))
+      // On the Iops's timers, like the deadlines: a loop with its own clock drives both.
+      return Effect.zipRight(iopsSleep(this.iops, delay), this.execute(op, copy, deadline, attempt))
     })
   }
 

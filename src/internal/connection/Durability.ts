@@ -18,6 +18,7 @@ import { Effect, Either } from "effect"
 import { type CouchbaseErrorBase, NetworkError, TimeoutError } from "../../Errors.js"
 import type { ObserveInfo, OperationResult } from "../../Result.js"
 import { now } from "../iops/core.js"
+import { iopsSleep } from "../iops/IopsClock.js"
 import { type DurabilityProgress, endured, evaluateDurability } from "../ops/observe.js"
 import type { DurabilityRequirement } from "../ops/PreparedOp.js"
 import type { Core } from "./Core.js"
@@ -156,7 +157,7 @@ export const endureKeys = (
         })
         break
       }
-      yield* Effect.sleep(intervalMillis)
+      yield* iopsSleep(core.iops, intervalMillis)
     }
     return outcomes as Array<Either.Either<OperationResult, CouchbaseErrorBase>>
   })
