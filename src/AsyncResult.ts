@@ -263,8 +263,9 @@ export class AsyncResult<A, E = never> extends MultiResult<OperationResult> {
     else this.invoke(() => errback(this, error))
   }
 
-  /** Every key's result, from a successful outcome: a MultiResult's entries, or one key's result. */
+  /** @internal */
   private fill(value: unknown): void {
+    // Every key's result, from a successful outcome: a MultiResult's entries, or one key's result.
     if (value instanceof Map) {
       for (const [key, result] of value) if (isResult(result)) this.set(key, result)
     } else if (isResult(value)) {

@@ -139,7 +139,17 @@ export type {
  * @category models
  */
 export interface Options<Quiet extends boolean = boolean> {
-  /** Where to connect; a string is parsed. Default `couchbase://localhost/default`. */
+  /**
+   * Where to connect; a string is parsed. Default `couchbase://localhost/default`.
+   * Options after `?`: libcouchbase's `operation_timeout`, `views_timeout`,
+   * `bootstrap_timeout` (or `config_total_timeout`), `config_poll_interval`,
+   * `durability_timeout`, `durability_interval` (a bare number is seconds), the SDK 3
+   * spellings `kv_timeout`, `kv_durable_timeout`, `view_timeout` and their
+   * `timeout.`-prefixed forms, `timeout.bootstrap_timeout` (a bare number is
+   * milliseconds), and `username`, `sasl_mech_force=PLAIN`, `certpath`. Durations also
+   * take `2500ms` / `2.5s` / `1m30s`. Any other option is an `ArgumentError` naming it
+   * and the closest known one. An explicit option below wins over the string.
+   */
   readonly connectionString?: string | ConnectionStringModule.ConnectionString | undefined
   /** The RBAC user. Defaults to the bucket name when a password is given (pre-RBAC servers). */
   readonly username?: string | undefined

@@ -57,7 +57,7 @@ describe("connection options", () => {
   it("take settings from the connection string, in seconds", () => {
     const o = resolved({
       connectionString:
-        "couchbases://a,b:1/travel?operation_timeout=4.5&config_total_timeout=20&views_timeout=1500 millis&config_poll_interval=.5&enable_tracing=false&username=u"
+        "couchbases://a,b:1/travel?operation_timeout=4.5&config_total_timeout=20&views_timeout=1500 millis&config_poll_interval=.5&username=u"
     })
     expect(o.tls).toEqual({ rejectUnauthorized: true })
     expect(o.seeds).toEqual([
@@ -70,8 +70,43 @@ describe("connection options", () => {
     expect(millis(o.viewsTimeout)).toBe(1500)
     expect(millis(o.configPollInterval)).toBe(500)
     expect(o.username).toBe("u")
-    // Options this module does not interpret are kept for the I/O layer.
-    expect(o.extra).toEqual({ enable_tracing: "false" })
+  })
+
+  it("refuse a misspelt or unknown option, naming it and the closest known one", () => {
+    expect(refused({ connectionString: "couchbase://h/b?operation_timout=0.001" }).message).toMatch(
+      /^connection string option "operation_timout" is not known; did you mean operation_timeout\? \(known: /
+    )
+    expect(refused({ connectionString: "couchbase://h/b?kv_timeuot=2500" }).message).toContain(
+      "did you mean kv_timeout?"
+    )
+    const far = refused({ connectionString: "couchbase://h/b?enable_tracing=false" }).message
+    expect(far).toContain('"enable_tracing" is not known')
+    expect(far).not.toContain("did you mean")
+  })
+
+  it("accept the SDK 3 spellings, in milliseconds or Go-style durations", () => {
+    const o = resolved({
+      connectionString: "couchbase://h/b?kv_timeout=2500&timeout.view_timeout=1m30s&kv_durable_timeout=2.5s"
+    })
+    expect(millis(o.operationTimeout)).toBe(2500)
+    expect(millis(o.viewsTimeout)).toBe(90_000)
+    expect(millis(o.durabilityTimeout)).toBe(2500)
+    expect(millis(resolved({ connectionString: "couchbase://h/b?timeout.kv_timeout=750ms" }).operationTimeout)).toBe(
+      750
+    )
+    expect(
+      millis(resolved({ connectionString: "couchbase://h/b?timeout.bootstrap_timeout=3s" }).bootstrapTimeout)
+    ).toBe(3000)
+    // The libcouchbase names keep seconds for a bare number, and take Go-style durations too.
+    expect(millis(resolved({ connectionString: "couchbase://h/b?operation_timeout=2500ms" }).operationTimeout)).toBe(
+      2500
+    )
+    expect(refused({ connectionString: "couchbase://h/b?kv_timeout=2&operation_timeout=3" }).message).toBe(
+      "connection string option kv_timeout sets operationTimeout, which another option sets too: give one"
+    )
+    expect(refused({ connectionString: "couchbase://h/b?kv_timeout=soon" }).message).toContain(
+      'kv_timeout="soon" is not a duration'
+    )
   })
 
   it("let explicit options win over the connection string", () => {
@@ -309,7 +344,6 @@ describe("connection options", () => {
       })
       expect(o.tls).toBe(false)
       // certpath is interpreted (not passed on), even where it does not apply.
-      expect(o.extra).toEqual({})
       expect(resolved({ connectionString: "memcached://h", tls: { rejectUnauthorized: false } }).tls).toBe(false)
     })
 
@@ -321,7 +355,6 @@ describe("connection options", () => {
       const ca = readFileSync(CA_PATH)
       const fromFile = resolved({ connectionString: `couchbases://h/b?certpath=${CA_PATH}` })
       expect(fromFile.tls).toEqual({ rejectUnauthorized: true, ca })
-      expect(fromFile.extra).toEqual({})
       const explicit = resolved({
         connectionString: `couchbases://h/b?certpath=${CA_PATH}`,
         tls: { ca: ca.toString("utf8"), servername: "db.example.com", rejectUnauthorized: false }

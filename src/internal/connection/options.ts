@@ -58,8 +58,6 @@ export interface ResolvedOptions {
   readonly maxValueSize: number
   readonly maxQueuedBytes: number
   readonly maxQueuedRequests: number
-  /** Connection-string options this client does not interpret, kept for the I/O layer. */
-  readonly extra: Readonly<Record<string, string>>
 }
 
 /** The defaults, those of libcouchbase and the Python SDK. */
@@ -91,12 +89,80 @@ const DURATION_OPTIONS = {
   durability_interval: "durabilityInterval"
 } as const
 
-const INTERPRETED: ReadonlySet<string> = new Set([
+/**
+ * The SDK 3 spellings of the same settings (the official SDKs' connection strings):
+ * a bare number is milliseconds there, not seconds.
+ */
+const SDK3_DURATION_OPTIONS = {
+  kv_timeout: "operationTimeout",
+  "timeout.kv_timeout": "operationTimeout",
+  kv_durable_timeout: "durabilityTimeout",
+  "timeout.kv_durable_timeout": "durabilityTimeout",
+  view_timeout: "viewsTimeout",
+  "timeout.view_timeout": "viewsTimeout",
+  "timeout.bootstrap_timeout": "bootstrapTimeout"
+} as const
+
+const KNOWN_OPTIONS: ReadonlyArray<string> = [
   ...Object.keys(DURATION_OPTIONS),
+  ...Object.keys(SDK3_DURATION_OPTIONS),
   "username",
   "sasl_mech_force",
   "certpath"
-])
+]
+
+/** Levenshtein distance, for suggesting the option a typo meant. */
+const distance = (a: string, b: string): number => {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    previous = current
+  }
+  return previous[b.length]!
+}
+
+/** The refusal of an option this client does not know, with the closest known name when one is close. */
+const unknownOption = (name: string): ArgumentError => {
+  let best: string | undefined
+  let bestDistance = Number.POSITIVE_INFINITY
+  for (const known of KNOWN_OPTIONS) {
+    const d = distance(name.toLowerCase(), known)
+    if (d < bestDistance) {
+      best = known
+      bestDistance = d
+    }
+  }
+  const hint =
+    best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? `; did you mean ${best}?` : ""
+  return new ArgumentError({
+    message: `connection string option ${JSON.stringify(name)} is not known${hint} (known: ${KNOWN_OPTIONS.join(", ")})`
+  })
+}
+
+/** A Go-style duration as the official SDKs write them: `2500ms`, `2.5s`, `1m30s`. */
+const GO_DURATION = /^(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|µs|ms|s|m|h))+$/
+const GO_UNIT_MILLIS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+
+const parseGoDuration = (text: string): Option.Option<Duration.Duration> => {
+  if (!GO_DURATION.test(text)) return Option.none()
+  let millis = 0
+  for (const [, amount, unit] of text.matchAll(/([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)/g)) {
+    millis += Number(amount) * GO_UNIT_MILLIS[unit!]!
+  }
+  return Option.some(Duration.millis(millis))
+}
+
+/** An SDK 3 duration: a bare number is milliseconds; `2500ms`, `2.5s` and Effect's `2500 millis` also do. */
+const parseMillisText = (text: string): Option.Option<Duration.Duration> => {
+  const trimmed = text.trim()
+  if (/^[0-9]+(\.[0-9]+)?$/.test(trimmed)) return Option.some(Duration.millis(Number(trimmed)))
+  return Option.orElse(parseGoDuration(trimmed), () =>
+    Option.filter(Duration.decodeUnknown(trimmed), (d) => Duration.isFinite(d))
+  )
+}
 
 const KNOWN_FORMATS: ReadonlySet<number> = new Set([
   Transcoder.FMT_JSON,
@@ -118,8 +184,9 @@ const invalid = (message: string): Either.Either<never, ArgumentError> => Either
 export const parseSecondsText = (text: string): Option.Option<Duration.Duration> => {
   const trimmed = text.trim()
   if (/^[0-9]+(\.[0-9]+)?$|^\.[0-9]+$/.test(trimmed)) return Option.some(Duration.millis(Number(trimmed) * 1000))
-  const decoded = Duration.decodeUnknown(trimmed)
-  return Option.filter(decoded, (d) => Duration.isFinite(d))
+  return Option.orElse(parseGoDuration(trimmed), () =>
+    Option.filter(Duration.decodeUnknown(trimmed), (d) => Duration.isFinite(d))
+  )
 }
 
 /** A `Duration.DurationInput` checked to be finite and not negative. */
@@ -236,6 +303,8 @@ const positiveInteger = (
 export const resolve = (options: Options = {}): Either.Either<ResolvedOptions, ArgumentError> =>
   Either.gen(function* () {
     const cs = yield* resolveConnectionString(options.connectionString)
+    for (const name of Object.keys(cs.options))
+      if (!KNOWN_OPTIONS.includes(name)) return yield* Either.left(unknownOption(name))
     const fromString: Partial<Record<(typeof DURATION_OPTIONS)[keyof typeof DURATION_OPTIONS], Duration.Duration>> = {}
     for (const [name, field] of Object.entries(DURATION_OPTIONS)) {
       const text = cs.options[name]
@@ -243,6 +312,20 @@ export const resolve = (options: Options = {}): Either.Either<ResolvedOptions, A
       const parsed = parseSecondsText(text)
       if (Option.isNone(parsed)) {
         return yield* invalid(`connection string option ${name}=${JSON.stringify(text)} is not a duration in seconds`)
+      }
+      fromString[field] = parsed.value
+    }
+    for (const [name, field] of Object.entries(SDK3_DURATION_OPTIONS)) {
+      const text = cs.options[name]
+      if (text === undefined) continue
+      const parsed = parseMillisText(text)
+      if (Option.isNone(parsed)) {
+        return yield* invalid(
+          `connection string option ${name}=${JSON.stringify(text)} is not a duration (milliseconds, or e.g. 2.5s)`
+        )
+      }
+      if (fromString[field] !== undefined) {
+        return yield* invalid(`connection string option ${name} sets ${field}, which another option sets too: give one`)
       }
       fromString[field] = parsed.value
     }
@@ -280,8 +363,6 @@ export const resolve = (options: Options = {}): Either.Either<ResolvedOptions, A
     if (mech !== undefined && mech.toUpperCase() !== "PLAIN") {
       return yield* invalid(`sasl_mech_force=${mech} is not supported: only PLAIN can be forced`)
     }
-    const extra: Record<string, string> = {}
-    for (const [k, v] of Object.entries(cs.options)) if (!INTERPRETED.has(k)) extra[k] = v
     const tls = ConnectionString.isTls(cs) ? yield* resolveTls(options.tls, cs.options["certpath"]) : false
 
     return {
@@ -307,8 +388,7 @@ export const resolve = (options: Options = {}): Either.Either<ResolvedOptions, A
       maxWaitingOperations: yield* positiveInteger("maxWaitingOperations", options.maxWaitingOperations),
       maxValueSize: yield* positiveInteger("maxValueSize", options.maxValueSize),
       maxQueuedBytes: yield* positiveInteger("maxQueuedBytes", options.maxQueuedBytes),
-      maxQueuedRequests: yield* positiveInteger("maxQueuedRequests", options.maxQueuedRequests),
-      extra
+      maxQueuedRequests: yield* positiveInteger("maxQueuedRequests", options.maxQueuedRequests)
     } satisfies ResolvedOptions
   })
 
