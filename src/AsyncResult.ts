@@ -182,7 +182,11 @@ export class AsyncResult<A, E = never> extends MultiResult<OperationResult> {
   private cancelled = false
   private readonly cancelWork: () => void
 
-  /** How many keys the operation is about (0 for `stats`). */
+  /**
+   * How many keys the operation is about (0 for `stats`).
+   *
+   * @since 0.1.0
+   */
   readonly expected: number
 
   constructor(
@@ -213,7 +217,11 @@ export class AsyncResult<A, E = never> extends MultiResult<OperationResult> {
     starting = false
   }
 
-  /** Keys whose result has not arrived yet. */
+  /**
+   * Keys whose result has not arrived yet.
+   *
+   * @since 0.1.0
+   */
   get remaining(): number {
     return Math.max(0, this.expected - this.size)
   }
