@@ -368,8 +368,12 @@ export interface AsyncConnectionOptions {
   readonly onUnhandled?: UnhandledHandler | undefined
 }
 
-/** The keys a call is about, from its first argument (none for `stats`). */
-const keysOf = (args: ReadonlyArray<unknown>): ReadonlyArray<string> => {
+/** Calls about the cluster, not about keys. */
+const KEYLESS: ReadonlySet<string> = new Set(["stats", "ping", "diagnostics", "waitUntilReady"])
+
+/** The keys a call is about, from its first argument (none for the calls about the cluster). */
+const keysOf = (name: string, args: ReadonlyArray<unknown>): ReadonlyArray<string> => {
+  if (KEYLESS.has(name)) return []
   const first = args[0]
   if (typeof first === "string") return [first]
   if (Array.isArray(first)) return first.filter((k): k is string => typeof k === "string")
@@ -379,6 +383,7 @@ const keysOf = (args: ReadonlyArray<unknown>): ReadonlyArray<string> => {
 }
 
 const describe = (name: OperationName, args: ReadonlyArray<unknown>): string => {
+  if (KEYLESS.has(name)) return `${name}()`
   const first = args[0]
   if (typeof first === "string") return `${name}(${JSON.stringify(first)})`
   if (Array.isArray(first)) return `${name}(${first.length} keys)`
@@ -421,7 +426,7 @@ export const make = <Quiet extends boolean, Doc>(
           return noop
         },
         onUnhandled,
-        keysOf(args)
+        keysOf(name, args)
       )
       if (invalid !== undefined) throw invalid
       return result

@@ -500,6 +500,92 @@ export interface EndureOptions extends EndureMultiOptions {
  */
 export type Stats = Readonly<Record<string, Readonly<Record<string, number | string>>>>
 
+/**
+ * A service of the nodes that `ping` checks: `kv` (a NOOP on each node's connection)
+ * and `views` (an HTTP request to each node's capi port).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PingService = "kv" | "views"
+
+/**
+ * Options of `ping` and `waitUntilReady`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PingOptions {
+  /** How long each endpoint may take to answer (default: the operation timeout). */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** The services to check (default: every one the connection uses; memcached: `kv`). */
+  readonly services?: ReadonlyArray<PingService> | undefined
+}
+
+/**
+ * One endpoint's answer to `ping`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PingEndpoint {
+  readonly service: PingService
+  /** `host:port` of the endpoint. */
+  readonly remote: string
+  /** `ok`; `timeout` when it did not answer in time; `error` (not connected, refused, a 5xx…). */
+  readonly state: "ok" | "timeout" | "error"
+  /** Round-trip time in milliseconds, when it answered. */
+  readonly latencyMs: number | undefined
+  /** Why it is not `ok`. */
+  readonly error: string | undefined
+}
+
+/**
+ * What `ping` returns: every endpoint of the current cluster map, checked at once.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PingReport {
+  readonly bucket: string
+  /** The revision of the cluster map the endpoints come from (undefined for memcached). */
+  readonly configRevision: number | undefined
+  readonly endpoints: ReadonlyArray<PingEndpoint>
+  /** True when every endpoint is `ok`. */
+  readonly ok: boolean
+}
+
+/**
+ * One node's connection in `diagnostics`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface NodeDiagnostics {
+  /** `host:port` of the node's KV service. */
+  readonly remote: string
+  /** `connected` (handshaken), `connecting` (opening or reopening), `disconnected`. */
+  readonly state: "connected" | "connecting" | "disconnected"
+  /** Milliseconds since bytes last arrived from the node, if they ever did on this connection. */
+  readonly lastActivityMs: number | undefined
+  /** Requests sent and not answered yet. */
+  readonly inFlight: number
+  /** Requests waiting for the connection to open. */
+  readonly waiting: number
+}
+
+/**
+ * What `diagnostics` returns: the state of every node's connection, as it is (nothing is sent).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DiagnosticsReport {
+  readonly bucket: string
+  readonly configRevision: number | undefined
+  readonly nodes: ReadonlyArray<NodeDiagnostics>
+}
+
 // ---------------------------------------------------------------------------
 // Type-level quiet
 // ---------------------------------------------------------------------------
@@ -964,6 +1050,23 @@ export interface Operations<F extends HKT.TypeLambda, Quiet extends boolean, Doc
 
   /** Server statistics of every node: one group, several, or the default group. */
   stats(groups?: string | ReadonlyArray<string>): HKT.Kind<F, unknown, never, StatsError, Stats>
+
+  /**
+   * Checks every endpoint of the current cluster map at once (a KV NOOP per node, a
+   * views request per node) and reports each one's state and latency; it fails only
+   * for bad options: an endpoint that does not answer is in the report.
+   */
+  ping(options?: PingOptions): HKT.Kind<F, unknown, never, ArgumentError, PingReport>
+  /** The state of each node's connection, without sending anything. */
+  diagnostics(): HKT.Kind<F, unknown, never, never, DiagnosticsReport>
+  /**
+   * Pings until every endpoint is `ok`, for at most `timeout`: the report, or a
+   * `TimeoutError` saying which endpoints were not ready and why.
+   */
+  waitUntilReady(
+    timeout: Duration.DurationInput,
+    options?: Omit<PingOptions, "timeout">
+  ): HKT.Kind<F, unknown, never, TimeoutError | ArgumentError, PingReport>
 }
 
 /**
@@ -1010,7 +1113,10 @@ export const operationNames: ReadonlyArray<OperationName> = [
   "observeMulti",
   "endure",
   "endureMulti",
-  "stats"
+  "stats",
+  "ping",
+  "diagnostics",
+  "waitUntilReady"
 ]
 
 // ---------------------------------------------------------------------------

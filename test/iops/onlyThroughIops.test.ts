@@ -159,7 +159,7 @@ const scenario = (h: Harness) =>
         )
       )
     )
-    expect(boot.message).toMatch(/timed out|did not answer|within/)
+    expect(boot.message).toMatch(/timed out|did not answer|within|no response/)
     yield* cluster.control.unstall(0)
     yield* pass(200)
 

@@ -48,6 +48,7 @@ import {
   prepareUnlock,
   prepareUnlockMulti
 } from "../ops/get.js"
+import { validatePing, validateWaitUntilReady } from "../ops/health.js"
 import { assembleMulti } from "../ops/multi.js"
 import {
   observeResult,
@@ -67,6 +68,7 @@ import { hostPort, parse as parseConfig } from "./ClusterConfig.js"
 import { Core } from "./Core.js"
 import { CallbackRequest, DirectStart, type DirectStarter, NATIVE_TRACER, settled } from "./Direct.js"
 import { endureKeys, observeKeys } from "./Durability.js"
+import * as Health from "./Health.js"
 import type { NodeOwner } from "./NodeConnection.js"
 import { defaults, type Options, resolve } from "./options.js"
 import { StatsRequest } from "./Requests.js"
@@ -410,6 +412,17 @@ const makeService = (
           ).pipe(Effect.as(collector.result()))
         })
       )
+    },
+    ping: (options?: unknown): AnyEffect => {
+      const checked = validatePing(options as any)
+      if (Either.isLeft(checked)) return checked
+      return span("ping", Health.ping(core, cluster, checked.right))
+    },
+    diagnostics: (): AnyEffect => Health.diagnostics(core, cluster),
+    waitUntilReady: (timeout: unknown, options?: unknown): AnyEffect => {
+      const checked = validateWaitUntilReady(timeout, options as any)
+      if (Either.isLeft(checked)) return checked
+      return span("waitUntilReady", Health.waitUntilReady(core, cluster, checked.right))
     },
     [DirectStart]: startDirect
   }

@@ -88,6 +88,11 @@ export class NodeConnection {
     return this.done
   }
 
+  /** For diagnostics: a handshaken connection, one being (re)opened, or neither. */
+  get state(): "connected" | "connecting" | "disconnected" {
+    return this.ready ? "connected" : this.connecting && !this.done ? "connecting" : "disconnected"
+  }
+
   /** Requests waiting for a connection. */
   get queued(): number {
     return this.waiting.length

@@ -159,6 +159,11 @@ export class Pipeline {
     return this.count
   }
 
+  /** When bytes last arrived on this connection (on the Iops clock), if ever. */
+  get lastActivity(): number | undefined {
+    return this.driver.lastRead
+  }
+
   /** Bytes queued and not yet written (for back-pressure decisions of the owner). */
   get queuedBytes(): number {
     return this.driver.queuedBytes

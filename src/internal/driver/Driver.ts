@@ -94,6 +94,8 @@ export class Driver {
   private inHandler = false
   /** An Iops call threw: the driver stops on the next microtask (see `guard`). */
   private failing = false
+  /** When bytes were last read (on the Iops clock), for diagnostics; once per delivery, not per frame. */
+  lastRead: number | undefined = undefined
   private timerAt: number | undefined = undefined
   private done = false
 
@@ -263,6 +265,7 @@ export class Driver {
   }
 
   private readAvailable(): void {
+    this.lastRead = now(this.iops)
     for (;;) {
       const result = this.socket.read()
       if (result === null) return

@@ -27,6 +27,7 @@ import {
   validateUnlock,
   validateUnlockMulti
 } from "./get.js"
+import { validatePing, validateWaitUntilReady } from "./health.js"
 import { validateEndure, validateEndureMulti, validateObserve, validateObserveMulti } from "./observe.js"
 import { validateRemove, validateRemoveMulti } from "./remove.js"
 import { validateStats } from "./stats.js"
@@ -68,7 +69,10 @@ export const validators: { readonly [K in OperationName]: Validator } = {
   observeMulti: ([keys, options]) => validateObserveMulti(keys, options),
   endure: ([key, options]) => validateEndure(key, options),
   endureMulti: ([keys, options]) => validateEndureMulti(keys, options),
-  stats: ([groups]) => validateStats(groups)
+  stats: ([groups]) => validateStats(groups),
+  ping: ([options]) => validatePing(options),
+  diagnostics: () => Either.right(undefined),
+  waitUntilReady: ([timeout, options]) => validateWaitUntilReady(timeout, options)
 }
 
 /** The `ArgumentError` of a call, or undefined when its arguments are fine. */
