@@ -50,11 +50,13 @@ import {
   ArgumentError,
   HTTPError,
   NetworkError,
+  type NotFoundError,
   ProtocolError,
   TimeoutError,
   ViewEngineError
 } from "./Errors.js"
 import { bodyRows } from "./internal/view/bodyRows.js"
+import * as DesignDocuments from "./internal/view/designDocuments.js"
 import { type EncodedViewQuery, encodeViewQuery } from "./internal/view/params.js"
 import { type RawViewRow, RowParser } from "./internal/view/RowParser.js"
 import { type MissingResult, missing, type ValueResult } from "./Result.js"
@@ -375,8 +377,75 @@ export declare namespace View {
       view: string,
       params?: ViewQuery
     ) => Effect.Effect<ViewResult<K, V>, ViewError>
+    /**
+     * Reads design document `name` (its `dev_` copy with `development: true`); a
+     * missing one is a `NotFoundError` whose key is its ID.
+     */
+    readonly getDesignDocument: (
+      name: string,
+      options?: DesignDocumentOptions
+    ) => Effect.Effect<StoredDesignDocument, DesignDocumentError>
+    /**
+     * Creates or replaces design document `name` (in development with `development:
+     * true`). A map or reduce function the view engine cannot compile is an
+     * `ArgumentError` with the engine's message.
+     */
+    readonly upsertDesignDocument: (
+      name: string,
+      document: DesignDocument,
+      options?: DesignDocumentOptions
+    ) => Effect.Effect<void, DesignDocumentError>
+    /** Deletes design document `name` (its `dev_` copy with `development: true`). */
+    readonly removeDesignDocument: (
+      name: string,
+      options?: DesignDocumentOptions
+    ) => Effect.Effect<void, DesignDocumentError>
+    /** Copies the development version of `name` to production, then deletes the development copy. */
+    readonly publishDesignDocument: (name: string) => Effect.Effect<void, DesignDocumentError>
   }
 }
+
+/**
+ * A design document: its views, each a map function and optionally a reduce (a
+ * built-in such as `_count`, `_sum`, `_stats`, or a JavaScript function), as source text.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DesignDocument {
+  readonly views: Readonly<Record<string, { readonly map: string; readonly reduce?: string | undefined }>>
+}
+
+/**
+ * A design document as read back: its name (without `_design/` or `dev_`) and whether
+ * it is the development copy.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StoredDesignDocument extends DesignDocument {
+  readonly name: string
+  readonly development: boolean
+}
+
+/**
+ * Which copy of a design document a call is about.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DesignDocumentOptions {
+  /** The development copy (`dev_<name>`), as the Python SDK's `use_devmode`. Default false. */
+  readonly development?: boolean | undefined
+}
+
+/**
+ * The errors of design-document management.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type DesignDocumentError = NotFoundError | ArgumentError | HTTPError | NetworkError | TimeoutError
 
 /**
  * What the View service needs (the Connection provides it).
@@ -659,7 +728,34 @@ const makeWith = (client: HttpClient.HttpClient, options: ViewOptions): Effect.E
         return result
       }).pipe(Effect.withSpan("View.queryCollect", { attributes: { design, view }, captureStackTrace: false }))
 
-    return View.of({ query, queryCollect })
+    const ddocs: DesignDocuments.DesignDocumentsContext = {
+      client,
+      bucket: options.bucket,
+      username: options.username,
+      password: options.password,
+      baseUrl: Effect.catchAll(pickBaseUrl, (e) =>
+        Effect.fail(e._tag === "NetworkError" ? e : new NetworkError({ message: e.message, cause: e }))
+      ),
+      withTimeout: (effect, what) => {
+        const timed = Effect.timeoutFail(effect, {
+          duration: defaultTimeout,
+          onTimeout: () =>
+            new TimeoutError({ message: `${what} did not answer within ${Duration.format(defaultTimeout)}` })
+        })
+        return options.clock === undefined ? timed : Effect.withClock(timed, options.clock)
+      }
+    }
+    const development = (o: DesignDocumentOptions | undefined) => o?.development === true
+
+    return View.of({
+      query,
+      queryCollect,
+      getDesignDocument: (name, o) => DesignDocuments.getDesignDocument(ddocs, name, development(o)),
+      upsertDesignDocument: (name, document, o) =>
+        DesignDocuments.upsertDesignDocument(ddocs, name, document, development(o)),
+      removeDesignDocument: (name, o) => DesignDocuments.removeDesignDocument(ddocs, name, development(o)),
+      publishDesignDocument: (name) => DesignDocuments.publishDesignDocument(ddocs, name)
+    })
   })
 
 /**

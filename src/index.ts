@@ -91,6 +91,14 @@ export * as Iops from "./Iops.js"
 export * as Result from "./Result.js"
 
 /**
+ * One layer for tests: an embedded cluster, a connection and views, on TCP or on a
+ * simulated network under TestClock.
+ *
+ * @since 0.1.0
+ */
+export * as TestKit from "./TestKit.js"
+
+/**
  * Keys and values to bytes and back: formats, flags, custom and Schema-typed
  * transcoders.
  *
