@@ -43,7 +43,20 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { Chunk, type Clock, Context, Duration, Effect, Either, Layer, Option, Redacted, Ref, Stream } from "effect"
+import {
+  Chunk,
+  type Clock,
+  Context,
+  Duration,
+  Effect,
+  Either,
+  Layer,
+  Option,
+  Redacted,
+  Ref,
+  type Schema,
+  Stream
+} from "effect"
 import { Connection, type GetError } from "./Connection.js"
 import {
   AlreadyQueriedError,
@@ -53,9 +66,11 @@ import {
   type NotFoundError,
   ProtocolError,
   TimeoutError,
+  type ValueFormatError,
   ViewEngineError
 } from "./Errors.js"
 import { bodyRows } from "./internal/view/bodyRows.js"
+import { decodeRows } from "./internal/view/decodeRows.js"
 import * as DesignDocuments from "./internal/view/designDocuments.js"
 import { type EncodedViewQuery, encodeViewQuery } from "./internal/view/params.js"
 import { type RawViewRow, RowParser } from "./internal/view/RowParser.js"
@@ -238,7 +253,7 @@ export type ViewQueryInput = ViewParams | ViewParamsUnrecognized | string
  * @since 0.1.0
  * @category models
  */
-export interface ViewRow<K = unknown, V = unknown> {
+export interface ViewRow<K = unknown, V = unknown, D = unknown> {
   /** The emitted key (the group key on reduce rows). */
   readonly key: K
   /** The emitted value (the reduction on reduce rows). */
@@ -246,7 +261,22 @@ export interface ViewRow<K = unknown, V = unknown> {
   /** The ID of the document that emitted the row; `undefined` on reduce rows. */
   readonly docid: string | undefined
   /** With `include_docs`: the document as a `get` returns it (a miss when it was deleted since). */
-  readonly doc?: ValueResult | MissingResult | undefined
+  readonly doc?: ValueResult<D> | MissingResult | undefined
+}
+
+/**
+ * Schemas for a typed query: each row's key, value and `include_docs` document are
+ * decoded with them as the rows stream; a part without a Schema is left as it came. A
+ * row that does not match ends the query with a `ValueFormatError` naming the row (its
+ * position, document ID and key) and the part, after the rows before it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RowSchemas<K = unknown, V = unknown, D = unknown> {
+  readonly key?: Schema.Schema<K, any> | undefined
+  readonly value?: Schema.Schema<V, any> | undefined
+  readonly doc?: Schema.Schema<D, any> | undefined
 }
 
 /**
@@ -270,8 +300,8 @@ export interface ViewMeta {
  * @since 0.1.0
  * @category models
  */
-export interface ViewResult<K = unknown, V = unknown> {
-  readonly rows: ReadonlyArray<ViewRow<K, V>>
+export interface ViewResult<K = unknown, V = unknown, D = unknown> {
+  readonly rows: ReadonlyArray<ViewRow<K, V, D>>
   readonly totalRows: number | undefined
   readonly errors: ReadonlyArray<unknown>
   readonly debug?: unknown
@@ -316,6 +346,7 @@ export type IncludeDocsError = GetError<true>
  * @category errors
  */
 export type ViewError =
+  | ValueFormatError
   | HTTPError
   | ViewEngineError
   | ArgumentError
@@ -332,7 +363,7 @@ export type ViewError =
  * @since 0.1.0
  * @category models
  */
-export interface ViewStream<K = unknown, V = unknown> extends Stream.Stream<ViewRow<K, V>, ViewError> {
+export interface ViewStream<K = unknown, V = unknown, D = unknown> extends Stream.Stream<ViewRow<K, V, D>, ViewError> {
   /** `total_rows`, `errors` and `debug_info`: `Some` once the rows have all been read. */
   readonly meta: Effect.Effect<Option.Option<ViewMeta>>
 }
@@ -369,14 +400,23 @@ export declare namespace View {
    * @category models
    */
   export interface Service {
-    /** Streams the rows of view `view` of design document `design`. */
-    readonly query: <K = unknown, V = unknown>(design: string, view: string, params?: ViewQuery) => ViewStream<K, V>
-    /** Runs a query and collects its rows, `total_rows`, errors (with `on_error: "continue"`) and debug info. */
-    readonly queryCollect: <K = unknown, V = unknown>(
+    /**
+     * Streams the rows of view `view` of design document `design`; with `schemas`,
+     * each row's key, value and document are decoded as it arrives (see {@link RowSchemas}).
+     */
+    readonly query: <K = unknown, V = unknown, D = unknown>(
       design: string,
       view: string,
-      params?: ViewQuery
-    ) => Effect.Effect<ViewResult<K, V>, ViewError>
+      params?: ViewQuery,
+      schemas?: RowSchemas<K, V, D>
+    ) => ViewStream<K, V, D>
+    /** Runs a query and collects its rows, `total_rows`, errors (with `on_error: "continue"`) and debug info. */
+    readonly queryCollect: <K = unknown, V = unknown, D = unknown>(
+      design: string,
+      view: string,
+      params?: ViewQuery,
+      schemas?: RowSchemas<K, V, D>
+    ) => Effect.Effect<ViewResult<K, V, D>, ViewError>
     /**
      * Reads design document `name` (its `dev_` copy with `development: true`); a
      * missing one is a `NotFoundError` whose key is its ID.
@@ -690,7 +730,12 @@ const makeWith = (client: HttpClient.HttpClient, options: ViewOptions): Effect.E
         })
       )
 
-    const query = <K, V>(design: string, view: string, params?: ViewQuery): ViewStream<K, V> => {
+    const query = <K, V, D>(
+      design: string,
+      view: string,
+      params?: ViewQuery,
+      schemas?: RowSchemas<K, V, D>
+    ): ViewStream<K, V, D> => {
       let used = false
       let meta: Option.Option<ViewMeta> = Option.none()
       const rows = Stream.suspend((): Stream.Stream<ViewRow, ViewError> => {
@@ -704,22 +749,23 @@ const makeWith = (client: HttpClient.HttpClient, options: ViewOptions): Effect.E
         used = true
         const prepared = prepare(design, view, params)
         if (Either.isLeft(prepared)) return Stream.fail(prepared.left)
-        return run(design, view, prepared.right, (m) => {
+        const raw = run(design, view, prepared.right, (m) => {
           meta = Option.some(m)
         })
+        return schemas === undefined ? raw : decodeRows(raw, schemas, `${design}/${view}`)
       }).pipe(Stream.withSpan("View.query", { attributes: { design, view }, captureStackTrace: false }))
-      return Object.assign(rows as Stream.Stream<ViewRow<K, V>, ViewError>, { meta: Effect.sync(() => meta) })
+      return Object.assign(rows as Stream.Stream<ViewRow<K, V, D>, ViewError>, { meta: Effect.sync(() => meta) })
     }
 
-    const queryCollect = <K, V>(design: string, view: string, params?: ViewQuery) =>
+    const queryCollect = <K, V, D>(design: string, view: string, params?: ViewQuery, schemas?: RowSchemas<K, V, D>) =>
       Effect.gen(function* () {
-        const stream = query<K, V>(design, view, params)
+        const stream = query<K, V, D>(design, view, params, schemas)
         const rows = yield* Stream.runCollect(stream)
         const meta = Option.getOrElse(
           yield* stream.meta,
           (): ViewMeta => ({ totalRows: undefined, errors: [], debug: undefined })
         )
-        const result: ViewResult<K, V> = {
+        const result: ViewResult<K, V, D> = {
           rows: Chunk.toReadonlyArray(rows),
           totalRows: meta.totalRows,
           errors: meta.errors,

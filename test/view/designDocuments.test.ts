@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as couchbase from "couchbase"
-import { Effect, Redacted, Stream } from "effect"
+import { Effect, Redacted, Schema, Stream } from "effect"
 import * as Connection from "../../src/Connection.js"
 import * as EmbeddedCluster from "../../src/EmbeddedCluster.js"
 import * as Iops from "../../src/Iops.js"
@@ -134,5 +134,44 @@ describe("design documents", () => {
       yield* Effect.promise(() => manager.dropDesignDocument("cities", couchbase.DesignDocumentNamespace.Production))
       expect((yield* Effect.flip(view.getDesignDocument("cities")))._tag).toBe("NotFoundError")
     }).pipe(Effect.scoped)
+  )
+})
+
+describe("Schema-typed view queries", () => {
+  it.live(
+    "decode keys, values and documents as the rows stream; a bad row fails naming it, after the rows before it",
+    () =>
+      Effect.gen(function* () {
+        const { cb, view } = yield* setup
+        yield* cb.upsert("city::3", { type: "city", name: "Zurich", people: "many" })
+        yield* view.upsertDesignDocument("cities", cities)
+        const City = Schema.Struct({ type: Schema.Literal("city"), name: Schema.String, people: Schema.Unknown })
+        // Matching rows: typed keys, values and documents.
+        const typed = yield* view.queryCollect(
+          "cities",
+          "by_name",
+          { stale: false, include_docs: true, endkey: "Oslo" },
+          { key: Schema.String, value: Schema.Number, doc: City }
+        )
+        expect(typed.rows.map((r) => [r.key, r.value, (r.doc as { value: { name: string } }).value.name])).toEqual([
+          ["Lima", 10_000_000, "Lima"],
+          ["Oslo", 700_000, "Oslo"]
+        ])
+        const names: ReadonlyArray<string> = typed.rows.map((r) => r.key.toUpperCase())
+        expect(names).toEqual(["LIMA", "OSLO"])
+
+        // Zurich's value is not a number: the two rows before it arrive, then the error naming it.
+        const seen: Array<string> = []
+        const error = yield* Effect.flip(
+          view
+            .query("cities", "by_name", { stale: false }, { key: Schema.String, value: Schema.Number })
+            .pipe(Stream.runForEach((row) => Effect.sync(() => seen.push(row.key))))
+        )
+        expect(seen).toEqual(["Lima", "Oslo"])
+        expect(error._tag).toBe("ValueFormatError")
+        expect(error.message).toContain('row 2 of cities/by_name (key "Zurich"): its value does not match the schema')
+        expect(error.message).toContain("Expected number")
+        expect((error as { key?: string }).key).toBe("city::3")
+      }).pipe(Effect.scoped)
   )
 })
