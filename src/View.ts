@@ -527,6 +527,15 @@ const MAX_ERROR_BODY = 64 * 1024
 
 const CLIENT_OPTIONS: ReadonlySet<string> = new Set(["include_docs", "useDevmode", "timeout"])
 
+/** `text` as a URL, or undefined (`URL.parse` needs Node 22). */
+const parseUrl = (text: string): URL | undefined => {
+  try {
+    return new URL(text)
+  } catch {
+    return undefined
+  }
+}
+
 const isReduceRequested = (q: EncodedViewQuery): boolean =>
   q.handled.get("reduce") === "true" || q.handled.get("group") === "true" || q.handled.has("group_level")
 
@@ -651,6 +660,13 @@ const makeWith = (client: HttpClient.HttpClient, options: ViewOptions): Effect.E
           // The response and stall timeouts run in the reading fiber: on the given clock while it reads.
           if (options.clock !== undefined) yield* Effect.withClockScoped(options.clock)
           const base = yield* pickBaseUrl
+          const address = parseUrl(base)
+          if (address !== undefined) {
+            yield* Effect.annotateCurrentSpan({
+              "server.address": address.hostname.replace(/^\[(.*)\]$/, "$1"),
+              "server.port": Number(address.port || (address.protocol === "https:" ? 443 : 80))
+            })
+          }
           const url = `${base}${prepared.path}${prepared.encoded.query === "" ? "" : `?${prepared.encoded.query}`}`
           const request = (
             prepared.encoded.body === undefined

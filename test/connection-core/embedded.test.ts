@@ -67,7 +67,10 @@ describe("client against the embedded cluster (Node Iops)", () => {
         "db.name": "default",
         "db.namespace": "default",
         "db.operation": "get",
-        "db.operation.name": "get"
+        "db.operation.name": "get",
+        // The node the request went to.
+        "server.address": "127.0.0.1",
+        "server.port": cluster.nodes[0]!.kv
       })
     })
   )

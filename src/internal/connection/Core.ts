@@ -161,11 +161,14 @@ export class Core {
       return port === undefined ? undefined : this.nodeFor(s.host, port)
     })
     const keep = new Set(nodes)
+    const left: Array<string> = []
     for (const [address, node] of this.byAddress) {
       if (keep.has(node)) continue
       this.byAddress.delete(address)
       node.retire(this.settings.operationTimeout)
+      left.push(address)
     }
+    const previous = this.config
     this.config = config
     this.router = fromConfig(config, tls)
     this.nodes = nodes
@@ -177,7 +180,19 @@ export class Core {
       else seed.pipeline.close()
     }
     for (const node of nodes) node?.connect()
+    this.log(
+      `cluster map revision ${config.rev} applied: ${nodes.filter((n) => n !== undefined).length} node(s)${
+        left.length > 0 ? `; ${left.join(", ")} left the map (failed over or removed)` : ""
+      }`,
+      { "couchbase.config.revision": config.rev, "couchbase.config.previous_revision": previous?.rev ?? "none" }
+    )
     return true
+  }
+
+  /** A debug log line through the connection's logger (from plain code: on a fiber of its own). */
+  log(message: string, annotations: Record<string, unknown> = {}): void {
+    if (this.closed) return
+    this.owner.fork(Effect.logDebug(message).pipe(Effect.annotateLogs(annotations)))
   }
 
   /**
@@ -228,6 +243,17 @@ export class Core {
     return Effect.async<R, E>((resume) => {
       const request = new ResumeRequest(this, op, copy, deadline ?? this.deadline(), attempt, resume)
       this.dispatch(request)
+      // In a span (only with a real tracer: the hot path has no span and does not come
+      // here), the node the request went to, as OpenTelemetry's server attributes.
+      const node = request.node
+      if (node !== undefined) {
+        const fiber = Fiber.getCurrentFiber()
+        const span = fiber._tag === "Some" ? fiber.value.currentSpan : undefined
+        if (span?._tag === "Span") {
+          span.attribute("server.address", node.host)
+          span.attribute("server.port", node.port)
+        }
+      }
       // A canceler costs every operation an allocation and an uninterruptible region.
       // Once its bytes are queued on a connection an interrupted operation needs none:
       // its answer, its connection's failure or its deadline ends the request, and the
@@ -383,7 +409,10 @@ export class Core {
         : Math.min(deadline, now(this.iops) + spec.maxDuration)
     const delay = ErrorMap.retryDelay(spec, attempt)
     if (now(this.iops) + delay >= until) return Effect.fail(error)
-    return Effect.zipRight(iopsSleep(this.iops, delay), this.execute(op, copy, until, attempt))
+    return Effect.zipRight(
+      Effect.zipRight(retryLog(op, attempt, delay, error), iopsSleep(this.iops, delay)),
+      this.execute(op, copy, until, attempt)
+    )
   }
 
   /** Retries after a backoff, or fails with `lastError` when the deadline does not leave time. */
@@ -402,7 +431,10 @@ export class Core {
         )
       }
       // On the Iops's timers, like the deadlines: a loop with its own clock drives both.
-      return Effect.zipRight(iopsSleep(this.iops, delay), this.execute(op, copy, deadline, attempt))
+      return Effect.zipRight(
+        Effect.zipRight(retryLog(op, attempt, delay, lastError), iopsSleep(this.iops, delay)),
+        this.execute(op, copy, deadline, attempt)
+      )
     })
   }
 
@@ -560,6 +592,19 @@ export class Core {
     }) as Effect.Effect<MultiResult<any>, E>
   }
 }
+
+/** The debug log line of a retry, in the operation's fiber (its logger and annotations). */
+const retryLog = (
+  op: PreparedOp<any, any>,
+  attempt: number,
+  delay: number,
+  error: CouchbaseErrorBase | undefined
+): Effect.Effect<void> =>
+  Effect.logDebug(
+    `retrying ${op.name} of ${JSON.stringify(op.key)} (attempt ${attempt + 1}) in ${delay} ms${
+      error === undefined ? "" : ` after ${error._tag}: ${error.message}`
+    }`
+  ).pipe(Effect.annotateLogs({ "couchbase.operation": op.name, "couchbase.retry.attempt": attempt + 1 }))
 
 /**
  * Whether ETMPFAIL/EBUSY may be retried for `op`. Not for lock and unlock: there a

@@ -200,7 +200,14 @@ export class NodeConnection {
     if (this.pipeline !== pipeline) return
     this.pipeline = undefined
     if (error !== undefined) this.lastError = error
-    if (!this.done && !this.retired) this.connect()
+    if (!this.done && !this.retired) {
+      this.owner.fork(
+        Effect.logDebug(
+          `the connection to ${this.address} was lost${error === undefined ? "" : `: ${error.message}`}; reconnecting`
+        )
+      )
+      this.connect()
+    }
   }
 
   private reconnectLoop(): Effect.Effect<void> {
@@ -230,10 +237,14 @@ export class NodeConnection {
         if (Exit.isSuccess(exit)) {
           this.connecting = false
           this.adopt(exit.value.pipeline, exit.value.info)
+          yield* Effect.logDebug(`connected to ${this.address}`)
           return
         }
         if (Exit.isFailure(exit) && exit.cause._tag === "Fail") this.lastError = exit.cause.error
         delay = Math.min(Math.max(delay * 2, owner.backoff.initial), owner.backoff.max)
+        yield* Effect.logDebug(
+          `connecting to ${this.address} failed${this.lastError === undefined ? "" : `: ${this.lastError.message}`}; next attempt in ${delay} ms`
+        )
       }
     }).pipe(Effect.ensuring(Effect.sync(() => (this.connecting = false))))
   }

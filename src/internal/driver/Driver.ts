@@ -92,7 +92,7 @@ export class Driver {
   /** The sequence number of `queue[0]` (items are numbered from 0 as they are queued). */
   private seqBase = 0
   private inHandler = false
-  /** An Iops call threw: the driver stops on the next microtask (see `guard`). */
+  /** An Iops call threw: the driver stops on the next microtask (see `iopsFailed`). */
   private failing = false
   /** When bytes were last read (on the Iops clock), for diagnostics; once per delivery, not per frame. */
   lastRead: number | undefined = undefined
@@ -114,7 +114,11 @@ export class Driver {
     this.timer = makeTimerEvent(iops)
     this.timer.onReady = this.onTimerReady
     this.rearm()
-    this.guard(() => iops.startWatching(), "startWatching")
+    try {
+      iops.startWatching()
+    } catch (thrown) {
+      this.iopsFailed(thrown, "startWatching")
+    }
   }
 
   /** Whether the driver has stopped. */
@@ -190,32 +194,37 @@ export class Driver {
     if (this.done) return
     if (this.timerAt !== undefined && this.timerAt <= deadline) return
     this.timerAt = deadline
-    this.guard(() => scheduleTimer(this.iops, this.timer, (deadline - now(this.iops)) * 1000))
+    try {
+      scheduleTimer(this.iops, this.timer, (deadline - now(this.iops)) * 1000)
+    } catch (thrown) {
+      this.iopsFailed(thrown)
+    }
   }
 
   /** Disarms the timer (nothing left to time). */
   disarmTimer(): void {
     if (this.timerAt === undefined) return
     this.timerAt = undefined
-    this.guard(() => cancelTimer(this.iops, this.timer))
+    try {
+      cancelTimer(this.iops, this.timer)
+    } catch (thrown) {
+      this.iopsFailed(thrown)
+    }
   }
 
   /**
-   * Runs a call into the Iops; when the implementation throws, the driver stops with
-   * that as a `NetworkError`, so the operations on it fail typed instead of the
-   * exception escaping into the caller or the loop. The stop waits for a microtask:
-   * the call may come from inside `send` (or the constructor), whose caller has yet to
-   * record what it sent, and everything it recorded must be failed with the rest.
+   * A call into the Iops threw: the driver stops with that as a `NetworkError`, so the
+   * operations on it fail typed instead of the exception escaping into the caller or
+   * the loop. The stop waits for a microtask: the call may come from inside `send` (or
+   * the constructor), whose caller has yet to record what it sent, and everything it
+   * recorded must be failed with the rest. (Each call site has its own try/catch: a
+   * helper taking a closure cost an allocation per operation.)
    */
-  private guard(call: () => void, what = "event loop"): void {
-    try {
-      call()
-    } catch (thrown) {
-      if (this.failing) return
-      this.failing = true
-      const error = thrown instanceof NetworkError ? thrown : iopsCallError(what, thrown)
-      queueMicrotask(() => this.stop(error))
-    }
+  private iopsFailed(thrown: unknown, what = "event loop"): void {
+    if (this.failing) return
+    this.failing = true
+    const error = thrown instanceof NetworkError ? thrown : iopsCallError(what, thrown)
+    queueMicrotask(() => this.stop(error))
   }
 
   /** Stops the driver: queued frames are dropped, the socket is closed, `onClose(undefined)`. */
@@ -235,13 +244,15 @@ export class Driver {
 
   private rearm(): void {
     if (this.done) return
-    this.guard(() =>
+    try {
       watchEvent(
         this.iops,
         this.event,
         this.head < this.queue.length ? LCB_READ_EVENT | LCB_WRITE_EVENT : LCB_READ_EVENT
       )
-    )
+    } catch (thrown) {
+      this.iopsFailed(thrown)
+    }
   }
 
   private readonly onReady = (flags: number): void => {

@@ -46,22 +46,13 @@ export const iopsCallError = (what: string, thrown: unknown): NetworkError =>
   })
 
 /**
- * Calls the implementation about `event`. A `ready()` it makes during the call is
- * delivered on a microtask once the call has returned and the core's bookkeeping is
- * done (it would otherwise be lost: the event is not yet active); what it throws
- * comes out as an {@link iopsCallError}.
+ * The implementation's calls about an event are made with `event.updating` set: a
+ * `ready()` it makes during the call is kept and delivered on a microtask once the call
+ * has returned and the core's bookkeeping is done (it would otherwise be lost: the
+ * event is not yet active), and what it throws comes out as an {@link iopsCallError}.
+ * Written out at each call rather than through a helper taking a closure: these run for
+ * every operation, and a closure per call was measurable garbage.
  */
-const update = (event: Event, what: string, call: () => void): void => {
-  event.updating = true
-  try {
-    call()
-  } catch (thrown) {
-    throw iopsCallError(what, thrown)
-  } finally {
-    event.updating = false
-  }
-}
-
 /** Delivers a `ready()` made during the core's call, if the event is still active. */
 const deliverEarlyReady = (event: Event, mask: number): void => {
   const early = event.readyDuringUpdate
@@ -87,9 +78,14 @@ export const watchEvent = (iops: Iops.Service, event: IOEvent, flags: number): v
     event.flags = 0
     return
   }
-  update(event, "updateEvent", () =>
+  event.updating = true
+  try {
     iops.updateEvent(event, flags === 0 ? PYCBC_EVACTION_UNWATCH : PYCBC_EVACTION_WATCH, flags)
-  )
+  } catch (thrown) {
+    throw iopsCallError("updateEvent", thrown)
+  } finally {
+    event.updating = false
+  }
   event.flags = flags
   event.state = state
   deliverEarlyReady(event, flags)
@@ -104,10 +100,12 @@ export const destroyEvent = (iops: Iops.Service, event: IOEvent): void => {
   if (event.state === PYCBC_EVSTATE_FREED) return
   try {
     watchEvent(iops, event, 0)
-    update(event, "updateEvent", () => iops.updateEvent(event, PYCBC_EVACTION_CLEANUP, 0))
+    event.updating = true
+    iops.updateEvent(event, PYCBC_EVACTION_CLEANUP, 0)
   } catch {
     // Shutting down anyway; the connection's error (if any) has been reported.
   }
+  event.updating = false
   event.state = PYCBC_EVSTATE_FREED
   event.readyDuringUpdate = 0
   event.onReady = undefined
@@ -121,7 +119,14 @@ export const destroyEvent = (iops: Iops.Service, event: IOEvent): void => {
  */
 export const scheduleTimer = (iops: Iops.Service, timer: TimerEvent, usecs: number): void => {
   if (timer.state === PYCBC_EVSTATE_FREED) return
-  update(timer, "updateTimer", () => iops.updateTimer(timer, PYCBC_EVACTION_WATCH, Math.max(0, Math.ceil(usecs))))
+  timer.updating = true
+  try {
+    iops.updateTimer(timer, PYCBC_EVACTION_WATCH, Math.max(0, Math.ceil(usecs)))
+  } catch (thrown) {
+    throw iopsCallError("updateTimer", thrown)
+  } finally {
+    timer.updating = false
+  }
   timer.state = PYCBC_EVSTATE_ACTIVE
   deliverEarlyReady(timer, 0)
 }
@@ -129,7 +134,14 @@ export const scheduleTimer = (iops: Iops.Service, timer: TimerEvent, usecs: numb
 /** Disarms `timer` if it is armed. Throws an {@link iopsCallError} when `updateTimer` throws. */
 export const cancelTimer = (iops: Iops.Service, timer: TimerEvent): void => {
   if (timer.state !== PYCBC_EVSTATE_ACTIVE) return
-  update(timer, "updateTimer", () => iops.updateTimer(timer, PYCBC_EVACTION_UNWATCH, 0))
+  timer.updating = true
+  try {
+    iops.updateTimer(timer, PYCBC_EVACTION_UNWATCH, 0)
+  } catch (thrown) {
+    throw iopsCallError("updateTimer", thrown)
+  } finally {
+    timer.updating = false
+  }
   timer.state = PYCBC_EVSTATE_SUSPENDED
   timer.readyDuringUpdate = 0
 }
@@ -139,10 +151,12 @@ export const destroyTimer = (iops: Iops.Service, timer: TimerEvent): void => {
   if (timer.state === PYCBC_EVSTATE_FREED) return
   try {
     cancelTimer(iops, timer)
-    update(timer, "updateTimer", () => iops.updateTimer(timer, PYCBC_EVACTION_CLEANUP, 0))
+    timer.updating = true
+    iops.updateTimer(timer, PYCBC_EVACTION_CLEANUP, 0)
   } catch {
     // See destroyEvent.
   }
+  timer.updating = false
   timer.state = PYCBC_EVSTATE_FREED
   timer.readyDuringUpdate = 0
   timer.onReady = undefined
