@@ -204,6 +204,15 @@ export interface Options<Quiet extends boolean = boolean> {
    */
   readonly maxQueuedRequests?: number | undefined
   /**
+   * Records Effect `Metric`s of the key/value traffic: `couchbase.operations`,
+   * `couchbase.operation.errors` (by error), `couchbase.operation.duration` (ms),
+   * `couchbase.operations.in_flight`, `couchbase.retries` and `couchbase.reconnects`,
+   * labelled with the bucket, the operation and the node (`server.address`). Export
+   * them with `@effect/opentelemetry` or read them with `Metric.value`. Default false:
+   * off, the hot path pays nothing for them.
+   */
+  readonly metrics?: boolean | undefined
+  /**
    * The largest value, in bytes once encoded, that a store sends (upsert, insert,
    * replace, append, prepend and their multi forms). A larger one fails that
    * operation at once with `TooBigError` and is never sent: the server would refuse

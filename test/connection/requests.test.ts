@@ -281,7 +281,15 @@ describe("a single-key request that encodes itself", () => {
         fc.integer({ min: 1, max: 0xffffffff }),
         (key, vbucket, opaque) => {
           const op = Either.getOrThrow(Ops.prepareGet(key, undefined, ctx))
-          const request = new ResumeRequest(undefined as never, op, 0, Number.POSITIVE_INFINITY, 0, () => {})
+          // A core that records no metrics is all the request reads at construction.
+          const request = new ResumeRequest(
+            { metrics: undefined } as never,
+            op,
+            0,
+            Number.POSITIVE_INFINITY,
+            0,
+            () => {}
+          )
           request.vbucket = vbucket
           request.opaque = opaque
           request.pipeline = { features: { json: true, xerror: false, selectBucket: false } } as never
@@ -296,7 +304,7 @@ describe("a single-key request that encodes itself", () => {
     const gat = Either.getOrThrow(Ops.prepareGet("k", { ttl: 10 }, ctx))
     const upsert = Either.getOrThrow(Ops.prepareStore("upsert", "k", 1, undefined, ctx))
     for (const op of [gat, upsert]) {
-      expect(new ResumeRequest(undefined as never, op, 0, 0, 0, () => {}).selfEncodedLength()).toBe(0)
+      expect(new ResumeRequest({ metrics: undefined } as never, op, 0, 0, 0, () => {}).selfEncodedLength()).toBe(0)
     }
   })
 })

@@ -69,6 +69,7 @@ import { Core } from "./Core.js"
 import { CallbackRequest, DirectStart, type DirectStarter, NATIVE_TRACER, settled } from "./Direct.js"
 import { endureKeys, observeKeys } from "./Durability.js"
 import * as Health from "./Health.js"
+import { ClientMetrics } from "./Metrics.js"
 import type { NodeOwner } from "./NodeConnection.js"
 import { defaults, type Options, resolve } from "./options.js"
 import { StatsRequest } from "./Requests.js"
@@ -494,15 +495,21 @@ const makeClientOn = <const O extends Options = {}>(
         run(effect, { immediate: false })
       }
     }
-    const core = new Core(iops, owner, {
-      tls: resolved.tls !== false,
-      bucket: resolved.memcached ? undefined : resolved.bucket,
-      operationTimeout: millis(resolved.operationTimeout),
-      durabilityTimeout: millis(resolved.durabilityTimeout),
-      durabilityInterval: millis(resolved.durabilityInterval),
-      memcached: resolved.memcached,
-      maxValueSize: resolved.maxValueSize
-    })
+    const metrics = resolved.metrics ? new ClientMetrics(resolved.bucket) : undefined
+    const core = new Core(
+      iops,
+      { ...owner, metrics },
+      {
+        tls: resolved.tls !== false,
+        bucket: resolved.memcached ? undefined : resolved.bucket,
+        operationTimeout: millis(resolved.operationTimeout),
+        durabilityTimeout: millis(resolved.durabilityTimeout),
+        durabilityInterval: millis(resolved.durabilityInterval),
+        memcached: resolved.memcached,
+        maxValueSize: resolved.maxValueSize
+      }
+    )
+    core.metrics = metrics
     yield* Effect.addFinalizer(() => Effect.sync(() => core.close()))
 
     const boot = yield* bootstrap(iops, resolved.seeds, settings, millis(resolved.bootstrapTimeout))

@@ -36,6 +36,7 @@ import { NATIVE_TRACER } from "./Direct.js"
 import type { ErrorMapEntry } from "./ErrorMap.js"
 import * as ErrorMap from "./ErrorMap.js"
 import { KeyProgress } from "./KeyProgress.js"
+import type { ClientMetrics } from "./Metrics.js"
 import { NodeConnection, type NodeOwner } from "./NodeConnection.js"
 import type { Pipeline } from "./Pipeline.js"
 import { isOutcome, MultiKeyRequest, MultiRun, type OpRequest, QuietBatchRequest, ResumeRequest } from "./Requests.js"
@@ -86,6 +87,8 @@ export class Core {
   private refreshing = false
   /** Set by the client: runs one config fetch (the NOT_MY_VBUCKET trigger and the poller share it). */
   refresh: (() => Effect.Effect<void>) | undefined = undefined
+  /** Set by the client when it records metrics. */
+  metrics: ClientMetrics | undefined = undefined
   /** Set by the client: waits for durability after a mutation. */
   durability: ((op: PreparedOp<any, any>, cas: bigint) => Effect.Effect<void, any>) | undefined = undefined
 

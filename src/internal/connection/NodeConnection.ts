@@ -29,6 +29,7 @@ import {
   type Progress
 } from "./Bootstrap.js"
 import { hostPort } from "./ClusterConfig.js"
+import type { ClientMetrics } from "./Metrics.js"
 import type { Pipeline, PipelineRequest } from "./Pipeline.js"
 
 /** What a node needs from its client. */
@@ -45,6 +46,8 @@ export interface NodeOwner {
   readonly fork: (effect: Effect.Effect<void>) => void
   /** A connection became ready (the first, or after a reconnect). */
   readonly onReady?: ((node: NodeConnection) => void) | undefined
+  /** The connection's metrics, when it records them. */
+  readonly metrics?: ClientMetrics | undefined
 }
 
 /** See the module documentation. */
@@ -217,6 +220,7 @@ export class NodeConnection {
       let delay = 0
       while (!this.done && !this.retired) {
         if (delay > 0) yield* Effect.sleep(delay)
+        if (delay > 0 || this.generation > 0) owner.metrics?.reconnect(this.address)
         const deadline = now(owner.iops) + owner.connectTimeout
         const exit = yield* openNode(
           owner.iops,

@@ -13,6 +13,7 @@
 import { Effect, Either, Exit } from "effect"
 import type { CouchbaseErrorBase } from "../../Errors.js"
 import type { ObserveInfo } from "../../Result.js"
+import { now } from "../iops/core.js"
 import { withKeyContext } from "../ops/multi.js"
 import { decodeObserveResponse, type ObserveEntry, observeInfo } from "../ops/observe.js"
 import type { PreparedOp } from "../ops/PreparedOp.js"
@@ -94,6 +95,9 @@ export type Delivery = Outcome | Effect.Effect<any, any>
  * retries it, exactly once; subclasses say where that goes.
  */
 export abstract class OpRequest extends KeyRequest {
+  /** When it started, on the Iops clock, when metrics are recorded (0 otherwise). */
+  private readonly startedAt: number
+
   constructor(
     private readonly core: Core,
     op: PreparedOp<any, any>,
@@ -102,6 +106,12 @@ export abstract class OpRequest extends KeyRequest {
     attempt: number
   ) {
     super(op, copy, deadline, attempt)
+    const metrics = core.metrics
+    if (metrics === undefined) this.startedAt = 0
+    else {
+      metrics.started()
+      this.startedAt = now(core.iops)
+    }
   }
 
   /** Receives the operation's end. */
@@ -111,7 +121,7 @@ export abstract class OpRequest extends KeyRequest {
     if (frame.status !== Status.Success) {
       const retry = this.core.retryFor(this, frame)
       if (retry !== undefined) {
-        this.deliver(retry)
+        this.end(retry, true)
         return true
       }
     }
@@ -119,24 +129,38 @@ export abstract class OpRequest extends KeyRequest {
     if ((outcome as { readonly _tag?: unknown })._tag === "Left") {
       outcome = Either.left(withKeyContext((outcome as Either.Left<CouchbaseErrorBase, any>).left, this.op.key))
     }
-    this.deliver(this.op.durability === undefined ? outcome : this.core.withDurability(this.op, outcome))
+    this.end(this.op.durability === undefined ? outcome : this.core.withDurability(this.op, outcome), false)
     return true
   }
 
   onFailure(error: RequestFailure): void {
-    this.deliver(Either.left(withKeyContext(error, this.op.key)))
+    this.end(Either.left(withKeyContext(error, this.op.key)), false)
   }
 
   /** Fails without having been sent (no node for the key, client closed). */
   fail(error: CouchbaseErrorBase): void {
     this.ended = true
-    this.deliver(Either.left(withKeyContext(error, this.op.key)))
+    this.end(Either.left(withKeyContext(error, this.op.key)), false)
   }
 
   /** Ends with `effect` without having been sent (e.g. a retry after a config change). */
   redirect(effect: Effect.Effect<any, any>): void {
     this.ended = true
-    this.deliver(effect)
+    this.end(effect, true)
+  }
+
+  /** Records the end in the metrics (when they are on), then delivers it. */
+  private end(delivery: Delivery, retry: boolean): void {
+    const metrics = this.core.metrics
+    if (metrics !== undefined) {
+      const error = retry
+        ? "retry"
+        : (delivery as { readonly _tag?: unknown })._tag === "Left"
+          ? (delivery as Either.Left<any, any>).left
+          : undefined
+      metrics.finished(this.op.name, this.node?.address ?? "none", now(this.core.iops) - this.startedAt, error)
+    }
+    this.deliver(delivery)
   }
 }
 

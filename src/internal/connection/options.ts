@@ -58,6 +58,7 @@ export interface ResolvedOptions {
   readonly maxValueSize: number
   readonly maxQueuedBytes: number
   readonly maxQueuedRequests: number
+  readonly metrics: boolean
 }
 
 /** The defaults, those of libcouchbase and the Python SDK. */
@@ -388,7 +389,10 @@ export const resolve = (options: Options = {}): Either.Either<ResolvedOptions, A
       maxWaitingOperations: yield* positiveInteger("maxWaitingOperations", options.maxWaitingOperations),
       maxValueSize: yield* positiveInteger("maxValueSize", options.maxValueSize),
       maxQueuedBytes: yield* positiveInteger("maxQueuedBytes", options.maxQueuedBytes),
-      maxQueuedRequests: yield* positiveInteger("maxQueuedRequests", options.maxQueuedRequests)
+      maxQueuedRequests: yield* positiveInteger("maxQueuedRequests", options.maxQueuedRequests),
+      metrics: yield* options.metrics === undefined || typeof options.metrics === "boolean"
+        ? Either.right(options.metrics === true)
+        : invalid(`metrics must be true or false, got ${JSON.stringify(options.metrics)}`)
     } satisfies ResolvedOptions
   })
 
