@@ -10,19 +10,25 @@ import * as EmbeddedCluster from "../../src/EmbeddedCluster.js"
 import { Iops } from "../../src/Iops.js"
 import { SelectLoop } from "./SelectLoop.js"
 
+/** A select loop whose stopWatching calls are counted. */
+const countingStops = () => {
+  const loop = new SelectLoop()
+  const stops = { count: 0 }
+  const iops: Iops.Service = Object.assign(Object.create(loop), {
+    stopWatching: () => {
+      stops.count++
+      loop.stopWatching()
+    }
+  })
+  return { loop, iops, stops }
+}
+
 describe("stopWatching", () => {
   it.live("is called when the last connection on the Iops closes, not before", () =>
     Effect.scoped(
       Effect.gen(function* () {
         const cluster = yield* EmbeddedCluster.make({ nodes: 2 })
-        const loop = new SelectLoop()
-        let stops = 0
-        const iops: Iops.Service = Object.assign(Object.create(loop), {
-          stopWatching: () => {
-            stops++
-            loop.stopWatching()
-          }
-        })
+        const { loop, iops, stops } = countingStops()
         const open = Effect.gen(function* () {
           const scope = yield* Scope.make()
           const cb = yield* Connection.make({
@@ -38,12 +44,12 @@ describe("stopWatching", () => {
         expect(loop.isRunning).toBe(true)
 
         yield* Scope.close(first.scope, Exit.void)
-        expect(stops).toBe(0)
+        expect(stops.count).toBe(0)
         expect(loop.isRunning).toBe(true)
         expect((yield* second.cb.get("loop")).value).toBe("alive")
 
         yield* Scope.close(second.scope, Exit.void)
-        expect(stops).toBe(1)
+        expect(stops.count).toBe(1)
         expect(loop.isRunning).toBe(false)
 
         // A new connection starts the loop again, and stops it again when it closes.
@@ -51,7 +57,7 @@ describe("stopWatching", () => {
         expect(loop.isRunning).toBe(true)
         expect((yield* third.cb.get("loop")).value).toBe("alive")
         yield* Scope.close(third.scope, Exit.void)
-        expect(stops).toBe(2)
+        expect(stops.count).toBe(2)
         expect(loop.isRunning).toBe(false)
       })
     )
@@ -59,14 +65,7 @@ describe("stopWatching", () => {
 
   it.live("also when the connection never opened (a failed bootstrap)", () =>
     Effect.gen(function* () {
-      const loop = new SelectLoop()
-      let stops = 0
-      const iops: Iops.Service = Object.assign(Object.create(loop), {
-        stopWatching: () => {
-          stops++
-          loop.stopWatching()
-        }
-      })
+      const { iops, stops } = countingStops()
       const exit = yield* Effect.exit(
         Effect.scoped(
           Connection.make({ connectionString: "couchbase://127.0.0.1:1", bootstrapTimeout: "2 seconds" }).pipe(
@@ -75,7 +74,7 @@ describe("stopWatching", () => {
         )
       )
       expect(Exit.isFailure(exit)).toBe(true)
-      expect(stops).toBe(1)
+      expect(stops.count).toBe(1)
     })
   )
 })
