@@ -5,11 +5,15 @@
  * nothing.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Metric, MetricLabel } from "effect"
+import { Effect, Either, Metric, MetricLabel } from "effect"
 import * as Connection from "../../src/Connection.js"
 import * as EmbeddedCluster from "../../src/EmbeddedCluster.js"
+import * as NodeIops from "../../src/Iops/Node.js"
 import * as Iops from "../../src/Iops.js"
 import * as Metrics from "../../src/internal/connection/Metrics.js"
+import { ResumeRequest } from "../../src/internal/connection/Requests.js"
+import { prepareGet } from "../../src/internal/ops/get.js"
+import { defaultTranscoder, FMT_JSON } from "../../src/Transcoder.js"
 
 const labels = (tags: Record<string, string>) => Object.entries(tags).map(([k, v]) => MetricLabel.make(k, v))
 const counterOf = (metric: Metric.Metric.Counter<number>, tags: Record<string, string>) =>
@@ -64,5 +68,33 @@ describe("metrics", () => {
       yield* quietCb.get("m1")
       expect(yield* counterOf(Metrics.operations, op("get"))).toBe(8)
     }).pipe(Effect.scoped)
+  )
+
+  it.effect("an attempt taken out of its node's queue by an interruption is no longer in flight", () =>
+    Effect.gen(function* () {
+      const metrics = new Metrics.ClientMetrics("queued")
+      const iops = NodeIops.make()
+      const op = Either.getOrThrow(
+        prepareGet("k", undefined, {
+          transcoder: defaultTranscoder,
+          defaultFormat: FMT_JSON,
+          quiet: false,
+          replicas: 0,
+          now: () => 0
+        } as any)
+      )
+      const request = new ResumeRequest({ metrics, iops } as never, op, 0, Number.POSITIVE_INFINITY, 0, () => {})
+      // A node whose queue holds the request: cancel takes it out.
+      request.node = { address: "n:1", cancel: (r: { ended: boolean }) => (r.ended = true) } as never
+      const gauge = Metric.taggedWithLabels(Metrics.inFlight, labels({ "db.namespace": "queued" }))
+      expect((yield* Metric.value(gauge)).value).toBe(1)
+      request.cancelWaiting()
+      expect((yield* Metric.value(gauge)).value).toBe(0)
+      const tags = { "db.namespace": "queued", "db.operation.name": "get", "server.address": "n:1" }
+      expect(yield* counterOf(Metrics.operationErrors, { ...tags, "error.type": "Interrupted" })).toBe(1)
+      // Once ended, a second cancel counts nothing more.
+      request.cancelWaiting()
+      expect(yield* counterOf(Metrics.operationErrors, { ...tags, "error.type": "Interrupted" })).toBe(1)
+    })
   )
 })

@@ -263,7 +263,7 @@ export class Core {
       // resume of an interrupted fiber is ignored. Only a request still waiting for a
       // connection is taken out of that queue, so that it is never sent.
       if (request.ended || request.pipeline !== undefined) return
-      return Effect.sync(() => request.node?.cancel(request))
+      return Effect.sync(() => request.cancelWaiting())
     })
   }
 
@@ -289,7 +289,7 @@ export class Core {
       this.dispatch(request)
       // See execute.
       if (request.ended || request.pipeline !== undefined) return
-      return Effect.sync(() => request.node?.cancel(request))
+      return Effect.sync(() => request.cancelWaiting())
     })
   }
 

@@ -101,6 +101,6 @@ export class CallbackRequest extends OpRequest implements Cancelable {
     if (this.cancelled) return
     this.cancelled = true
     if (this.fiber !== undefined) this.fiber.cancel()
-    else this.node?.cancel(this)
+    else this.cancelWaiting()
   }
 }

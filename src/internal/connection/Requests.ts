@@ -53,6 +53,9 @@ const decodeSafely = (op: PreparedOp<any, any>, frame: Frame): Outcome | Effect.
 
 const EMPTY_KEY = new Uint8Array(0)
 
+/** How an attempt taken out of its queue by an interruption is counted. */
+const INTERRUPTED = { _tag: "Interrupted" } as const
+
 /** A request bound to one key's copy: the node and vBucket it was routed to. */
 abstract class KeyRequest extends PipelineRequest {
   vbucket = 0
@@ -147,6 +150,20 @@ export abstract class OpRequest extends KeyRequest {
   redirect(effect: Effect.Effect<any, any>): void {
     this.ended = true
     this.end(effect, true)
+  }
+
+  /**
+   * Takes the request out of its node's queue when it still waits for a connection
+   * (an interrupted operation is then never sent), and counts it as ended.
+   */
+  cancelWaiting(): void {
+    const node = this.node
+    if (node === undefined || this.ended) return
+    node.cancel(this)
+    const metrics = this.core.metrics
+    if (metrics !== undefined && this.ended) {
+      metrics.finished(this.op.name, node.address, now(this.core.iops) - this.startedAt, INTERRUPTED)
+    }
   }
 
   /** Records the end in the metrics (when they are on), then delivers it. */
