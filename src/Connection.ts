@@ -206,7 +206,8 @@ export interface Options<Quiet extends boolean = boolean> {
   /**
    * Records Effect `Metric`s of the key/value traffic: `couchbase.operations`,
    * `couchbase.operation.errors` (by error), `couchbase.operation.duration` (ms),
-   * `couchbase.operations.in_flight`, `couchbase.retries` and `couchbase.reconnects`,
+   * `couchbase.operations.in_flight`, `couchbase.retries`, `couchbase.reconnects` and
+   * `couchbase.bytes` (by direction),
    * labelled with the bucket, the operation and the node (`server.address`). Export
    * them with `@effect/opentelemetry` or read them with `Metric.value`. Default false:
    * off, the hot path pays nothing for them.

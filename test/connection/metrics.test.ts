@@ -41,6 +41,15 @@ describe("metrics", () => {
       expect(histogram.count).toBe(8)
       expect(histogram.min).toBeGreaterThanOrEqual(0)
       expect(histogram.max).toBeLessThan(5000)
+      // Bytes each way: at least a 24-byte header per request and per response.
+      const traffic = (direction: string) =>
+        counterOf(Metrics.bytes, {
+          "db.namespace": "metered",
+          "server.address": node,
+          "network.io.direction": direction
+        })
+      expect(yield* traffic("transmit")).toBeGreaterThanOrEqual(18 * 24)
+      expect(yield* traffic("receive")).toBeGreaterThanOrEqual(18 * 24)
       const inFlight = yield* Metric.value(
         Metric.taggedWithLabels(Metrics.inFlight, labels({ "db.namespace": "metered" }))
       )

@@ -46,6 +46,7 @@ import { SCRAM_MECHANISMS, type ScramMechanism } from "../sasl/scram.js"
 import { scramClient } from "../sasl/scramClient.js"
 import { type ClusterConfig, hostPort, parse as parseConfig } from "./ClusterConfig.js"
 import * as ErrorMap from "./ErrorMap.js"
+import type { ClientMetrics } from "./Metrics.js"
 import { Pipeline, type PipelineFailure } from "./Pipeline.js"
 
 /** What connecting can fail with. */
@@ -76,6 +77,8 @@ export interface HandshakeSettings {
   /** Bounds of each connection's write queue (see `PipelineOptions`). */
   readonly maxQueuedBytes?: number | undefined
   readonly maxQueuedRequests?: number | undefined
+  /** The connection's metrics: told the bytes each node's connection reads and writes. */
+  readonly metrics?: ClientMetrics | undefined
 }
 
 /** Where a connection attempt stands, read by the bootstrap timeout's message. */
@@ -355,7 +358,8 @@ export const openNode = (
       {
         maxBodyLength: settings.maxBodyLength,
         maxQueuedBytes: settings.maxQueuedBytes,
-        maxQueuedRequests: settings.maxQueuedRequests
+        maxQueuedRequests: settings.maxQueuedRequests,
+        onTraffic: settings.metrics?.trafficOf(name)
       }
     )
     const info = yield* handshake(pipeline, settings, progress, deadline).pipe(

@@ -468,6 +468,7 @@ const makeClientOn = <const O extends Options = {}>(
       connectTimeout: millis(resolved.bootstrapTimeout),
       run: (effect) => run(effect)
     })
+    const metrics = resolved.metrics ? new ClientMetrics(resolved.bucket) : undefined
     const clientId = newClientId()
     let connections = 0
     const settings: HandshakeSettings = {
@@ -479,6 +480,7 @@ const makeClientOn = <const O extends Options = {}>(
       forceSaslPlain: resolved.forceSaslPlain,
       maxQueuedBytes: resolved.maxQueuedBytes,
       maxQueuedRequests: resolved.maxQueuedRequests,
+      metrics,
       // Each connection reports its own id in the agent JSON (servers log it).
       get agent() {
         connections++
@@ -495,7 +497,6 @@ const makeClientOn = <const O extends Options = {}>(
         run(effect, { immediate: false })
       }
     }
-    const metrics = resolved.metrics ? new ClientMetrics(resolved.bucket) : undefined
     const core = new Core(
       iops,
       { ...owner, metrics },

@@ -9,7 +9,8 @@
  * - `couchbase.operation.duration` — milliseconds from send to answer, by operation and node;
  * - `couchbase.operations.in_flight` — attempts not answered yet, by bucket;
  * - `couchbase.retries` — retries scheduled, by operation;
- * - `couchbase.reconnects` — connection attempts after the first, by node.
+ * - `couchbase.reconnects` — connection attempts after the first, by node;
+ * - `couchbase.bytes` — bytes read and written, by node and direction.
  *
  * A retried operation counts each attempt, and one retry per attempt after the first.
  *
@@ -45,6 +46,12 @@ export const retries = Metric.counter("couchbase.retries", {
 /** Reconnection attempts. */
 export const reconnects = Metric.counter("couchbase.reconnects", {
   description: "connection attempts to a node after the first, by node",
+  incremental: true
+})
+
+/** Bytes on the wire. */
+export const bytes = Metric.counter("couchbase.bytes", {
+  description: "bytes read and written on the key/value connections, by node and direction",
   incremental: true
 })
 
@@ -100,6 +107,24 @@ export class ClientMetrics {
     }
     operationDuration.unsafeUpdate(millis, tags)
     if (error !== undefined) operationErrors.unsafeUpdate(1, [...tags, MetricLabel.make("error.type", error._tag)])
+  }
+
+  /** What a connection to `node` reads and writes, counted. */
+  trafficOf(node: string): (read: number, written: number) => void {
+    const readTags = [
+      this.bucketLabel,
+      MetricLabel.make("server.address", node),
+      MetricLabel.make("network.io.direction", "receive")
+    ]
+    const writeTags = [
+      this.bucketLabel,
+      MetricLabel.make("server.address", node),
+      MetricLabel.make("network.io.direction", "transmit")
+    ]
+    return (read, written) => {
+      if (read > 0) bytes.unsafeUpdate(read, readTags)
+      if (written > 0) bytes.unsafeUpdate(written, writeTags)
+    }
   }
 
   /** A connection attempt to `node` after the first. */

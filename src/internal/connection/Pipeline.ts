@@ -99,6 +99,8 @@ export interface PipelineOptions {
    */
   readonly maxQueuedBytes?: number | undefined
   readonly maxQueuedRequests?: number | undefined
+  /** Told the bytes read and written (for metrics). */
+  readonly onTraffic?: ((read: number, written: number) => void) | undefined
 }
 
 const DEFAULT_MAX_QUEUED_BYTES = 64 * 1024 * 1024
@@ -138,7 +140,7 @@ export class Pipeline {
       iops,
       socket,
       { onFrame: this.onFrame, onTimer: this.onTimer, onClose: this.onDriverClose },
-      { maxBodyLength: options.maxBodyLength }
+      { maxBodyLength: options.maxBodyLength, onTraffic: options.onTraffic }
     )
     this.maxQueuedBytes = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES
     this.maxQueuedRequests = options.maxQueuedRequests ?? DEFAULT_MAX_QUEUED_REQUESTS

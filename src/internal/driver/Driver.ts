@@ -62,6 +62,8 @@ export interface DriverOptions {
   readonly maxBatchBytes?: number | undefined
   /** Values at least this long are written as their own buffer, not copied (default 16 KiB). */
   readonly copyThreshold?: number | undefined
+  /** Told the bytes of each chunk read and each batch written (for metrics); absent, nothing is counted. */
+  readonly onTraffic?: ((read: number, written: number) => void) | undefined
 }
 
 const DEFAULT_MAX_BATCH = 256 * 1024
@@ -85,6 +87,7 @@ export class Driver {
   private readonly decoder: FrameDecoder
   private readonly maxBatch: number
   private readonly copyThreshold: number
+  private readonly onTraffic: ((read: number, written: number) => void) | undefined
   private queue: Array<Outgoing> = []
   private lengths: Array<number> = []
   private head = 0
@@ -108,6 +111,7 @@ export class Driver {
     this.decoder = new FrameDecoder({ maxBodyLength: options.maxBodyLength })
     this.maxBatch = options.maxBatchBytes ?? DEFAULT_MAX_BATCH
     this.copyThreshold = options.copyThreshold ?? DEFAULT_COPY_THRESHOLD
+    this.onTraffic = options.onTraffic
     this.event = makeIOEvent(iops)
     this.event.socket = socket
     this.event.onReady = this.onReady
@@ -292,6 +296,7 @@ export class Driver {
         this.stop(result)
         return
       }
+      this.onTraffic?.(result.length, 0)
       const error = this.decoder.feed(result, this.deliverFrame)
       if (error !== undefined) {
         this.stop(
@@ -386,6 +391,7 @@ export class Driver {
       from = offset
     }
     if (offset > from) ok = this.socket.write(buffer.subarray(from, offset))
+    this.onTraffic?.(0, size)
     return ok
   }
 
