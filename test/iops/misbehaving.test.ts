@@ -6,49 +6,43 @@
  * hang; once the Iops behaves again, the client reconnects.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, type Layer } from "effect"
 import * as Connection from "../../src/Connection.js"
 import * as EmbeddedCluster from "../../src/EmbeddedCluster.js"
 import * as Iops from "../../src/Iops.js"
+import { nodeLayerWith } from "./decorate.js"
 
 /** Node's Iops with the misbehaviours switched on and off by the test. */
 const misbehaving = () => {
   const switches = { syncWriteReady: false, throwInUpdateEvent: false, throwInUpdateTimer: false, syncReadies: 0 }
-  const layer = Layer.effect(
-    Iops.Iops,
-    Effect.map(
-      Iops.Iops,
-      (node): Iops.Iops.Service => ({
-        ...node,
-        updateEvent: (event, action, flags) => {
-          if (switches.throwInUpdateEvent && action === Iops.PYCBC_EVACTION_WATCH) {
-            throw new Error("updateEvent is broken")
-          }
-          const socket = event.socket!
-          if (
-            switches.syncWriteReady &&
-            action === Iops.PYCBC_EVACTION_WATCH &&
-            (flags & Iops.LCB_WRITE_EVENT) !== 0 &&
-            socket.writableLength === 0
-          ) {
-            // "Level-triggered, it holds now": delivered at once, against the contract,
-            // and not watched any further.
-            node.updateEvent(event, action, flags & ~Iops.LCB_WRITE_EVENT || Iops.LCB_READ_EVENT)
-            switches.syncReadies++
-            event.ready(Iops.LCB_WRITE_EVENT)
-            return
-          }
-          node.updateEvent(event, action, flags)
-        },
-        updateTimer: (timer, action, usecs) => {
-          if (switches.throwInUpdateTimer && action === Iops.PYCBC_EVACTION_WATCH) {
-            throw new TypeError("updateTimer is broken")
-          }
-          node.updateTimer(timer, action, usecs)
-        }
-      })
-    )
-  ).pipe(Layer.provide(Iops.layerNode()))
+  const layer = nodeLayerWith((node) => ({
+    updateEvent: (event, action, flags) => {
+      if (switches.throwInUpdateEvent && action === Iops.PYCBC_EVACTION_WATCH) {
+        throw new Error("updateEvent is broken")
+      }
+      const socket = event.socket!
+      if (
+        switches.syncWriteReady &&
+        action === Iops.PYCBC_EVACTION_WATCH &&
+        (flags & Iops.LCB_WRITE_EVENT) !== 0 &&
+        socket.writableLength === 0
+      ) {
+        // "Level-triggered, it holds now": delivered at once, against the contract,
+        // and not watched any further.
+        node.updateEvent(event, action, flags & ~Iops.LCB_WRITE_EVENT || Iops.LCB_READ_EVENT)
+        switches.syncReadies++
+        event.ready(Iops.LCB_WRITE_EVENT)
+        return
+      }
+      node.updateEvent(event, action, flags)
+    },
+    updateTimer: (timer, action, usecs) => {
+      if (switches.throwInUpdateTimer && action === Iops.PYCBC_EVACTION_WATCH) {
+        throw new TypeError("updateTimer is broken")
+      }
+      node.updateTimer(timer, action, usecs)
+    }
+  }))
   return { switches, layer }
 }
 

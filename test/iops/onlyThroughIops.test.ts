@@ -8,7 +8,6 @@
  * setTimeout/setInterval are watched for timers made outside the Iops, and client
  * sockets Node creates are counted against the Iops's connects.
  */
-import * as diagnostics from "node:diagnostics_channel"
 import { describe, expect, it } from "@effect/vitest"
 import { type Clock, Context, Duration, Effect, Exit, Fiber, Layer, Stream, TestClock } from "effect"
 import * as Connection from "../../src/Connection.js"
@@ -16,6 +15,7 @@ import * as EmbeddedCluster from "../../src/EmbeddedCluster.js"
 import * as NodeIops from "../../src/Iops/Node.js"
 import * as Iops from "../../src/Iops.js"
 import * as View from "../../src/View.js"
+import { countingConnects, nodeClientSockets } from "./decorate.js"
 import { SelectLoop } from "./SelectLoop.js"
 
 const originalSetTimeout = globalThis.setTimeout
@@ -64,18 +64,6 @@ const watchTimers = () => {
       globalThis.setInterval = saved.setInterval
     }
   }
-}
-
-/** An Iops counting its connects. */
-const counting = (iops: Iops.Iops.Service) => {
-  const ports: Array<number> = []
-  const service: Iops.Iops.Service = Object.assign(Object.create(iops), {
-    connect: (options: Iops.Iops.ConnectOptions) => {
-      ports.push(options.port)
-      return iops.connect(options)
-    }
-  })
-  return { ports, service }
 }
 
 /** What the scenario needs from the transport it runs on. */
@@ -196,19 +184,10 @@ const overTcp = (name: string, make: () => Iops.Iops.Service) =>
         const cluster = yield* Effect.clockWith((base) =>
           EmbeddedCluster.make(clusterSpec).pipe(Effect.withClock(serverClock(base)))
         )
-        const { ports, service } = counting(make())
-        let nodeSockets = 0
-        const onSocket = () => {
-          nodeSockets++
-        }
-        diagnostics.subscribe("net.client.socket", onSocket)
+        const { ports, service } = countingConnects(make())
+        const nodeSockets = yield* nodeClientSockets
         const timers = watchTimers()
-        yield* Effect.addFinalizer(() =>
-          Effect.sync(() => {
-            timers.restore()
-            diagnostics.unsubscribe("net.client.socket", onSocket)
-          })
-        )
+        yield* Effect.addFinalizer(() => Effect.sync(() => timers.restore()))
         yield* Effect.clockWith((base) =>
           scenario({
             cluster,
@@ -219,7 +198,7 @@ const overTcp = (name: string, make: () => Iops.Iops.Service) =>
         )
         expect(timers.outside).toEqual([])
         expect(ports.length).toBeGreaterThan(4)
-        expect(nodeSockets).toBe(ports.length)
+        expect(nodeSockets.count).toBe(ports.length)
       }).pipe(Effect.scoped),
     60_000
   )
@@ -233,13 +212,8 @@ describe("every socket and timer through the Iops", () => {
       const context = yield* Layer.build(Iops.layerSimulated({ seed: 5 }))
       const network = Context.get(context, Iops.SimulatedNetwork)
       const cluster = yield* EmbeddedCluster.make({ ...clusterSpec, tcp: false, network })
-      let nodeSockets = 0
-      const onSocket = () => {
-        nodeSockets++
-      }
-      diagnostics.subscribe("net.client.socket", onSocket)
-      yield* Effect.addFinalizer(() => Effect.sync(() => diagnostics.unsubscribe("net.client.socket", onSocket)))
-      const { ports, service } = counting(Context.get(context, Iops.Iops))
+      const nodeSockets = yield* nodeClientSockets
+      const { ports, service } = countingConnects(Context.get(context, Iops.Iops))
       const base = yield* Effect.clock
       const run = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
         Effect.gen(function* () {
@@ -253,7 +227,7 @@ describe("every socket and timer through the Iops", () => {
         })
       yield* scenario({ cluster, iops: service, run, pass: (millis) => TestClock.adjust(millis) })
       expect(ports.length).toBeGreaterThan(4)
-      expect(nodeSockets).toBe(0)
+      expect(nodeSockets.count).toBe(0)
     })
   )
 })

@@ -4,35 +4,17 @@
  * views run on Node's sockets and on the simulated network alike (under TestClock,
  * with resets and stalls).
  */
-import * as diagnostics from "node:diagnostics_channel"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Context, Effect, Exit, Fiber, Layer, Stream, TestClock } from "effect"
 import * as Connection from "../../src/Connection.js"
 import * as EmbeddedCluster from "../../src/EmbeddedCluster.js"
+import * as NodeIops from "../../src/Iops/Node.js"
 import * as Iops from "../../src/Iops.js"
 import { isMissing } from "../../src/Result.js"
 import * as View from "../../src/View.js"
+import { countingConnects, nodeClientSockets } from "../iops/decorate.js"
 
 const BREWERY_BEERS = 7303
-
-/** Node's Iops, counting the sockets it opens and to which ports. */
-const countingNode = () => {
-  const ports: Array<number> = []
-  const layer = Layer.effect(
-    Iops.Iops,
-    Effect.map(
-      Iops.Iops,
-      (node): Iops.Iops.Service => ({
-        ...node,
-        connect: (options) => {
-          ports.push(options.port)
-          return node.connect(options)
-        }
-      })
-    )
-  ).pipe(Layer.provide(Iops.layerNode()))
-  return { ports, layer }
-}
 
 const connectTo = (cluster: EmbeddedCluster.EmbeddedCluster.Service, options: Partial<Connection.Options> = {}) =>
   Connection.make({
@@ -51,15 +33,10 @@ describe("views over Node's Iops", () => {
       Effect.scoped(
         Effect.gen(function* () {
           const cluster = yield* EmbeddedCluster.make({ nodes: 1, buckets: beerSample })
-          const { ports, layer } = countingNode()
+          const { ports, service } = countingConnects(NodeIops.make())
           // Every client socket Node creates in this process while the test runs.
-          let nodeSockets = 0
-          const onSocket = () => {
-            nodeSockets++
-          }
-          diagnostics.subscribe("net.client.socket", onSocket)
-          yield* Effect.addFinalizer(() => Effect.sync(() => diagnostics.unsubscribe("net.client.socket", onSocket)))
-          const cb = yield* connectTo(cluster).pipe(Effect.provide(layer))
+          const nodeSockets = yield* nodeClientSockets
+          const cb = yield* connectTo(cluster).pipe(Effect.provideService(Iops.Iops, service))
           const view = yield* View.makeFromConnection(cb)
           const kvSockets = ports.length
           expect(kvSockets).toBeGreaterThan(0)
@@ -74,7 +51,7 @@ describe("views over Node's Iops", () => {
 
           const capi = cluster.nodes[0]!.capi
           expect(ports.slice(kvSockets)).toEqual([capi])
-          expect(nodeSockets).toBe(ports.length)
+          expect(nodeSockets.count).toBe(ports.length)
         })
       ),
     60_000
