@@ -19,7 +19,10 @@ step() { printf '\n== %s\n' "$*"; }
 devVersion() { node -p "require('$repo/package.json').devDependencies['$1']"; }
 # The lowest version each peer range admits ("^3.21.2" and ">=0.88.2 <0.98.0" both start
 # with it), as name@version arguments for npm install.
-lowest="$(node -p "Object.entries(require('$repo/package.json').peerDependencies).map(([n, r]) => n + '@' + r.match(/\\d+\\.\\d+\\.\\d+/)[0]).join(' ')")"
+# Optional peers (the command line's) are left out: a library user does not install them.
+lowest="$(node -p "const p = require('$repo/package.json'); Object.entries(p.peerDependencies).filter(([n]) => !p.peerDependenciesMeta?.[n]?.optional).map(([n, r]) => n + '@' + r.match(/\\d+\\.\\d+\\.\\d+/)[0]).join(' ')")"
+# The command line's optional peers, at the versions the repository tests.
+cliPeers="$(node -p "const p = require('$repo/package.json'); Object.keys(p.peerDependenciesMeta ?? {}).map((n) => n + '@' + p.devDependencies[n]).join(' ')")"
 
 cd "$repo"
 step "pack"
@@ -72,6 +75,17 @@ cp "$repo"/scripts/consumer/esm.mjs "$repo"/scripts/consumer/cjs.cjs .
 node esm.mjs
 node cjs.cjs
 
+step "the command line without its optional peers: one line saying what to install"
+set +e
+missing="$(npx --no-install effect-couchbase --version 2>&1)"; status=$?
+set -e
+echo "$missing (status $status)"
+[ "$status" = 1 ] && echo "$missing" | grep -q "npm install @effect/cli"
+
+step "the command line's optional peers: $cliPeers"
+npm install --no-audit --no-fund --loglevel=error $cliPeers
+npx --no-install effect-couchbase --version
+
 step "npx effect-couchbase server"
 node "$repo/scripts/consumer/server-ready.mjs"
 
@@ -120,7 +134,8 @@ grep -q "7303 rows" quickstart.log
 
 step "the lowest peers the package claims: $lowest"
 # (@effect/vitest 0.30 wants a newer effect; the example test ran above.)
-npm uninstall --no-audit --no-fund --loglevel=error @effect/vitest vitest
+# (and the command line's peers want the newest @effect/platform: a library user without them)
+npm uninstall --no-audit --no-fund --loglevel=error @effect/vitest vitest $(echo "$cliPeers" | sed -E 's/@[0-9][^ ]*//g')
 npm install --no-audit --no-fund --loglevel=error $lowest
 npm ls effect @effect/platform
 node esm.mjs

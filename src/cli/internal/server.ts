@@ -8,47 +8,11 @@
  * @since 0.1.0
  */
 import { readFileSync } from "node:fs"
-import { Console, Effect, Either, Redacted } from "effect"
-import * as EmbeddedCluster from "../EmbeddedCluster.js"
-import { integerOption, type OptionSpecs, parseOptions, stringOption, stringsOption, UsageError } from "./usage.js"
-
-/** `effect-couchbase server --help`. */
-export const serverUsage = `Usage: effect-couchbase server [options]
-
-Runs an embedded Couchbase-compatible cluster in the foreground. When every node
-listens it prints one JSON line (connectionString, username, password, nodes, buckets)
-and serves until SIGINT or SIGTERM.
-
-It is a test server: data lives in memory only, and it listens on 127.0.0.1.
-
-Options:
-  --nodes N              number of nodes (default 1)
-  --replicas R           replicas of couchbase buckets, 0-3 (default 1 with several nodes)
-  --vbuckets N           vBuckets of couchbase buckets (default 1024)
-  --bucket NAME[:TYPE]   a bucket, TYPE couchbase (default) or memcached; repeatable
-                         (default: one couchbase bucket named default)
-  --sample beer-sample   preload the sample dataset into a bucket of the same name
-  --user U               the administrator's name (default Administrator)
-  --password P           its password (default password)
-  --port P               KV port of the first node (default 0: any free port)
-  --tls-key FILE         PEM private key: also serve TLS (kvSSL, capiSSL, mgmtSSL)
-  --tls-cert FILE        PEM certificate (chain) for the TLS ports; goes with --tls-key
-  -h, --help             show this help
-`
-
-const specs: OptionSpecs = {
-  nodes: { type: "string" },
-  replicas: { type: "string" },
-  vbuckets: { type: "string" },
-  bucket: { type: "string", multiple: true },
-  sample: { type: "string" },
-  user: { type: "string" },
-  password: { type: "string" },
-  port: { type: "string" },
-  "tls-key": { type: "string" },
-  "tls-cert": { type: "string" },
-  help: { type: "boolean", short: "h" }
-}
+import { Command, Options } from "@effect/cli"
+import { Console, Effect, Either, Option, Redacted } from "effect"
+import * as EmbeddedCluster from "../../EmbeddedCluster.js"
+import { wholeNumber } from "./flags.js"
+import { UsageError } from "./UsageError.js"
 
 /** What `server` was asked to run, parsed and checked. */
 export interface ServerArgs {
@@ -77,22 +41,58 @@ const readPem = (option: string, path: string): Either.Either<string, UsageError
   }
 }
 
+/** The flags of `server`. */
+const serverFlags = {
+  nodes: wholeNumber("nodes").pipe(Options.withDefault(1), Options.withDescription("number of nodes")),
+  replicas: wholeNumber("replicas").pipe(
+    Options.withDescription("replicas of couchbase buckets, 0-3 (default 1 with several nodes)"),
+    Options.optional
+  ),
+  vbuckets: wholeNumber("vbuckets").pipe(
+    Options.withDescription("vBuckets of couchbase buckets (default 1024)"),
+    Options.optional
+  ),
+  bucket: Options.text("bucket").pipe(
+    Options.withDescription("NAME[:TYPE], TYPE couchbase (default) or memcached; repeatable (default: default)"),
+    Options.repeated
+  ),
+  sample: Options.text("sample").pipe(
+    Options.withDescription("beer-sample: preload the dataset into a bucket of that name"),
+    Options.optional
+  ),
+  user: Options.text("user").pipe(Options.withDefault("Administrator"), Options.withDescription("the administrator")),
+  password: Options.text("password").pipe(Options.withDefault("password"), Options.withDescription("its password")),
+  port: wholeNumber("port").pipe(
+    Options.withDefault(0),
+    Options.withDescription("KV port of the first node (0: any free port)")
+  ),
+  tlsKey: Options.text("tls-key").pipe(
+    Options.withDescription("PEM private key: also serve TLS (kvSSL, capiSSL, mgmtSSL)"),
+    Options.optional
+  ),
+  tlsCert: Options.text("tls-cert").pipe(
+    Options.withDescription("PEM certificate (chain) for the TLS ports; goes with --tls-key"),
+    Options.optional
+  )
+}
+
+/** The values of `server`'s flags. */
+type ServerFlags = Command.Command.ParseConfig<typeof serverFlags>
+
 /**
- * Parses `server`'s arguments: `"help"` for `--help`, else the cluster's options.
- * Option values the cluster itself checks (a replica count out of range, say) are left
- * to it, so the command and the library say the same thing.
+ * The cluster `server`'s flags ask for. Values the cluster itself checks (a replica
+ * count out of range, a port past 65535) are left to it, so the command and the
+ * library say the same thing.
  */
-export const parseServerArgs = (args: ReadonlyArray<string>): Either.Either<ServerArgs | "help", UsageError> =>
+export const serverArgs = (flags: ServerFlags): Either.Either<ServerArgs, UsageError> =>
   Either.gen(function* () {
-    const values = yield* parseOptions("server", args, specs)
-    if (values.help === true) return "help" as const
     const buckets: Array<EmbeddedCluster.BucketOptions> = []
-    for (const spec of stringsOption(values, "bucket").length === 0 ? ["default"] : stringsOption(values, "bucket")) {
+    for (const spec of flags.bucket.length === 0 ? ["default"] : flags.bucket) {
       const parsed = parseBucket(spec)
       if (typeof parsed === "string") return yield* Either.left(new UsageError({ message: parsed }))
       buckets.push(parsed)
     }
-    const sample = stringOption(values, "sample")
+    const sample = Option.getOrUndefined(flags.sample)
     if (sample !== undefined && sample !== "beer-sample") {
       return yield* Either.left(
         new UsageError({
@@ -106,8 +106,8 @@ export const parseServerArgs = (args: ReadonlyArray<string>): Either.Either<Serv
       if (index < 0) buckets.push({ name: sample, sample })
       else buckets[index] = { ...buckets[index]!, sample }
     }
-    const keyPath = stringOption(values, "tls-key")
-    const certPath = stringOption(values, "tls-cert")
+    const keyPath = Option.getOrUndefined(flags.tlsKey)
+    const certPath = Option.getOrUndefined(flags.tlsCert)
     if ((keyPath === undefined) !== (certPath === undefined)) {
       return yield* Either.left(
         new UsageError({ message: "--tls-key and --tls-cert go together: give both or neither" })
@@ -117,18 +117,16 @@ export const parseServerArgs = (args: ReadonlyArray<string>): Either.Either<Serv
       keyPath !== undefined && certPath !== undefined
         ? { key: yield* readPem("tls-key", keyPath), cert: yield* readPem("tls-cert", certPath) }
         : undefined
-    const port = (yield* integerOption(values, "port")) ?? 0
-    const password = stringOption(values, "password") ?? "password"
     return {
-      password,
+      password: flags.password,
       options: {
-        nodes: (yield* integerOption(values, "nodes")) ?? 1,
-        replicas: yield* integerOption(values, "replicas"),
-        vBuckets: yield* integerOption(values, "vbuckets"),
+        nodes: flags.nodes,
+        replicas: Option.getOrUndefined(flags.replicas),
+        vBuckets: Option.getOrUndefined(flags.vbuckets),
         buckets,
-        username: stringOption(values, "user") ?? "Administrator",
-        password: Redacted.make(password),
-        ports: port === 0 ? [] : [{ kv: port }],
+        username: flags.user,
+        password: Redacted.make(flags.password),
+        ports: flags.port === 0 ? [] : [{ kv: flags.port }],
         tls
       }
     }
@@ -161,3 +159,18 @@ export const runServer = (args: ServerArgs): Effect.Effect<never, EmbeddedCluste
     )
     return yield* Effect.never
   }).pipe(Effect.scoped)
+
+/**
+ * The `server` command.
+ *
+ * @since 0.1.0
+ */
+export const serverCommand = Command.make("server", serverFlags, (flags) =>
+  Effect.flatMap(serverArgs(flags), runServer)
+).pipe(
+  Command.withDescription(
+    "run an embedded Couchbase-compatible cluster in the foreground (a test server: memory only, on 127.0.0.1). " +
+      "When every node listens it prints one JSON line (connectionString, username, password, nodes, buckets) " +
+      "and serves until SIGINT or SIGTERM."
+  )
+)

@@ -7,12 +7,13 @@
  *
  * @since 0.1.0
  */
+import { Command } from "@effect/cli"
 import { Chunk, Console, Duration, Effect, Either, Stream } from "effect"
-import * as Connection from "../Connection.js"
-import * as ConnectionString from "../ConnectionString.js"
-import * as EmbeddedCluster from "../EmbeddedCluster.js"
-import * as Iops from "../Iops.js"
-import * as View from "../View.js"
+import * as Connection from "../../Connection.js"
+import * as ConnectionString from "../../ConnectionString.js"
+import * as EmbeddedCluster from "../../EmbeddedCluster.js"
+import * as Iops from "../../Iops.js"
+import * as View from "../../View.js"
 
 const BUCKET = "beer-sample"
 
@@ -130,19 +131,20 @@ const program = Effect.gen(function* () {
   for (const row of top) yield* Console.log(`    ${JSON.stringify(row.key)}: ${row.value} breweries`)
 })
 
-/** `quickstart --help`. */
-export const quickstartUsage = `Usage: effect-couchbase quickstart
-
-Starts an embedded 3-node cluster (1 replica) with beer-sample loaded, then runs
-key/value operations, multi-ops, durability, a streamed view query and a reduce query,
-printing each one's timing.
-
-With COUCHBASE_CONNECTION_STRING set it uses that cluster instead, with the other
-COUCHBASE_* variables (COUCHBASE_USERNAME, COUCHBASE_PASSWORD, COUCHBASE_BUCKET, ...);
-the bucket is beer-sample unless the connection string or COUCHBASE_BUCKET names
-another, and it needs the beer-sample design document for the view queries. It writes
-the keys user::1, visits, item::0 to item::99 and durable.
-`
-
 /** The whole tour, on Node's sockets and Node's own fetch. */
 export const quickstart: Effect.Effect<void, unknown> = program.pipe(Effect.scoped, Effect.provide(Iops.layerNode()))
+
+/**
+ * The `quickstart` command.
+ *
+ * @since 0.1.0
+ */
+export const quickstartCommand = Command.make("quickstart", {}, () => quickstart).pipe(
+  Command.withDescription(
+    "a tour of the client on an embedded 3-node cluster (1 replica) with beer-sample: key/value operations, " +
+      "multi-ops, durability, a streamed view query and a reduce query, each with its timing. " +
+      "With COUCHBASE_CONNECTION_STRING set it uses that cluster and the other COUCHBASE_* variables instead " +
+      "(bucket beer-sample unless named; it needs the beer design document and writes user::1, visits, " +
+      "item::0-99 and durable)."
+  )
+)
