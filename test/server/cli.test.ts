@@ -178,9 +178,12 @@ describe("effect-couchbase server", () => {
   )
 
   /** Runs the command to its end: status, stdout, stderr. */
-  const run = (args: ReadonlyArray<string>) =>
+  const run = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env) =>
     Effect.async<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }>((resume) => {
-      const child = spawn("node_modules/.bin/tsx", ["src/cli/main.ts", ...args], { stdio: ["ignore", "pipe", "pipe"] })
+      const child = spawn("node_modules/.bin/tsx", ["src/cli/main.ts", ...args], {
+        stdio: ["ignore", "pipe", "pipe"],
+        env
+      })
       let stdout = ""
       let stderr = ""
       child.stdout!.on("data", (d: Buffer) => {
@@ -199,8 +202,7 @@ describe("effect-couchbase server", () => {
         const key = fileURLToPath(new URL("../fixtures/tls/server-key.pem", import.meta.url))
         const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
           [["server", "--tls-key", key], "--tls-key and --tls-cert go together: give both or neither"],
-          [["server", "--nodes", "two"], '--nodes takes a whole number, got "two"'],
-          [["server", "--nodes", "1.5"], '--nodes takes a whole number, got "1.5"'],
+          [["server", "--nodes", "two"], '--nodes takes a whole number, got "two" (see --help)'],
           [
             ["server", "--bucket", "x:ephemeral"],
             'invalid bucket type "ephemeral" in --bucket x:ephemeral: use couchbase or memcached'
@@ -213,18 +215,15 @@ describe("effect-couchbase server", () => {
             ["server", "--tls-key", "/nonexistent/key.pem", "--tls-cert", "/nonexistent/cert.pem"],
             "--tls-key: cannot read /nonexistent/key.pem (ENOENT)"
           ],
-          [["server", "--colour"], "server: Unknown option '--colour'; see effect-couchbase server --help"],
+          [["server", "--nodes", "1.5"], '--nodes takes a whole number, got "1.5" (see --help)'],
+          [["server", "--nodes", "-1"], '--nodes takes a whole number, got "-1" (see --help)'],
+          [["server", "--colour"], "Received unknown argument: '--colour' (see --help)"],
+          [["server", "extra"], "Received unknown argument: 'extra' (see --help)"],
+          [["quickstart", "now"], "Received unknown argument: 'now' (see --help)"],
           [
-            ["server", "--nodes"],
-            "server: Option '--nodes <value>' argument missing; see effect-couchbase server --help"
-          ],
-          [["server", "extra"], "server: Unexpected argument 'extra'; see effect-couchbase server --help"],
-          [
-            ["server", "--nodes", "-1"],
-            "server: Option '--nodes' argument is ambiguous; see effect-couchbase server --help"
-          ],
-          [["quickstart", "now"], "quickstart takes no arguments, got now"],
-          [["cat", "k"], 'unknown command "cat"; the commands are: server, quickstart (see --help)']
+            ["serve"],
+            `Invalid subcommand for effect-couchbase - use one of 'get', 'cat', 'upsert', 'create', 'rm', 'counter', 'touch', 'lock', 'unlock', 'view', 'ddoc', 'stats', 'ping', 'pillowfight', 'server', 'quickstart' (see --help)`
+          ]
         ]
         const results = yield* Effect.forEach(cases, ([args]) => run(args), { concurrency: 2 })
         expect(results.map((r) => [r.code, r.stderr, r.stdout])).toEqual(
@@ -290,14 +289,21 @@ describe("effect-couchbase server", () => {
     "prints its help and version on stdout, without colours",
     () =>
       Effect.gen(function* () {
-        const [root, server, version] = yield* Effect.all([run(["--help"]), run(["server", "--help"]), run(["-v"])], {
-          concurrency: 3
-        })
-        expect([root.code, server.code, version.code]).toEqual([0, 0, 0])
-        expect(root.stdout).toMatch(/^Usage: effect-couchbase <command> \[options\]\n/)
-        expect(root.stdout).toMatch(/\n {2}server +run an embedded cluster/)
-        expect(root.stdout).toMatch(/\n {2}quickstart +a tour of the client/)
-        expect(server.stdout).toMatch(/^Usage: effect-couchbase server \[options\]\n/)
+        const [root, bare, server, version] = yield* Effect.all(
+          [run(["--help"]), run([]), run(["server", "--help"]), run(["--version"])],
+          { concurrency: 2 }
+        )
+        expect([root.code, bare.code, server.code, version.code]).toEqual([0, 0, 0, 0])
+        expect(bare.stdout).toBe(root.stdout)
+        for (const command of ["get", "cat", "upsert", "create", "rm", "counter", "touch", "lock", "unlock"]) {
+          expect(root.stdout).toMatch(new RegExp(`\\n {2}- ${command} `))
+        }
+        for (const command of ["view", "ddoc get", "ddoc put", "ddoc rm", "ddoc publish", "stats", "ping"]) {
+          expect(root.stdout).toMatch(new RegExp(`\\n {2}- ${command} `))
+        }
+        for (const command of ["pillowfight", "server", "quickstart"]) {
+          expect(root.stdout).toMatch(new RegExp(`\\n {2}- ${command}`))
+        }
         for (const option of [
           "--nodes",
           "--replicas",
@@ -310,15 +316,48 @@ describe("effect-couchbase server", () => {
           "--tls-key",
           "--tls-cert"
         ]) {
-          expect(server.stdout).toContain(`  ${option} `)
+          expect(server.stdout).toContain(`\n${option} `)
         }
         const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
           version: string
         }
-        expect(version.stdout).toBe(`${pkg.version}\n`)
-        // Piped output carries no terminal escapes.
-        expect(`${root.stdout}${server.stdout}${version.stdout}`).not.toContain("\u001b[")
+        expect(version.stdout.trim()).toBe(pkg.version)
+        // Piped output carries no terminal escapes (@effect/cli colours its help unconditionally).
+        expect(`${root.stdout}${server.stdout}${version.stdout}`).not.toContain("\u001b")
       }),
+    60_000
+  )
+
+  it.live(
+    "client commands in a child process: the connection from COUCHBASE_* variables, piped output plain",
+    () =>
+      Effect.gen(function* () {
+        const { child, ready } = yield* startServer(["--nodes", "2"])
+        const env = {
+          ...process.env,
+          COUCHBASE_CONNECTION_STRING: `${ready.connectionString}/default`,
+          COUCHBASE_USERNAME: ready.username,
+          COUCHBASE_PASSWORD: ready.password
+        }
+        const stored = yield* run(["upsert", "piped", '{"n":1}', "--json"], env)
+        expect([stored.code, stored.stderr]).toEqual([0, ""])
+        const got = yield* run(["get", "piped", "nope"], env)
+        expect([got.code, got.stdout, got.stderr]).toEqual([
+          1,
+          '{"n":1}\n',
+          'effect-couchbase: get nope: NotFoundError: the key does not exist (key: "nope")\n'
+        ])
+        const fight = yield* run(["pillowfight", "-d", "1", "-I", "20"], env)
+        expect([fight.code, fight.stderr]).toEqual([0, ""])
+        expect(JSON.parse(fight.stdout)).toMatchObject({ command: "pillowfight", errors: {}, items: 20 })
+        const badPassword = yield* run(["ping", "-P", "wrong"], env)
+        expect(badPassword.code).toBe(1)
+        expect(badPassword.stderr).toMatch(/^effect-couchbase: AuthError: [^\n]*\n$/)
+        expect(badPassword.stderr).not.toContain("wrong")
+        for (const r of [stored, got, fight, badPassword]) expect(`${r.stdout}${r.stderr}`).not.toContain("\u001b")
+        child.kill("SIGTERM")
+        expect((yield* exitOf(child)).code).toBe(0)
+      }).pipe(Effect.scoped),
     60_000
   )
 

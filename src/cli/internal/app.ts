@@ -8,8 +8,8 @@
  * @since 0.1.0
  */
 import { readFileSync } from "node:fs"
-import { CliConfig, Command, HelpDoc } from "@effect/cli"
-import { Console, Effect, Logger } from "effect"
+import { Command, ValidationError } from "@effect/cli"
+import { Effect, Logger } from "effect"
 import { findPackageFile } from "../../internal/packageFiles.js"
 import { clusterCommands } from "./cluster.js"
 import * as Environment from "./Environment.js"
@@ -42,22 +42,24 @@ const subcommands = [
   quickstartCommand
 ] as const
 
-/** The whole tree, for the help that the root prints (set once it is built). */
-const built: { help?: () => string } = {}
+/** The whole tree, for the help that the root shows (set once it is built). */
+const built: { descriptor?: Command.Command<"effect-couchbase", never, never, unknown>["descriptor"] } = {}
 
 /**
- * The command tree; without a command it prints the help, as `cbc` and `git` do.
+ * The command tree; without a command it shows the help, as `cbc` and `git` do.
  *
  * @since 0.1.0
  */
-export const command = Command.make("effect-couchbase", {}, () => Console.log(built.help?.() ?? "")).pipe(
+export const command = Command.make("effect-couchbase", {}, () =>
+  Effect.fail(ValidationError.helpRequested(built.descriptor!))
+).pipe(
   Command.withDescription(
     "A Couchbase client on Effect, with an embedded Couchbase-compatible cluster. Client commands connect " +
       "with -U/-u/-P/-b or the COUCHBASE_* environment variables the library reads."
   ),
   Command.withSubcommands(subcommands)
 )
-built.help = () => HelpDoc.toAnsiText(Command.getHelp(command, CliConfig.defaultConfig))
+built.descriptor = command.descriptor
 
 /**
  * Runs the command line on `argv` (without the `node` and script entries) with the
