@@ -93,6 +93,13 @@ step "type-check consumer code and the examples"
 npm install --no-audit --no-fund --loglevel=error --save-dev \
   "typescript@$(devVersion typescript)" "@types/node@$(devVersion @types/node)" \
   "tsx@$(devVersion tsx)" "vitest@$(devVersion vitest)" "@effect/vitest@$(devVersion @effect/vitest)"
+# What examples/opentelemetry.ts exports with.
+otel=""
+for name in @effect/opentelemetry @opentelemetry/api @opentelemetry/resources @opentelemetry/sdk-trace-base \
+  @opentelemetry/sdk-trace-node @opentelemetry/sdk-metrics @opentelemetry/sdk-logs @opentelemetry/semantic-conventions; do
+  otel="$otel $name@$(devVersion $name)"
+done
+npm install --no-audit --no-fund --loglevel=error --save-dev $otel
 cp "$repo"/scripts/consumer/usage.mts "$repo"/scripts/consumer/usage.cts .
 mkdir -p examples
 cp "$repo"/examples/*.ts "$repo"/examples/*.mjs examples/
@@ -125,6 +132,7 @@ npx --no-install tsx examples/kv-schema.ts
 npx --no-install tsx examples/views-stream.ts
 node examples/callbacks.mjs
 node examples/plain-javascript.mjs
+npx --no-install tsx examples/opentelemetry.ts
 printf 'export default {}\n' > vitest.config.mjs
 npx --no-install vitest run examples/
 
@@ -135,7 +143,7 @@ grep -q "7303 rows" quickstart.log
 step "the lowest peers the package claims: $lowest"
 # (@effect/vitest 0.30 wants a newer effect; the example test ran above.)
 # (and the command line's peers want the newest @effect/platform: a library user without them)
-npm uninstall --no-audit --no-fund --loglevel=error @effect/vitest vitest $(echo "$cliPeers" | sed -E 's/@[0-9][^ ]*//g')
+npm uninstall --no-audit --no-fund --loglevel=error @effect/vitest vitest $(echo "$otel" | sed -E 's/(@[^@ ]+\/[^@ ]+)@[0-9][^ ]*/\1/g') $(echo "$cliPeers" | sed -E 's/@[0-9][^ ]*//g')
 npm install --no-audit --no-fund --loglevel=error $lowest
 npm ls effect @effect/platform
 node esm.mjs
