@@ -135,6 +135,43 @@ describe("effect-couchbase pillowfight", () => {
   )
 })
 
+describe("effect-couchbase --json", () => {
+  it.live("every command but quickstart accepts it", () =>
+    Effect.gen(function* () {
+      const cluster = yield* EmbeddedCluster.make({
+        nodes: 1,
+        buckets: [{ name: "beer-sample", sample: "beer-sample" }]
+      })
+      const flags = flagsFor(cluster, "beer-sample")
+      yield* cli(["upsert", ...flags, "j:a", "1"])
+      const cases: ReadonlyArray<ReadonlyArray<string>> = [
+        ["get", "j:a"],
+        ["cat", "j:a"],
+        ["upsert", "j:b", "2"],
+        ["create", "j:c", "3"],
+        ["counter", "j:n", "--initial", "1"],
+        ["touch", "j:a", "--ttl", "100"],
+        ["rm", "j:c"],
+        ["view", "beer", "brewery_beers", "--limit", "1"],
+        ["ddoc", "get", "beer"],
+        ["stats", "memory"],
+        ["ping"],
+        ["pillowfight", "--duration", "1", "-I", "10"]
+      ]
+      for (const args of cases) {
+        const [head, ...rest] = args
+        const command = head === "ddoc" ? [head, rest.shift()!] : [head!]
+        const result = yield* cli([...command, ...flags, "--json", ...rest])
+        expect([args.join(" "), result.status, result.stderr]).toEqual([args.join(" "), 0, ""])
+        for (const line of result.stdout.trimEnd().split("\n")) expect(() => JSON.parse(line)).not.toThrow()
+      }
+      const locked = jsonLines((yield* cli(["lock", ...flags, "--json", "j:a", "--ttl", "5"])).stdout)[0]!
+      const unlocked = yield* cli(["unlock", ...flags, "--json", "j:a", String(locked.cas)])
+      expect(jsonLines(unlocked.stdout)).toEqual([{ key: "j:a" }])
+    }).pipe(Effect.scoped)
+  )
+})
+
 describe("pillowfight's latency histogram", () => {
   it.prop(
     "percentiles are within a bucket (4.5%) of the exact ones, never above the maximum",

@@ -51,7 +51,8 @@ layer(EmbeddedCluster.layer({ nodes: 2, replicas: 1 }))("effect-couchbase key/va
           key: "get:bytes",
           cas: expect.any(String),
           flags: FMT_BYTES,
-          value: Buffer.from([0, 255, 10, 1]).toString("base64")
+          value: Buffer.from([0, 255, 10, 1]).toString("base64"),
+          encoding: "base64"
         }
       ])
     })
@@ -144,7 +145,7 @@ layer(EmbeddedCluster.layer({ nodes: 2, replicas: 1 }))("effect-couchbase key/va
       expect((yield* run("counter", "ctr:a", "--initial", "10")).stdout).toBe("10\n")
       expect((yield* run("counter", "ctr:a", "--delta", "5")).stdout).toBe("15\n")
       const down = yield* run("counter", "ctr:a", "--delta", "-20", "--json")
-      expect(jsonLines(down.stdout)).toEqual([{ key: "ctr:a", value: 0, cas: expect.any(String) }])
+      expect(jsonLines(down.stdout)).toEqual([{ key: "ctr:a", value: "0", cas: expect.any(String) }])
       expect((yield* cb.get("ctr:a")).value).toBe(0)
       const none = yield* run("counter", "ctr:none")
       expect([none.status, none.stderr]).toEqual([
@@ -202,8 +203,71 @@ layer(EmbeddedCluster.layer({ nodes: 2, replicas: 1 }))("effect-couchbase key/va
       const tooLong = yield* run("lock", "lock:a", "--ttl", "31")
       expect([tooLong.status, tooLong.stderr]).toEqual([
         2,
-        'effect-couchbase: --ttl takes a whole number up to 30, got "31" (see --help)\n'
+        'effect-couchbase: --ttl takes a whole number from 1 to 30, got "31" (see --help)\n'
       ])
+    })
+  )
+
+  it.scoped("append takes the text as typed; stdin: empty is an empty value, a terminal is refused", () =>
+    Effect.gen(function* () {
+      const { cb, cluster, run, runWith } = yield* setup
+      yield* cb.upsert("raw:a", "price", { format: FMT_UTF8 })
+      expect((yield* run("upsert", "raw:a", " 1.50", "--mode", "append")).status).toBe(0)
+      expect((yield* run("upsert", "raw:a", '"q" ', "--mode", "prepend")).status).toBe(0)
+      expect((yield* cb.get("raw:a")).value).toBe('"q" price 1.50')
+
+      expect((yield* runWith("", "upsert", "raw:empty")).status).toBe(0)
+      expect((yield* cb.get("raw:empty")).value).toBe("")
+      const terminal = yield* cli(["upsert", ...flagsFor(cluster, "default"), "raw:tty"], { stdinTTY: true })
+      expect([terminal.status, terminal.stderr]).toEqual([
+        2,
+        "effect-couchbase: upsert: give the value as an argument, or pipe it in (stdin is a terminal)\n"
+      ])
+      const insertCas = yield* cli(
+        ["create", ...flagsFor(cluster, "default"), "raw:x", "--mode", "insert", "--cas", "1"],
+        {
+          stdinTTY: true
+        }
+      )
+      expect([insertCas.status, insertCas.stderr]).toEqual([
+        2,
+        "effect-couchbase: create: --cas goes with --mode upsert, replace, append or prepend\n"
+      ])
+    })
+  )
+
+  it.scoped("counters past 2^53 and CAS values are exact decimal strings in --json", () =>
+    Effect.gen(function* () {
+      const { run } = yield* setup
+      const big = yield* run("counter", "big:n", "--initial", "9007199254740993", "--json")
+      expect(jsonLines(big.stdout)).toEqual([
+        { key: "big:n", value: "9007199254740993", cas: expect.stringMatching(/^\d+$/) }
+      ])
+      const more = yield* run("counter", "big:n", "--delta", "2")
+      expect(more.stdout).toBe("9007199254740995\n")
+      const tooBig = yield* run("rm", "big:n", "--cas", "18446744073709551616")
+      expect([tooBig.status, tooBig.stderr]).toEqual([
+        2,
+        'effect-couchbase: --cas takes a decimal CAS, got "18446744073709551616" (see --help)\n'
+      ])
+    })
+  )
+
+  it.scoped("a password never shows: not attached to -P, not after a mistyped option, not in an auth error", () =>
+    Effect.gen(function* () {
+      const { cb, cluster } = yield* setup
+      yield* cb.upsert("pw:a", 1)
+      const address = `${cluster.connectionString}/default`
+      const attached = yield* cli(["get", "pw:a", "-U", address, `-u${cluster.username}`, "-Ppassword"])
+      expect([attached.status, attached.stdout]).toEqual([0, "1\n"])
+      const wrong = yield* cli(["get", "pw:a", "-U", address, "-u", cluster.username, "-Psecret-xyz"])
+      expect(wrong.status).toBe(1)
+      expect(wrong.stderr).toMatch(/^effect-couchbase: AuthError: [^\n]+\n$/)
+      const typo = yield* cli(["get", "pw:a", "-U", address, "--pasword=secret-xyz"])
+      expect([typo.status, typo.stderr]).toEqual([2, "effect-couchbase: unknown option --pasword (see --help)\n"])
+      const stray = yield* cli(["get", "-Zsecret-xyz", "-U", address])
+      expect([stray.status, stray.stderr]).toEqual([2, "effect-couchbase: unknown option -Z… (see --help)\n"])
+      for (const r of [attached, wrong, typo, stray]) expect(`${r.stdout}${r.stderr}`).not.toContain("secret-xyz")
     })
   )
 

@@ -20,6 +20,8 @@ export interface CliRunOptions {
   readonly stdin?: string | Buffer | undefined
   /** Pretend stdout and stderr are terminals. */
   readonly tty?: boolean | undefined
+  /** Pretend stdin is a terminal. */
+  readonly stdinTTY?: boolean | undefined
 }
 
 export const cli = (argv: ReadonlyArray<string>, options: CliRunOptions = {}): Effect.Effect<CliRun> =>
@@ -35,6 +37,7 @@ export const cli = (argv: ReadonlyArray<string>, options: CliRunOptions = {}): E
       },
       outIsTTY: options.tty === true,
       errIsTTY: options.tty === true,
+      inIsTTY: options.stdinTTY === true,
       readStdin: () => Promise.resolve(Buffer.from(options.stdin ?? ""))
     }
     return Effect.map(runCli(argv, io), (status) => {

@@ -132,7 +132,7 @@ layer(EmbeddedCluster.layer({ nodes: 2, buckets: [{ name: "beer-sample", sample:
         ])
 
         const bad = yield* runWith('{"views":{"bad":{"map":"function (doc { emit("}}}', ["ddoc", "put", "bad", "-"])
-        expect(bad.status).toBe(1)
+        expect(bad.status).toBe(2)
         expect(bad.stderr).toMatch(
           /^effect-couchbase: ArgumentError: .*Syntax error in the map function of the view `bad`/
         )

@@ -361,6 +361,57 @@ describe("effect-couchbase server", () => {
     60_000
   )
 
+  it.live(
+    "Ctrl-C: pillowfight prints its summary and ends with 0; a command cut short ends with 130",
+    () =>
+      Effect.gen(function* () {
+        const { ready } = yield* startServer([])
+        const env = {
+          ...process.env,
+          COUCHBASE_CONNECTION_STRING: ready.connectionString,
+          COUCHBASE_USERNAME: ready.username,
+          COUCHBASE_PASSWORD: ready.password
+        }
+        const interrupted = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv, afterMillis: number) =>
+          Effect.async<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }>((resume) => {
+            const child = spawn("node_modules/.bin/tsx", ["src/cli/main.ts", ...args], {
+              stdio: ["ignore", "pipe", "pipe"],
+              env
+            })
+            let stdout = ""
+            let stderr = ""
+            child.stdout!.on("data", (d: Buffer) => {
+              stdout += d.toString()
+            })
+            child.stderr!.on("data", (d: Buffer) => {
+              stderr += d.toString()
+            })
+            // tsx runs the command in a child of its own and passes the signal on.
+            const timer = setTimeout(() => child.kill("SIGINT"), afterMillis)
+            child.once("exit", (code) => {
+              clearTimeout(timer)
+              resume(Effect.succeed({ code, stdout, stderr }))
+            })
+          })
+        // --duration 0: until interrupted.
+        const fight = yield* interrupted(["pillowfight", "--duration", "0", "-I", "50"], env, 4000)
+        expect([fight.code, fight.stderr]).toEqual([0, ""])
+        const summary = JSON.parse(fight.stdout) as { ops: number; errors: Record<string, number> }
+        expect(summary.ops).toBeGreaterThan(0)
+        expect(summary.errors).toEqual({})
+
+        // A node that accepts and never answers: the bootstrap waits, and Ctrl-C cuts it short.
+        const silent = net.createServer(() => {})
+        const port = yield* Effect.async<number>((resume) => {
+          silent.listen(0, "127.0.0.1", () => resume(Effect.succeed((silent.address() as net.AddressInfo).port)))
+        })
+        const cut = yield* interrupted(["get", "k", "-U", `couchbase://127.0.0.1:${port}`], env, 3000)
+        silent.close()
+        expect([cut.code, cut.stdout]).toEqual([130, ""])
+      }).pipe(Effect.scoped),
+    60_000
+  )
+
   it("parses --bucket NAME[:TYPE]", () => {
     expect(parseBucket("travel")).toEqual({ name: "travel", type: "couchbase" })
     expect(parseBucket("cache:memcached")).toEqual({ name: "cache", type: "memcached" })

@@ -24,6 +24,8 @@ export interface Io {
   readonly outIsTTY: boolean
   /** Whether standard error is a terminal (the live progress line of `pillowfight`). */
   readonly errIsTTY: boolean
+  /** Whether standard input is a terminal (then no value is read from it). */
+  readonly inIsTTY: boolean
   /** The whole of standard input, for values and design documents given as `-`. */
   readonly readStdin: () => Promise<Buffer>
 }
@@ -49,6 +51,7 @@ export const processIo = (): Io => ({
   },
   outIsTTY: process.stdout.isTTY === true,
   errIsTTY: process.stderr.isTTY === true,
+  inIsTTY: process.stdin.isTTY === true,
   readStdin: async () => {
     const chunks: Array<Buffer> = []
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer)

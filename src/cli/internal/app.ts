@@ -8,7 +8,7 @@
  * @since 0.1.0
  */
 import { readFileSync } from "node:fs"
-import { Command, ValidationError } from "@effect/cli"
+import { Command } from "@effect/cli"
 import { Effect, Logger } from "effect"
 import { findPackageFile } from "../../internal/packageFiles.js"
 import { clusterCommands } from "./cluster.js"
@@ -42,24 +42,37 @@ const subcommands = [
   quickstartCommand
 ] as const
 
-/** The whole tree, for the help that the root shows (set once it is built). */
-const built: { descriptor?: Command.Command<"effect-couchbase", never, never, unknown>["descriptor"] } = {}
-
 /**
- * The command tree; without a command it shows the help, as `cbc` and `git` do.
+ * The command tree; without a command it shows the help (a command without a handler
+ * asks `@effect/cli` for it), as `cbc` and `git` do.
  *
  * @since 0.1.0
  */
-export const command = Command.make("effect-couchbase", {}, () =>
-  Effect.fail(ValidationError.helpRequested(built.descriptor!))
-).pipe(
+export const command = Command.make("effect-couchbase").pipe(
   Command.withDescription(
     "A Couchbase client on Effect, with an embedded Couchbase-compatible cluster. Client commands connect " +
       "with -U/-u/-P/-b or the COUCHBASE_* environment variables the library reads."
   ),
   Command.withSubcommands(subcommands)
 )
-built.descriptor = command.descriptor
+
+/** The connection's one-letter options, which `cbc` users write with the value attached. */
+const shortWithValue = /^-([UuPb])(.+)$/
+
+/**
+ * `-Psecret` as `-P secret`, as `cbc` and most tools accept it: `@effect/cli` reads
+ * `-Psecret` as a bundle of flags and would pass it on as an argument, and a password
+ * must not end up as a key in an error line.
+ *
+ * @since 0.1.0
+ */
+export const splitShortOptions = (argv: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const end = argv.indexOf("--")
+  return argv.flatMap((arg, i) => {
+    const match = end >= 0 && i > end ? null : shortWithValue.exec(arg)
+    return match === null ? [arg] : [`-${match[1]}`, match[2]!]
+  })
+}
 
 /**
  * Runs the command line on `argv` (without the `node` and script entries) with the
@@ -73,7 +86,7 @@ export const runCli = (argv: ReadonlyArray<string>, io: Io): Effect.Effect<numbe
   // failing; the failure itself is reported below as one line, so those are dropped.
   const console = consoleOf(io, () => {})
   const logger = Logger.map(Logger.logfmtLogger, (line) => io.err(`${line}\n`))
-  return cli(["node", "effect-couchbase", ...argv]).pipe(
+  return cli(["node", "effect-couchbase", ...splitShortOptions(argv)]).pipe(
     Effect.as(0),
     Effect.catchAllCause(reportCause),
     Effect.provide(Environment.layer),

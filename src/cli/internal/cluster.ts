@@ -78,7 +78,7 @@ const pingCommand = Command.make(
             )
           }
         }
-        if (!report.ok) return yield* new Reported({ status: 1 })
+        if (!report.ok) return yield* new Reported({ status: 1, message: "ping: an endpoint did not answer" })
       })
     )
 ).pipe(Command.withDescription("check every node's KV and views endpoints, with latency"))

@@ -7,23 +7,25 @@
  * @since 0.1.0
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Effect, Either, Option } from "effect"
+import { Effect, Either, Option, Stream } from "effect"
 import type * as Connection from "../../Connection.js"
 import { FMT_BYTES, FMT_JSON, FMT_UTF8 } from "../../Transcoder.js"
 import { type ConnectionFlags, connect, connectionFlags } from "./connect.js"
-import { bigInteger, casArg, casOption, json, wholeNumber } from "./flags.js"
+import { bigInteger, casArg, casOption, json, keyArg, wholeNumber } from "./flags.js"
 import { CliIo } from "./Io.js"
 import { emit, writeValue } from "./output.js"
 import { describeError, printError, Reported } from "./report.js"
 import { UsageError } from "./UsageError.js"
 
-const keys = Args.text({ name: "key" }).pipe(Args.atLeast(1))
-const key = Args.text({ name: "key" })
+const keys = keyArg.pipe(Args.atLeast(1))
+const key = keyArg
 const ttl = wholeNumber("ttl").pipe(Options.withDescription("expiry: seconds from now, or a Unix time past 30 days"))
 
 /**
- * Runs `f` on every key (16 at a time), prints each failure as its own line, and ends
- * with status 1 when any failed: the others' results are not lost to the first error.
+ * Runs `f` on every key (16 at a time) and prints each outcome in the order the keys
+ * were given, as soon as it and those before it are in; a failure is its own line on
+ * stderr, and the command ends with status 1 when any failed: the others' results are
+ * not lost to the first error.
  */
 const eachKey = <A, E, R>(
   command: string,
@@ -32,16 +34,16 @@ const eachKey = <A, E, R>(
   print: (key: string, a: A) => Effect.Effect<void, never, CliIo>
 ) =>
   Effect.gen(function* () {
-    const results = yield* Effect.forEach(names, (k) => Effect.either(f(k)), { concurrency: 16 })
     let failed = false
-    for (const [i, result] of results.entries()) {
-      if (Either.isRight(result)) yield* print(names[i]!, result.right)
-      else {
+    yield* Stream.fromIterable(names).pipe(
+      Stream.mapEffect((k) => Effect.map(Effect.either(f(k)), (result) => [k, result] as const), { concurrency: 16 }),
+      Stream.runForEach(([k, result]) => {
+        if (Either.isRight(result)) return print(k, result.right)
         failed = true
-        yield* printError(`${command} ${names[i]}: ${describeError(result.left).text}`)
-      }
-    }
-    if (failed) return yield* new Reported({ status: 1 })
+        return printError(`${command} ${k}: ${describeError(result.left).text}`)
+      })
+    )
+    if (failed) return yield* new Reported({ status: 1, message: `${command}: some keys failed` })
   })
 
 /** Runs a command's body with a connection that closes when it ends. */
@@ -71,7 +73,17 @@ const getCommand = (name: "get" | "cat") =>
               : Option.match(args.ttl, { onNone: () => cb.get(k), onSome: (ttl) => cb.get(k, { ttl }) }),
           (k, r) =>
             args.json
-              ? emit(true, { key: k, cas: String(r.cas), flags: r.flags, value: r.value }, "")
+              ? emit(
+                  true,
+                  {
+                    key: k,
+                    cas: String(r.cas),
+                    flags: r.flags,
+                    value: r.value,
+                    ...(r.value instanceof Uint8Array ? { encoding: "base64" } : {})
+                  },
+                  ""
+                )
               : writeValue(r.value)
         )
       )
@@ -108,6 +120,22 @@ const documentValue = (text: Buffer, format: (typeof formats)[number]) => {
   }
 }
 
+/** The value from stdin; not from a terminal, where the command would wait without saying why. */
+const readStdin = (command: string) =>
+  Effect.gen(function* () {
+    const io = yield* CliIo
+    if (io.inIsTTY) {
+      return yield* new UsageError({
+        message: `${command}: give the value as an argument, or pipe it in (stdin is a terminal)`
+      })
+    }
+    return yield* Effect.tryPromise({
+      try: io.readStdin,
+      catch: (error) =>
+        new UsageError({ message: `${command}: cannot read stdin (${(error as NodeJS.ErrnoException).code ?? error})` })
+    })
+  })
+
 const storeCommand = (name: "upsert" | "create") =>
   Command.make(
     name,
@@ -135,20 +163,24 @@ const storeCommand = (name: "upsert" | "create") =>
     },
     (args) =>
       Effect.gen(function* () {
-        const io = yield* CliIo
-        const text = yield* Option.match(args.value, {
-          onSome: (v) => (v === "-" ? Effect.promise(io.readStdin) : Effect.succeed(Buffer.from(v, "utf8"))),
-          onNone: () => Effect.promise(io.readStdin)
-        })
-        const { value, format } = yield* documentValue(text, args.format)
         const cas = Option.getOrUndefined(args.cas)
-        const expiry = Option.getOrUndefined(args.ttl)
-        const durability = { persistTo: args.persistTo, replicateTo: args.replicateTo }
         if (args.mode === "insert" && cas !== undefined) {
           return yield* new UsageError({
             message: `${name}: --cas goes with --mode upsert, replace, append or prepend`
           })
         }
+        const text = yield* Option.match(args.value, {
+          onSome: (v) => (v === "-" ? readStdin(name) : Effect.succeed(Buffer.from(v, "utf8"))),
+          onNone: () => readStdin(name)
+        })
+        const expiry = Option.getOrUndefined(args.ttl)
+        const durability = { persistTo: args.persistTo, replicateTo: args.replicateTo }
+        // Appended text is taken as typed: parsing it as JSON first could change it (" 1.50" → 1.5).
+        const fragment = args.format === "bytes" ? new Uint8Array(text) : text.toString("utf8")
+        const { value, format } =
+          args.mode === "append" || args.mode === "prepend"
+            ? { value: fragment as unknown, format: FMT_UTF8 }
+            : yield* documentValue(text, args.format)
         const stored = yield* withConnection(args, (cb) => {
           switch (args.mode) {
             case "upsert":
@@ -158,18 +190,14 @@ const storeCommand = (name: "upsert" | "create") =>
             case "replace":
               return cb.replace(args.key, value, { ttl: expiry, cas, format, ...durability })
             case "append":
-              return cb.append(args.key, fragment(value), { cas, ...durability })
+              return cb.append(args.key, fragment, { cas, ...durability })
             case "prepend":
-              return cb.prepend(args.key, fragment(value), { cas, ...durability })
+              return cb.prepend(args.key, fragment, { cas, ...durability })
           }
         })
         yield* emit(args.json, { key: args.key, cas: String(stored.cas) }, `stored ${args.key} cas ${stored.cas}`)
       })
   ).pipe(Command.withDescription("store a document from the argument or stdin (cbc create)"))
-
-/** Append and prepend take text or bytes: a JSON value is appended as its text. */
-const fragment = (value: unknown): string | Uint8Array =>
-  typeof value === "string" || value instanceof Uint8Array ? value : JSON.stringify(value)
 
 const rmCommand = Command.make(
   "rm",
@@ -212,7 +240,7 @@ const counterCommand = Command.make(
             initial: Option.getOrUndefined(args.initial),
             ttl: Option.getOrUndefined(args.ttl)
           }),
-        (k, r) => emit(args.json, { key: k, value: r.value, cas: String(r.cas) }, String(r.value))
+        (k, r) => emit(args.json, { key: k, value: String(r.value), cas: String(r.cas) }, String(r.value))
       )
     )
 ).pipe(Command.withDescription("add to decimal counters and print their new values"))
@@ -234,7 +262,7 @@ const lockCommand = Command.make(
     ...connectionFlags,
     json,
     keys,
-    ttl: wholeNumber("ttl", 30).pipe(Options.withDescription("seconds the lock holds, 1 to 30"))
+    ttl: wholeNumber("ttl", 30, 1).pipe(Options.withDescription("seconds the lock holds, 1 to 30"))
   },
   (args) =>
     withConnection(args, (cb) =>

@@ -8,13 +8,14 @@
  * @since 0.1.0
  */
 import { Command, Options } from "@effect/cli"
-import { Effect, Fiber, Ref } from "effect"
+import { Cause, Chunk, Effect, Fiber, Option, Stream } from "effect"
 import type * as Connection from "../../Connection.js"
 import { connect, connectionFlags } from "./connect.js"
-import { wholeNumber } from "./flags.js"
+import { json, wholeNumber } from "./flags.js"
 import { CliIo } from "./Io.js"
 import { LatencyHistogram } from "./LatencyHistogram.js"
 import { toJson } from "./output.js"
+import { endsOnSignal } from "./runMain.js"
 
 /**
  * What a run is asked to do.
@@ -95,27 +96,29 @@ export const summary = (settings: LoadSettings, tally: LoadTally, seconds: numbe
   }
 }
 
-/** Stores every key once, 1000 to a batch, so that the run's gets find documents. */
-const populate = (cb: Connection.Connection.Service, keys: ReadonlyArray<string>, doc: unknown) =>
-  Effect.forEach(
-    Array.from({ length: Math.ceil(keys.length / 1000) }, (_, i) => keys.slice(i * 1000, (i + 1) * 1000)),
-    (batch) => cb.upsertMulti(Object.fromEntries(batch.map((k) => [k, doc]))),
-    { discard: true }
+/**
+ * Stores every key once, 1000 to a batch, so that the run's gets find documents. Keys
+ * are made as they are needed: a run over many millions holds one batch at a time.
+ */
+const populate = (cb: Connection.Connection.Service, settings: LoadSettings, doc: unknown) =>
+  Stream.range(0, settings.items - 1).pipe(
+    Stream.grouped(1000),
+    Stream.runForEach((batch) =>
+      cb.upsertMulti(Object.fromEntries(Chunk.toArray(batch).map((i) => [`${settings.prefix}${i}`, doc])))
+    )
   )
 
 /**
- * Runs the load on `cb`: populates, then loops until the duration is over or the
- * fiber is interrupted, and prints the summary either way.
+ * Runs the load on `cb`: populates, then loops until the duration is over (never with
+ * a duration of 0) or the fiber is interrupted, and prints the summary either way,
+ * also when stopped while populating.
  *
  * @since 0.1.0
  */
 export const runLoad = (cb: Connection.Connection.Service, settings: LoadSettings) =>
   Effect.gen(function* () {
     const io = yield* CliIo
-    const keys = Array.from({ length: settings.items }, (_, i) => `${settings.prefix}${i}`)
     const doc = documentOfSize(settings.size)
-    yield* populate(cb, keys, doc)
-
     const tally: LoadTally = {
       gets: 0,
       sets: 0,
@@ -123,32 +126,14 @@ export const runLoad = (cb: Connection.Connection.Service, settings: LoadSetting
       interval: new LatencyHistogram(),
       total: new LatencyHistogram()
     }
-    const started = performance.now()
-    const end = started + settings.durationSeconds * 1000
-    const worker = Effect.gen(function* () {
-      while (performance.now() < end) {
-        const key = keys[Math.floor(Math.random() * keys.length)]!
-        const isSet = Math.random() * 100 < settings.setRatio
-        const t0 = performance.now()
-        const exit = yield* Effect.exit<unknown, { readonly _tag: string }, never>(
-          isSet ? cb.upsert(key, doc) : cb.get(key)
-        )
-        tally.interval.record(performance.now() - t0)
-        if (exit._tag === "Success") {
-          if (isSet) tally.sets++
-          else tally.gets++
-        } else {
-          const tag = exit.cause._tag === "Fail" ? exit.cause.error._tag : "Defect"
-          tally.errors[tag] = (tally.errors[tag] ?? 0) + 1
-        }
-      }
-    })
-
-    const lastTick = yield* Ref.make(started)
+    let started: number | undefined
+    let lastTick = 0
     /** Folds the interval into the total; on a terminal, redraws the live line. */
-    const tick = Effect.gen(function* () {
+    const tick = Effect.sync(() => {
+      if (started === undefined) return
       const now = performance.now()
-      const since = yield* Ref.getAndSet(lastTick, now)
+      const since = lastTick
+      lastTick = now
       const interval = tally.interval
       tally.interval = new LatencyHistogram()
       tally.total.add(interval)
@@ -157,17 +142,52 @@ export const runLoad = (cb: Connection.Connection.Service, settings: LoadSetting
         io.err(`\r\u001b[2K${progressLine((now - started) / 1000, interval, (now - since) / 1000, errors)}`)
       }
     })
-    const ticker = yield* Effect.fork(Effect.forever(Effect.zipRight(Effect.sleep("1 second"), tick)))
-    const finish = Effect.gen(function* () {
+    const finish = Effect.zipRight(
+      tick,
+      Effect.sync(() => {
+        if (io.errIsTTY && started !== undefined) io.err("\n")
+        const seconds = started === undefined ? 0 : (performance.now() - started) / 1000
+        io.out(`${toJson(summary(settings, tally, seconds))}\n`)
+      })
+    )
+
+    const run = Effect.gen(function* () {
+      yield* populate(cb, settings, doc)
+      started = performance.now()
+      lastTick = started
+      const end = settings.durationSeconds === 0 ? Number.POSITIVE_INFINITY : started + settings.durationSeconds * 1000
+      const worker = Effect.gen(function* () {
+        while (performance.now() < end) {
+          const key = `${settings.prefix}${Math.floor(Math.random() * settings.items)}`
+          const isSet = Math.random() * 100 < settings.setRatio
+          const t0 = performance.now()
+          const exit = yield* Effect.exit<unknown, { readonly _tag: string }, never>(
+            isSet ? cb.upsert(key, doc) : cb.get(key)
+          )
+          tally.interval.record(performance.now() - t0)
+          if (exit._tag === "Success") {
+            if (isSet) tally.sets++
+            else tally.gets++
+          } else {
+            // An operation cut short by the end of the run (Ctrl-C) is not an error of the cluster's.
+            const failure = Cause.failureOption(exit.cause)
+            const tag = Option.isSome(failure)
+              ? failure.value._tag
+              : Cause.isInterruptedOnly(exit.cause)
+                ? undefined
+                : "Defect"
+            if (tag !== undefined) tally.errors[tag] = (tally.errors[tag] ?? 0) + 1
+          }
+        }
+      })
+      const ticker = yield* Effect.fork(Effect.forever(Effect.zipRight(Effect.sleep("1 second"), tick)))
+      yield* Effect.forEach(Array.from({ length: settings.concurrency }), () => worker, {
+        concurrency: "unbounded",
+        discard: true
+      })
       yield* Fiber.interrupt(ticker)
-      yield* tick
-      if (io.errIsTTY) io.err("\n")
-      io.out(`${toJson(summary(settings, tally, (performance.now() - started) / 1000))}\n`)
     })
-    yield* Effect.forEach(Array.from({ length: settings.concurrency }), () => worker, {
-      concurrency: "unbounded",
-      discard: true
-    }).pipe(Effect.ensuring(finish))
+    yield* Effect.ensuring(run, finish)
   })
 
 /**
@@ -179,7 +199,8 @@ export const pillowfightCommand = Command.make(
   "pillowfight",
   {
     ...connectionFlags,
-    items: wholeNumber("num-items").pipe(
+    json: json.pipe(Options.withDescription("accepted for symmetry: the summary is JSON already")),
+    items: wholeNumber("num-items", 999_999_999, 1).pipe(
       Options.withAlias("I"),
       Options.withDefault(1000),
       Options.withDescription("how many keys")
@@ -194,7 +215,7 @@ export const pillowfightCommand = Command.make(
       Options.withDefault(100),
       Options.withDescription("document size in bytes (JSON)")
     ),
-    concurrency: wholeNumber("concurrency").pipe(
+    concurrency: wholeNumber("concurrency", 10_000, 1).pipe(
       Options.withAlias("t"),
       Options.withDefault(32),
       Options.withDescription("operations in flight at once")
@@ -202,18 +223,19 @@ export const pillowfightCommand = Command.make(
     durationSeconds: wholeNumber("duration").pipe(
       Options.withAlias("d"),
       Options.withDefault(10),
-      Options.withDescription("seconds to run")
+      Options.withDescription("seconds to run (0: until interrupted)")
     ),
     prefix: Options.text("key-prefix").pipe(Options.withDefault("pillowfight:"))
   },
   (args) =>
     Effect.scoped(
-      Effect.flatMap(connect(args), (cb) =>
+      // Ctrl-C is a normal way to end a run: the summary is printed and the status is 0.
+      Effect.flatMap(Effect.zipRight(endsOnSignal, connect(args)), (cb) =>
         runLoad(cb, {
-          items: Math.max(1, args.items),
+          items: args.items,
           setRatio: args.setRatio,
           size: args.size,
-          concurrency: Math.max(1, args.concurrency),
+          concurrency: args.concurrency,
           durationSeconds: args.durationSeconds,
           prefix: args.prefix
         })

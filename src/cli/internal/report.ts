@@ -8,6 +8,7 @@ import { stripVTControlCharacters } from "node:util"
 import { HelpDoc, ValidationError } from "@effect/cli"
 import { Cause, Data, Effect } from "effect"
 import { EmbeddedClusterError } from "../../EmbeddedCluster.js"
+import { ArgumentError } from "../../Errors.js"
 import { CliIo } from "./Io.js"
 import { UsageError } from "./UsageError.js"
 
@@ -17,7 +18,7 @@ import { UsageError } from "./UsageError.js"
  *
  * @since 0.1.0
  */
-export class Reported extends Data.TaggedError("Reported")<{ readonly status: number }> {}
+export class Reported extends Data.TaggedError("Reported")<{ readonly status: number; readonly message: string }> {}
 
 /** `text` on one line: the parser's help documents span several. */
 const oneLine = (text: string): string => stripVTControlCharacters(text).replace(/\s+/g, " ").trim()
@@ -34,6 +35,9 @@ export const describeError = (error: unknown): { readonly text: string; readonly
     return { text: `${oneLine(HelpDoc.toAnsiText(doc))} (see --help)`, status: 2 }
   }
   if (error instanceof UsageError) return { text: error.message, status: 2 }
+  // The library's invalid-argument error is about what was typed too (a malformed
+  // connection string, a map function that does not compile).
+  if (error instanceof ArgumentError) return { text: oneLine(`${error.name}: ${error.message}`), status: 2 }
   if (error instanceof EmbeddedClusterError) return { text: error.message, status: 1 }
   if (error instanceof Error) return { text: oneLine(`${error.name}: ${error.message}`), status: 1 }
   return { text: oneLine(String(error)), status: 1 }

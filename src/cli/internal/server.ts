@@ -11,7 +11,8 @@ import { readFileSync } from "node:fs"
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Either, Option, Redacted } from "effect"
 import * as EmbeddedCluster from "../../EmbeddedCluster.js"
-import { wholeNumber } from "./flags.js"
+import { json, wholeNumber } from "./flags.js"
+import { endsOnSignal } from "./runMain.js"
 import { UsageError } from "./UsageError.js"
 
 /** What `server` was asked to run, parsed and checked. */
@@ -43,6 +44,7 @@ const readPem = (option: string, path: string): Either.Either<string, UsageError
 
 /** The flags of `server`. */
 const serverFlags = {
+  json: json.pipe(Options.withDescription("accepted for symmetry: the ready line is JSON already")),
   nodes: wholeNumber("nodes").pipe(Options.withDefault(1), Options.withDescription("number of nodes")),
   replicas: wholeNumber("replicas").pipe(
     Options.withDescription("replicas of couchbase buckets, 0-3 (default 1 with several nodes)"),
@@ -135,6 +137,8 @@ export const serverArgs = (flags: ServerFlags): Either.Either<ServerArgs, UsageE
 /** Starts the cluster, prints the ready line and serves until interrupted. */
 export const runServer = (args: ServerArgs): Effect.Effect<never, EmbeddedCluster.EmbeddedClusterError> =>
   Effect.gen(function* () {
+    // SIGINT / SIGTERM are how a server stops: status 0.
+    yield* endsOnSignal
     const cluster = yield* EmbeddedCluster.make(args.options)
     yield* Console.log(
       JSON.stringify({

@@ -54,6 +54,7 @@ const viewCommand = Command.make(
   "view",
   {
     ...connectionFlags,
+    json: json.pipe(Options.withDescription("accepted for symmetry: rows are JSON lines already")),
     design: Args.text({ name: "design" }),
     name: Args.text({ name: "view" }),
     ...viewParams
@@ -110,7 +111,7 @@ const viewCommand = Command.make(
             Option.isSome(meta) && meta.value.errors.length > 0
               ? Effect.zipRight(
                   Effect.forEach(meta.value.errors, (e) => printError(`view: the cluster reported ${toJson(e)}`)),
-                  new Reported({ status: 1 })
+                  new Reported({ status: 1, message: "view: the cluster reported errors" })
                 )
               : Effect.void
           )
