@@ -177,8 +177,11 @@ describe("effect-couchbase server", () => {
     60_000
   )
 
-  /** Runs the command to its end: status, stdout, stderr. */
-  const run = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env) =>
+  /**
+   * Runs the command to its end: status, stdout, stderr. With `interruptAfter`, sends
+   * it SIGINT after that many milliseconds (tsx passes the signal on to the command).
+   */
+  const run = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env, interruptAfter?: number) =>
     Effect.async<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }>((resume) => {
       const child = spawn("node_modules/.bin/tsx", ["src/cli/main.ts", ...args], {
         stdio: ["ignore", "pipe", "pipe"],
@@ -192,7 +195,11 @@ describe("effect-couchbase server", () => {
       child.stderr!.on("data", (d: Buffer) => {
         stderr += d.toString()
       })
-      child.once("exit", (code) => resume(Effect.succeed({ code, stdout, stderr })))
+      const timer = interruptAfter === undefined ? undefined : setTimeout(() => child.kill("SIGINT"), interruptAfter)
+      child.once("exit", (code) => {
+        clearTimeout(timer)
+        resume(Effect.succeed({ code, stdout, stderr }))
+      })
     })
 
   it.live(
@@ -372,29 +379,8 @@ describe("effect-couchbase server", () => {
           COUCHBASE_USERNAME: ready.username,
           COUCHBASE_PASSWORD: ready.password
         }
-        const interrupted = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv, afterMillis: number) =>
-          Effect.async<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }>((resume) => {
-            const child = spawn("node_modules/.bin/tsx", ["src/cli/main.ts", ...args], {
-              stdio: ["ignore", "pipe", "pipe"],
-              env
-            })
-            let stdout = ""
-            let stderr = ""
-            child.stdout!.on("data", (d: Buffer) => {
-              stdout += d.toString()
-            })
-            child.stderr!.on("data", (d: Buffer) => {
-              stderr += d.toString()
-            })
-            // tsx runs the command in a child of its own and passes the signal on.
-            const timer = setTimeout(() => child.kill("SIGINT"), afterMillis)
-            child.once("exit", (code) => {
-              clearTimeout(timer)
-              resume(Effect.succeed({ code, stdout, stderr }))
-            })
-          })
         // --duration 0: until interrupted.
-        const fight = yield* interrupted(["pillowfight", "--duration", "0", "-I", "50"], env, 4000)
+        const fight = yield* run(["pillowfight", "--duration", "0", "-I", "50"], env, 4000)
         expect([fight.code, fight.stderr]).toEqual([0, ""])
         const summary = JSON.parse(fight.stdout) as { ops: number; errors: Record<string, number> }
         expect(summary.ops).toBeGreaterThan(0)
@@ -405,7 +391,7 @@ describe("effect-couchbase server", () => {
         const port = yield* Effect.async<number>((resume) => {
           silent.listen(0, "127.0.0.1", () => resume(Effect.succeed((silent.address() as net.AddressInfo).port)))
         })
-        const cut = yield* interrupted(["get", "k", "-U", `couchbase://127.0.0.1:${port}`], env, 3000)
+        const cut = yield* run(["get", "k", "-U", `couchbase://127.0.0.1:${port}`], env, 3000)
         silent.close()
         expect([cut.code, cut.stdout]).toEqual([130, ""])
       }).pipe(Effect.scoped),
