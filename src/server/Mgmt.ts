@@ -89,6 +89,10 @@ const verboseBucket = (cluster: MgmtCluster, bucket: ServerBucket, self: ServerN
     authType: "sasl",
     replicaNumber: bucket.numReplicas,
     numVBuckets: bucket.numVBuckets,
+    // The settings Couchbase Server 7 reports, which SDKs' bucket managers read (the
+    // official SDK's core aborts the process when one it expects is missing). Data
+    // lives in memory without a quota: the figures are the server's defaults.
+    ...bucketSettings(bucket, members.length),
     nodes: members.map((n) => ({
       ...nodeInfo(cluster, n, self),
       couchApiBase: `http://${n.host}:${n.capi}/${encodeURIComponent(bucket.name)}`,
@@ -98,6 +102,27 @@ const verboseBucket = (cluster: MgmtCluster, bucket: ServerBucket, self: ServerN
     }))
   }
 }
+
+/** A bucket's RAM quota per node, as a fresh Couchbase Server bucket has it (100 MiB). */
+const RAW_RAM_QUOTA = 100 * 1024 * 1024
+
+/**
+ * The bucket settings of `/pools/default/buckets/<b>`: quota (per node and in all),
+ * eviction, conflict resolution, expiry, compression, durability minimum, storage,
+ * and the controllers (no REST flush: the embedded cluster flushes over KV only).
+ */
+const bucketSettings = (bucket: ServerBucket, nodes: number): Record<string, unknown> => ({
+  quota: { ram: RAW_RAM_QUOTA * Math.max(1, nodes), rawRAM: RAW_RAM_QUOTA },
+  replicaIndex: false,
+  threadsNumber: 3,
+  evictionPolicy: bucket.type === "memcached" ? "noEviction" : "valueOnly",
+  conflictResolutionType: "seqno",
+  maxTTL: 0,
+  compressionMode: "passive",
+  durabilityMinLevel: "none",
+  storageBackend: "couchstore",
+  controllers: {}
+})
 
 /** The management request handler of `node`. */
 export const mgmtHandler =
