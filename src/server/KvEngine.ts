@@ -23,7 +23,7 @@ import {
 } from "./handlers/handshake.js"
 import { arithmetic, concat, flush, remove, store } from "./handlers/mutation.js"
 import { observe } from "./handlers/observe.js"
-import { get, getLocked, getReplica, touch, unlock } from "./handlers/retrieval.js"
+import { get, getLocked, getMeta, getReplica, touch, unlock } from "./handlers/retrieval.js"
 import { stat } from "./handlers/stats.js"
 import type { Session } from "./Session.js"
 
@@ -53,6 +53,7 @@ on(getReplica, Opcode.GetReplica)
 on(selectBucket, Opcode.SelectBucket)
 on(observe, Opcode.Observe)
 on(getLocked, Opcode.GetLocked)
+on(getMeta, Opcode.GetMeta)
 on(unlock, Opcode.UnlockKey)
 on(getClusterConfig, Opcode.GetClusterConfig)
 on(getErrorMap, Opcode.GetErrorMap)

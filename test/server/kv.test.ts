@@ -5,7 +5,7 @@
  * NOT_MY_VBUCKET, GET_REPLICA and OBSERVE.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Clock, Effect } from "effect"
 import * as EmbeddedCluster from "../../src/EmbeddedCluster.js"
 import { vbucketOf } from "../../src/internal/hashing/vbucket.js"
 import { Datatype, HelloFeature, Magic, Opcode, Status } from "../../src/internal/protocol/constants.js"
@@ -203,6 +203,59 @@ describe("KV engine", () => {
       })
     )
   }
+
+  it.scoped("GET_META: deleted flag, flags, expiry, revision seqno, datatype with version 2; tombstones; misses", () =>
+    Effect.gen(function* () {
+      const server = yield* single
+      const c = yield* sessionClient(server.nodes[0]!.kv, { features: MODERN })
+      const meta = (key: string, version?: number) =>
+        call(c, {
+          opcode: Opcode.GetMeta,
+          ...k(key),
+          extras: version === undefined ? undefined : Buffer.from([version])
+        })
+      const stored = yield* call(c, {
+        opcode: Opcode.Set,
+        ...k("gm"),
+        value: Buffer.from('{"a":1}'),
+        datatype: Datatype.Json,
+        extras: setExtras(0x02000006, 3600)
+      })
+      // The cluster's clock is the test's (TestClock here): expiry is in its seconds.
+      const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+      const first = yield* meta("gm")
+      expect([first.status, first.cas, first.value.length, first.extras.length]).toEqual([
+        Status.Success,
+        stored.cas,
+        0,
+        20
+      ])
+      expect([first.extras.readUInt32BE(0), first.extras.readUInt32BE(4)]).toEqual([0, 0x02000006])
+      expect(Math.abs(first.extras.readUInt32BE(8) - (now + 3600))).toBeLessThanOrEqual(2)
+      const seqno = first.extras.readBigUInt64BE(12)
+      expect(seqno).toBeGreaterThan(0n)
+
+      yield* set(c, "gm", "again")
+      const v2 = yield* meta("gm", 2)
+      expect([v2.extras.length, v2.extras.readBigUInt64BE(12), v2.extras[20], v2.extras.readUInt32BE(8)]).toEqual([
+        21,
+        seqno + 1n,
+        0,
+        0
+      ])
+
+      const removed = yield* call(c, { opcode: Opcode.Delete, ...k("gm") })
+      const tombstone = yield* meta("gm", 2)
+      expect([tombstone.status, tombstone.extras.readUInt32BE(0), tombstone.cas]).toEqual([
+        Status.Success,
+        1,
+        removed.cas
+      ])
+      expect((yield* get(c, "gm")).status).toBe(Status.KeyNotFound)
+      expect((yield* meta("gm-never")).status).toBe(Status.KeyNotFound)
+      expect((yield* call(c, { opcode: Opcode.GetMeta, ...k("gm"), extras: u32(2) })).status).toBe(Status.Invalid)
+    })
+  )
 
   it.scoped("size limits: key of 251 bytes is EINVAL, a value over 20 MiB is E2BIG, 20 MiB fits", () =>
     Effect.gen(function* () {

@@ -6,7 +6,7 @@
  */
 
 import { Opcode, Status } from "../../internal/protocol/constants.js"
-import { extrasUInt32, type Frame } from "../../internal/protocol/Frame.js"
+import { extrasLength, extrasUInt32, type Frame } from "../../internal/protocol/Frame.js"
 import { DEFAULT_LOCK_SECONDS, expiryToMillis, isLocked, LOCKED_CAS, MAX_LOCK_SECONDS } from "../Item.js"
 import type { Session } from "../Session.js"
 import {
@@ -181,4 +181,34 @@ export const getReplica = (s: Session, f: Frame): void => {
     cas: item.cas,
     datatype: responseDatatype(s, item)
   })
+}
+
+const KEY_AND_OPTIONAL_VERSION: Shape = { extras: [0, 1], key: "required", value: "none" }
+
+/**
+ * GET_META (0xa0): a document's metadata without its value — deleted flag, flags,
+ * expiry (Unix seconds, 0 for none), revision seqno, and with extras version 2 its
+ * datatype — also for a deletion while its tombstone lives (deleted = 1). What SDKs'
+ * `exists` asks.
+ */
+export const getMeta = (s: Session, f: Frame): void => {
+  const t = resolveTarget(s, f, KEY_AND_OPTIONAL_VERSION)
+  if (t === undefined) return
+  if (t.bucket.type === "memcached") {
+    s.fail(f, Status.NotSupported, "memcached buckets keep no document metadata")
+    return
+  }
+  const item = t.ref.store.get(t.key, t.now)
+  if (item === undefined) {
+    s.fail(f, Status.KeyNotFound)
+    return
+  }
+  const withDatatype = extrasLength(f) === 1 && f.extras[0] === 2
+  const extras = Buffer.alloc(withDatatype ? 21 : 20)
+  extras.writeUInt32BE(item.deleted ? 1 : 0, 0)
+  extras.writeUInt32BE(item.flags >>> 0, 4)
+  extras.writeUInt32BE(item.expiry === 0 ? 0 : Math.ceil(item.expiry / 1000), 8)
+  extras.writeBigUInt64BE(BigInt(item.revSeqno), 12)
+  if (withDatatype) extras[20] = item.datatype
+  s.reply(f, Status.Success, { extras, cas: item.cas })
 }

@@ -1,0 +1,82 @@
+/**
+ * The embedded cluster as a test server for users of the official SDK: the calls such
+ * a user's tests make, beyond plain KV (which `officialSdk.test.ts` covers). The SDK's
+ * C++ core aborts the whole process on some malformed answers (a bucket setting
+ * missing from `/pools/default/buckets/<b>`), so these run in a file of their own: a
+ * regression fails this file, not the run.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as couchbase from "couchbase"
+import { Effect } from "effect"
+import * as EmbeddedCluster from "../../src/EmbeddedCluster.js"
+
+/** The official SDK connected to `cluster`, closed with the scope. */
+const connect = (cluster: { readonly connectionString: string }) =>
+  Effect.acquireRelease(
+    Effect.promise(() =>
+      couchbase.connect(cluster.connectionString, { username: "Administrator", password: "password" })
+    ),
+    (sdk) => Effect.promise(() => sdk.close())
+  )
+
+describe("the official SDK against the embedded cluster", () => {
+  it.live("exists: a present document, a missing one, a deleted one (its tombstone), with its CAS", () =>
+    Effect.gen(function* () {
+      const cluster = yield* EmbeddedCluster.make({ nodes: 2, replicas: 1 })
+      const collection = (yield* connect(cluster)).bucket("default").defaultCollection()
+      const stored = yield* Effect.promise(() => collection.upsert("here", { a: 1 }))
+      const here = yield* Effect.promise(() => collection.exists("here"))
+      expect([here.exists, here.cas?.toString()]).toEqual([true, stored.cas.toString()])
+      expect((yield* Effect.promise(() => collection.exists("never"))).exists).toBe(false)
+      yield* Effect.promise(() => collection.upsert("gone", "x"))
+      yield* Effect.promise(() => collection.remove("gone"))
+      expect((yield* Effect.promise(() => collection.exists("gone"))).exists).toBe(false)
+      // What the server answered from is the tombstone: the key is still held, deleted.
+      const tombstone = (yield* cluster.control.keyInfo("gone")).find((c) => c.role === "master")!
+      expect(tombstone.deleted).toBe(true)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live(
+    "bucket manager: getBucket and getAllBuckets read every bucket's settings; an unknown bucket is BucketNotFoundError",
+    () =>
+      Effect.gen(function* () {
+        const cluster = yield* EmbeddedCluster.make({
+          nodes: 2,
+          replicas: 1,
+          buckets: [{ name: "default" }, { name: "cache", type: "memcached" }]
+        })
+        const sdk = yield* Effect.acquireRelease(
+          Effect.promise(() =>
+            couchbase.connect(cluster.connectionString, { username: "Administrator", password: "password" })
+          ),
+          (sdk) => Effect.promise(() => sdk.close())
+        )
+        const manager = sdk.buckets()
+        const expected = {
+          name: "default",
+          bucketType: couchbase.BucketType.Couchbase,
+          numReplicas: 1,
+          ramQuotaMB: 100,
+          flushEnabled: false,
+          evictionPolicy: couchbase.EvictionPolicy.ValueOnly,
+          maxExpiry: 0,
+          compressionMode: couchbase.CompressionMode.Passive,
+          storageBackend: couchbase.StorageBackend.Couchstore
+        }
+        expect(yield* Effect.promise(() => manager.getBucket("default"))).toMatchObject(expected)
+        const all = yield* Effect.promise(() => manager.getAllBuckets())
+        expect(all.map((b) => [b.name, b.bucketType, b.numReplicas]).sort()).toEqual([
+          ["cache", couchbase.BucketType.Memcached, 0],
+          ["default", couchbase.BucketType.Couchbase, 1]
+        ])
+        const missing = yield* Effect.promise(() =>
+          manager.getBucket("nope").then(
+            () => "resolved",
+            (error: Error) => error.constructor.name
+          )
+        )
+        expect(missing).toBe("BucketNotFoundError")
+      }).pipe(Effect.scoped)
+  )
+})
