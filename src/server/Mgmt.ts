@@ -10,7 +10,12 @@
  *   configs: one now, then one per topology change, each followed by `"\n\n\n\n"`;
  * - `GET /pools/default/nodeServices` — the global config;
  * - `GET /pools/default/buckets/<b>/ddocs` — the bucket's design documents (what
- *   SDKs' view index managers list).
+ *   SDKs' view index managers list);
+ * - `GET /pools/default/buckets/<b>/scopes` — the collections manifest (the default
+ *   scope and collection: named collections are not served);
+ * - `POST /pools/default/buckets/<b>/controller/doFlush` — empties the bucket
+ *   (administrators; flush is enabled on every bucket of this test server);
+ * - `GET /pools/nodes` — as `/pools/default`.
  *
  * HTTP Basic authentication: administrators see everything, a bucket's users see
  * that bucket.
@@ -64,6 +69,7 @@ const membershipName = (node: ServerNode): string =>
 
 const nodeInfo = (cluster: MgmtCluster, node: ServerNode, self: ServerNode): Record<string, unknown> => ({
   hostname: `${node.host}:${node.mgmt}`,
+  configuredHostname: `${node.host}:${node.mgmt}`,
   clusterMembership: membershipName(node),
   status: node.state === "running" ? "healthy" : "unhealthy",
   otpNode: `ns_${node.id}@${node.host}`,
@@ -109,7 +115,7 @@ const RAW_RAM_QUOTA = 100 * 1024 * 1024
 /**
  * The bucket settings of `/pools/default/buckets/<b>`: quota (per node and in all),
  * eviction, conflict resolution, expiry, compression, durability minimum, storage,
- * and the controllers (no REST flush: the embedded cluster flushes over KV only).
+ * and the controllers (flush is enabled: tests empty buckets between runs).
  */
 const bucketSettings = (bucket: ServerBucket, nodes: number): Record<string, unknown> => ({
   quota: { ram: RAW_RAM_QUOTA * Math.max(1, nodes), rawRAM: RAW_RAM_QUOTA },
@@ -121,8 +127,17 @@ const bucketSettings = (bucket: ServerBucket, nodes: number): Record<string, unk
   compressionMode: "passive",
   durabilityMinLevel: "none",
   storageBackend: "couchstore",
-  controllers: {}
+  controllers: { flush: `/pools/default/buckets/${encodeURIComponent(bucket.name)}/controller/doFlush` }
 })
+
+/** The collections manifest of a bucket without named collections: the default scope and collection. */
+const defaultManifest = {
+  uid: "0",
+  scopes: [{ name: "_default", uid: "0", collections: [{ name: "_default", uid: "0", maxTTL: 0, history: false }] }]
+}
+
+/** The path of a request, without its query. */
+const pathOf = (req: IncomingMessage): string => (req.url ?? "/").split("?")[0]!
 
 /** The management request handler of `node`. */
 export const mgmtHandler =
@@ -130,11 +145,12 @@ export const mgmtHandler =
   (req: IncomingMessage, res: ServerResponse): void => {
     // A hung node accepts the request and never answers.
     if (node.state !== "running") return
-    if (req.method !== "GET" && req.method !== "HEAD") {
+    const isFlush = req.method === "POST" && /^\/pools\/default\/buckets\/[^/]+\/controller\/doFlush$/.test(pathOf(req))
+    if (req.method !== "GET" && req.method !== "HEAD" && !isFlush) {
       send(res, 405, "Method Not Allowed\r\n")
       return
     }
-    const path = (req.url ?? "/").split("?")[0]!
+    const path = pathOf(req)
     let segments: Array<string>
     try {
       segments = path
@@ -163,6 +179,7 @@ export const mgmtHandler =
       })
       return
     }
+    if (segments.length === 2 && segments[0] === "pools" && segments[1] === "nodes") segments.splice(1, 1, "default")
     if (segments[0] !== "pools" || segments[1] !== "default") {
       notFound(res)
       return
@@ -176,6 +193,7 @@ export const mgmtHandler =
       send(res, 200, {
         name: "default",
         nodes: cluster.nodes.filter((n) => n.membership !== "removed").map((n) => nodeInfo(cluster, n, node)),
+        clusterName: "effect-couchbase",
         buckets: { uri: `/pools/default/buckets?uuid=${cluster.uuid}` },
         rebalanceStatus: cluster.rebalancing ? "running" : "none"
       })
@@ -195,7 +213,8 @@ export const mgmtHandler =
       return
     }
     const isDdocs = rest.length === 3 && rest[0] === "buckets" && rest[2] === "ddocs"
-    if (rest.length !== 2 && !isDdocs) {
+    const isScopes = rest.length === 3 && rest[0] === "buckets" && rest[2] === "scopes"
+    if (rest.length !== 2 && !isDdocs && !isScopes && !isFlush) {
       notFound(res)
       return
     }
@@ -206,6 +225,24 @@ export const mgmtHandler =
     }
     if (!canAccess(user, bucket.name)) {
       unauthorized(res)
+      return
+    }
+    if (isFlush) {
+      if (!isAdmin(user)) {
+        send(res, 403, {
+          message: "Forbidden. User needs the following permissions",
+          permissions: ["cluster.bucket[" + bucket.name + "]!flush"]
+        })
+        return
+      }
+      // A memcached bucket's items live in each node's own store: the REST flush empties all of them.
+      if (bucket.type === "memcached") for (const n of cluster.nodes) bucket.flush(n.id, bucket.now())
+      else bucket.flush(node.id, bucket.now())
+      send(res, 200, "")
+      return
+    }
+    if (isScopes) {
+      send(res, 200, defaultManifest)
       return
     }
     if (isDdocs) {

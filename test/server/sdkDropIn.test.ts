@@ -37,6 +37,51 @@ describe("the official SDK against the embedded cluster", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.live("flushBucket empties a bucket; getAllScopes lists the default scope and collection; /pools/nodes", () =>
+    Effect.gen(function* () {
+      const cluster = yield* EmbeddedCluster.make({ nodes: 2, replicas: 1 })
+      const sdk = yield* connect(cluster)
+      const collection = sdk.bucket("default").defaultCollection()
+      for (let i = 0; i < 20; i++) yield* Effect.promise(() => collection.upsert(`f${i}`, { i }))
+      yield* Effect.promise(() => sdk.buckets().flushBucket("default"))
+      const after = yield* Effect.promise(() =>
+        Promise.all(Array.from({ length: 20 }, (_, i) => collection.exists(`f${i}`).then((r) => r.exists)))
+      )
+      expect(after.filter((e) => e)).toEqual([])
+      const missing = yield* Effect.promise(() =>
+        sdk
+          .buckets()
+          .flushBucket("nope")
+          .then(
+            () => "resolved",
+            (error: Error) => error.constructor.name
+          )
+      )
+      expect(missing).toBe("BucketNotFoundError")
+
+      const scopes = yield* Effect.promise(() => sdk.bucket("default").collections().getAllScopes())
+      expect(scopes.map((s) => [s.name, s.collections.map((c) => c.name)])).toEqual([["_default", ["_default"]]])
+
+      const nodes = yield* Effect.promise(() =>
+        fetch(`http://127.0.0.1:${cluster.nodes[0]!.mgmt}/pools/nodes`, {
+          headers: { Authorization: `Basic ${Buffer.from("Administrator:password").toString("base64")}` }
+        }).then(
+          (r) => r.json() as Promise<{ clusterName: string; nodes: ReadonlyArray<{ configuredHostname: string }> }>
+        )
+      )
+      expect(nodes.clusterName).toBe("effect-couchbase")
+      const anonymous = yield* Effect.promise(() =>
+        fetch(`http://127.0.0.1:${cluster.nodes[0]!.mgmt}/pools/default/buckets/default/controller/doFlush`, {
+          method: "POST"
+        }).then((r) => r.status)
+      )
+      expect(anonymous).toBe(401)
+      expect(nodes.nodes.map((n) => n.configuredHostname).sort()).toEqual(
+        cluster.nodes.map((n) => `127.0.0.1:${n.mgmt}`).sort()
+      )
+    }).pipe(Effect.scoped)
+  )
+
   it.live(
     "bucket manager: getBucket and getAllBuckets read every bucket's settings; an unknown bucket is BucketNotFoundError",
     () =>
@@ -58,7 +103,7 @@ describe("the official SDK against the embedded cluster", () => {
           bucketType: couchbase.BucketType.Couchbase,
           numReplicas: 1,
           ramQuotaMB: 100,
-          flushEnabled: false,
+          flushEnabled: true,
           evictionPolicy: couchbase.EvictionPolicy.ValueOnly,
           maxExpiry: 0,
           compressionMode: couchbase.CompressionMode.Passive,
