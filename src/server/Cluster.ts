@@ -232,6 +232,11 @@ export class ServerCluster {
   /** Timers running (see {@link after}); the cluster's scope cancels them on close. */
   private readonly timers = new Set<() => void>()
 
+  /** See `SessionCluster.nodeRunning`. */
+  nodeRunning(id: number): boolean {
+    return this.nodes.find((n) => n.id === id)?.state === "running"
+  }
+
   /** See `SessionCluster.after`. */
   after(millis: number, f: () => void): () => void {
     const runtime = this.runtime

@@ -63,6 +63,30 @@ on(getErrorMap, Opcode.GetErrorMap)
  * in-order execution satisfies anyway) is understood; any other frame info asks for
  * a feature this server did not acknowledge.
  */
+/** The mutations that take a synchronous durability requirement. */
+const DURABLE_OPCODES = new Set<number>([
+  Opcode.Set,
+  Opcode.SetQ,
+  Opcode.Add,
+  Opcode.AddQ,
+  Opcode.Replace,
+  Opcode.ReplaceQ,
+  Opcode.Delete,
+  Opcode.DeleteQ,
+  Opcode.Increment,
+  Opcode.IncrementQ,
+  Opcode.Decrement,
+  Opcode.DecrementQ,
+  Opcode.Append,
+  Opcode.AppendQ,
+  Opcode.Prepend,
+  Opcode.PrependQ
+])
+
+/** Frame info ids of the alternative request encoding that this server honours. */
+const FRAME_DURABILITY = 1
+const FRAME_PRESERVE_TTL = 5
+
 const checkFramingExtras = (s: Session, f: Frame): boolean => {
   const fe = f.framingExtras
   let at = 0
@@ -76,7 +100,21 @@ const checkFramingExtras = (s: Session, f: Frame): boolean => {
       s.fail(f, Status.Invalid, "malformed flexible framing extras")
       return false
     }
+    const start = at
     at += length
+    if (id === FRAME_DURABILITY && (length === 1 || length === 3)) {
+      // The level, then optionally a timeout: writes here reach their copies at once.
+      if (!DURABLE_OPCODES.has(f.opcode)) {
+        s.fail(f, Status.Invalid, "a durability requirement is only valid on a mutation")
+        return false
+      }
+      s.durabilityLevel = fe[start]!
+      continue
+    }
+    if (id === FRAME_PRESERVE_TTL && length === 0) {
+      s.preserveTtl = true
+      continue
+    }
     if (id !== 0) {
       s.fail(f, Status.UnknownFrameInfo, `frame info ${id} is not supported by this server`)
       return false
@@ -87,6 +125,8 @@ const checkFramingExtras = (s: Session, f: Frame): boolean => {
 
 /** Executes one request of `s`, queueing its response(s). */
 export const execute = (s: Session, f: Frame): void => {
+  s.durabilityLevel = 0
+  s.preserveTtl = false
   if (framingExtrasLength(f) > 0 && !checkFramingExtras(s, f)) return
   const handler = HANDLERS[f.opcode]
   if (handler === undefined) {

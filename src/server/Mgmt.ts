@@ -231,7 +231,7 @@ export const mgmtHandler =
       if (!isAdmin(user)) {
         send(res, 403, {
           message: "Forbidden. User needs the following permissions",
-          permissions: ["cluster.bucket[" + bucket.name + "]!flush"]
+          permissions: [`cluster.bucket[${bucket.name}]!flush`]
         })
         return
       }

@@ -46,6 +46,8 @@ export interface SessionCluster {
   readonly handshakeTimeoutMillis: number
   /** Runs `f` after `millis` ms of the server clock; returns the cancel function. */
   after(millis: number, f: () => void): () => void
+  /** Whether node `id` runs (a stopped or hung node holds no copy a write can count on). */
+  nodeRunning(id: number): boolean
 }
 
 /** HELLO features this server acknowledges, and the state they switch on. */
@@ -59,6 +61,8 @@ export interface SessionFeatures {
   clustermapNotification: boolean
   altRequest: boolean
   knownVersion: boolean
+  syncReplication: boolean
+  preserveTtl: boolean
 }
 
 const noFeatures = (): SessionFeatures => ({
@@ -70,7 +74,9 @@ const noFeatures = (): SessionFeatures => ({
   duplex: false,
   clustermapNotification: false,
   altRequest: false,
-  knownVersion: false
+  knownVersion: false,
+  syncReplication: false,
+  preserveTtl: false
 })
 
 /** Parts of a response besides status and the echoed header fields. */
@@ -134,6 +140,13 @@ export class Session implements NodeSession {
   private notifyOpaque = 0
   /** The clock as read for the requests being executed, or -1 (see {@link now}). */
   private clockMs = -1
+  /**
+   * The framing extras of the request being executed: its synchronous durability level
+   * (0: none) and whether it keeps the document's expiry. Set by the engine before the
+   * handler runs.
+   */
+  durabilityLevel = 0
+  preserveTtl = false
   /** Cancels the handshake timer. */
   private readonly cancelHandshakeTimer: () => void
 

@@ -299,21 +299,36 @@ describe("KV engine", () => {
     })
   )
 
-  it.scoped("flexible framing: a barrier is accepted, unknown frame infos are refused", () =>
+  it.scoped("flexible framing: barrier, durability and preserve TTL are honoured; unknown frame infos refused", () =>
     Effect.gen(function* () {
       const server = yield* single
       const c = yield* sessionClient(server.nodes[0]!.kv, { features: MODERN })
       const barrier = yield* call(c, { opcode: Opcode.Get, ...k("nothing"), framingExtras: Buffer.from([0x00]) })
       expect(barrier.status).toBe(Status.KeyNotFound)
-      const durability = yield* call(c, {
-        opcode: Opcode.Set,
-        ...k("durable"),
-        value: Buffer.from("v"),
-        extras: setExtras(0, 0),
-        framingExtras: Buffer.from([0x11, 0x01])
-      })
-      expect(durability.status).toBe(Status.UnknownFrameInfo)
-      expect((yield* get(c, "durable")).status).toBe(Status.KeyNotFound)
+      const setWith = (key: string, framingExtras: Buffer, expiry = 0) =>
+        call(c, { opcode: Opcode.Set, ...k(key), value: Buffer.from("v"), extras: setExtras(0, expiry), framingExtras })
+      // One node, no replica: a majority is that one copy. Level, then an optional 2-byte timeout.
+      expect((yield* setWith("durable", Buffer.from([0x11, 0x01]))).status).toBe(Status.Success)
+      expect((yield* setWith("durable", Buffer.from([0x13, 0x03, 0x00, 0x64]))).status).toBe(Status.Success)
+      expect((yield* get(c, "durable")).status).toBe(Status.Success)
+      const invalid = yield* setWith("durable-4", Buffer.from([0x11, 0x04]))
+      expect(invalid.status).toBe(Status.DurabilityInvalidLevel)
+      expect((yield* get(c, "durable-4")).status).toBe(Status.KeyNotFound)
+      const onRead = yield* call(c, { opcode: Opcode.Get, ...k("durable"), framingExtras: Buffer.from([0x11, 0x01]) })
+      expect(onRead.status).toBe(Status.Invalid)
+      // Frame info 2 (a DCP stream id) is not served.
+      expect((yield* setWith("stream", Buffer.from([0x22, 0x00, 0x01]))).status).toBe(Status.UnknownFrameInfo)
+
+      // Preserve TTL (frame info 5, no data): the expiry of the document stays.
+      const expiryOf = (key: string) =>
+        Effect.map(call(c, { opcode: Opcode.GetMeta, ...k(key) }), (r) => r.extras.readUInt32BE(8))
+      yield* setWith("ttl", Buffer.alloc(0), 3600)
+      const before = yield* expiryOf("ttl")
+      expect(before).toBeGreaterThan(0)
+      expect((yield* setWith("ttl", Buffer.from([0x50]))).status).toBe(Status.Success)
+      expect(yield* expiryOf("ttl")).toBe(before)
+      yield* setWith("ttl", Buffer.alloc(0))
+      expect(yield* expiryOf("ttl")).toBe(0)
     })
   )
 

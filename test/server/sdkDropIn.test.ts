@@ -82,6 +82,65 @@ describe("the official SDK against the embedded cluster", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.live("synchronous durability: every level met with the copies up, impossible without them; an invalid level", () =>
+    Effect.gen(function* () {
+      const cluster = yield* EmbeddedCluster.make({ nodes: 2, replicas: 1 })
+      const collection = (yield* connect(cluster)).bucket("default").defaultCollection()
+      const levels = [
+        couchbase.DurabilityLevel.Majority,
+        couchbase.DurabilityLevel.MajorityAndPersistOnMaster,
+        couchbase.DurabilityLevel.PersistToMajority
+      ]
+      for (const [i, durabilityLevel] of levels.entries()) {
+        const stored = yield* Effect.promise(() => collection.upsert(`d${i}`, { i }, { durabilityLevel }))
+        expect(stored.cas).toBeDefined()
+        // Both copies hold it when the write returns.
+        const copies = yield* cluster.control.keyInfo(`d${i}`)
+        expect(copies.map((c) => [c.role, c.exists])).toEqual([
+          ["master", true],
+          ["replica", true]
+        ])
+      }
+      yield* Effect.promise(() => collection.remove("d0", { durabilityLevel: couchbase.DurabilityLevel.Majority }))
+      expect((yield* Effect.promise(() => collection.exists("d0"))).exists).toBe(false)
+
+      // One node with one replica configured: a majority (2 of 2) cannot be reached.
+      const lonely = yield* EmbeddedCluster.make({ nodes: 1, replicas: 1 })
+      const alone = (yield* connect(lonely)).bucket("default").defaultCollection()
+      const failure = (promise: Promise<unknown>) =>
+        Effect.promise(() =>
+          promise.then(
+            () => "resolved",
+            (error: Error) => error.constructor.name
+          )
+        )
+      const started = Date.now()
+      expect(yield* failure(alone.upsert("x", 1, { durabilityLevel: couchbase.DurabilityLevel.Majority }))).toBe(
+        "DurabilityImpossibleError"
+      )
+      expect(Date.now() - started).toBeLessThan(1000)
+      expect((yield* Effect.promise(() => alone.exists("x"))).exists).toBe(false)
+      // Without a requirement the same write succeeds.
+      yield* Effect.promise(() => alone.upsert("x", 1))
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("preserveExpiry: a replace keeps the document's expiry; without it the expiry is reset", () =>
+    Effect.gen(function* () {
+      const cluster = yield* EmbeddedCluster.make({ nodes: 1 })
+      const collection = (yield* connect(cluster)).bucket("default").defaultCollection()
+      yield* Effect.promise(() => collection.upsert("kept", "v1", { expiry: 2 }))
+      yield* Effect.promise(() => collection.upsert("reset", "v1", { expiry: 2 }))
+      yield* Effect.promise(() => collection.upsert("kept", "v2", { preserveExpiry: true }))
+      yield* Effect.promise(() => collection.upsert("reset", "v2"))
+      expect((yield* Effect.promise(() => collection.get("kept"))).content).toBe("v2")
+      // The server counts expiry in whole seconds: by 3.2 s, 2 have passed.
+      yield* Effect.sleep("3200 millis")
+      expect((yield* Effect.promise(() => collection.exists("kept"))).exists).toBe(false)
+      expect((yield* Effect.promise(() => collection.get("reset"))).content).toBe("v2")
+    }).pipe(Effect.scoped)
+  )
+
   it.live(
     "bucket manager: getBucket and getAllBuckets read every bucket's settings; an unknown bucket is BucketNotFoundError",
     () =>

@@ -105,6 +105,10 @@ export const Status = {
   Rollback: 0x23,
   NoAccess: 0x24,
   NotInitialized: 0x25,
+  /** Synchronous durability: a level the bucket cannot honour (or not 1 to 3). */
+  DurabilityInvalidLevel: 0xa0,
+  /** Synchronous durability: not enough copies are available for the level. */
+  DurabilityImpossible: 0xa1,
   UnknownFrameInfo: 0x80,
   UnknownCommand: 0x81,
   NoMemory: 0x82,

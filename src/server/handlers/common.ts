@@ -106,6 +106,7 @@ export const resolveTarget = (
     notMyVbucket(s, f, bucket)
     return undefined
   }
+  if (s.durabilityLevel !== 0 && !durabilityPossible(s, f, bucket, ref)) return undefined
   const key = keyLatin1(f)
   const injected = bucket.takeInjectedStatus(key)
   if (injected !== undefined) {
@@ -126,6 +127,37 @@ export const resolveTarget = (
 }
 
 /** Status for a mutation against a locked item: LOCKED with XERROR, else KEY_EEXISTS (kv_engine's remap). */
+/** Synchronous durability levels: majority, majorityAndPersistActive, persistToMajority. */
+const MAX_DURABILITY_LEVEL = 3
+
+/**
+ * Whether a write with the session's durability level can be honoured: the level is
+ * known, the bucket is a couchbase bucket, and a majority of the vBucket's configured
+ * copies (active and replicas) are on running nodes. The embedded cluster replicates
+ * and "persists" synchronously, so a possible requirement is met when the write
+ * returns; an impossible one is refused before anything is written, as kv_engine does.
+ */
+const durabilityPossible = (s: Session, f: Frame, bucket: ServerBucket, ref: StoreRef): boolean => {
+  const level = s.durabilityLevel
+  if (level < 1 || level > MAX_DURABILITY_LEVEL || bucket.type !== "couchbase") {
+    s.fail(f, Status.DurabilityInvalidLevel, `durability level ${level} is not supported by this bucket`)
+    return false
+  }
+  const chain = ref.vb?.chain ?? []
+  const majority = Math.floor((bucket.numReplicas + 1) / 2) + 1
+  let available = 0
+  for (const node of chain) if (node >= 0 && s.cluster.nodeRunning(node)) available++
+  if (available < majority) {
+    s.fail(
+      f,
+      Status.DurabilityImpossible,
+      `durability needs ${majority} of ${bucket.numReplicas + 1} copies; ${available} are available`
+    )
+    return false
+  }
+  return true
+}
+
 export const lockedStatus = (s: Session): number => (s.features.xerror ? Status.Locked : Status.KeyExists)
 
 /** Status for locking an already-locked item, or unlocking with the wrong CAS: LOCKED, else ETMPFAIL. */

@@ -36,7 +36,9 @@ const SUPPORTED_FEATURES: ReadonlyMap<number, keyof SessionFeatures> = new Map([
   [HelloFeature.Duplex, "duplex"],
   [HelloFeature.ClustermapChangeNotification, "clustermapNotification"],
   [HelloFeature.AltRequestSupport, "altRequest"],
-  [HelloFeature.GetClusterConfigWithKnownVersion, "knownVersion"]
+  [HelloFeature.GetClusterConfigWithKnownVersion, "knownVersion"],
+  [HelloFeature.SyncReplication, "syncReplication"],
+  [HelloFeature.PreserveTtl, "preserveTtl"]
 ])
 
 /** HELLO: negotiates features and records the agent name. */
@@ -58,7 +60,9 @@ export const hello = (s: Session, f: Frame): void => {
     duplex: false,
     clustermapNotification: false,
     altRequest: false,
-    knownVersion: false
+    knownVersion: false,
+    syncReplication: false,
+    preserveTtl: false
   }
   const acked: Array<number> = []
   const ack = (feature: number, name: keyof SessionFeatures): void => {

@@ -95,7 +95,8 @@ export const store = (s: Session, f: Frame): void => {
     value: valueCopy(f),
     flags: extrasUInt32(f, 0, 0),
     datatype: f.datatype & Datatype.Json,
-    expiry: expiryToMillis(extrasUInt32(f, 4, 0), t.now)
+    // Preserve TTL: an existing document keeps its expiry whatever the request says.
+    expiry: s.preserveTtl && current !== undefined ? current.expiry : expiryToMillis(extrasUInt32(f, 4, 0), t.now)
   })
   stored(s, f, item.cas, commitItem(s, t, item))
 }
