@@ -33,6 +33,8 @@ export class VBucket {
   chain: Array<number>
   /** Each node's copy of the vBucket's items. */
   readonly copies = new Map<number, ItemStore>()
+  /** The UUIDs this vBucket had before, with the last seqno of each (newest last). */
+  readonly failoverLog: Array<{ readonly uuid: bigint; readonly seqno: number }> = []
 
   constructor(
     readonly id: number,
@@ -40,6 +42,25 @@ export class VBucket {
   ) {
     this.chain = chain
     for (const node of chain) if (node >= 0) this.copies.set(node, new ItemStore())
+  }
+
+  /** A new master took over: a new UUID, the old one logged with its last seqno. */
+  newFailoverEntry(): void {
+    this.failoverLog.push({ uuid: this.uuid, seqno: this.highSeqno })
+    this.uuid = randomBytes(8).readBigUInt64BE(0)
+  }
+
+  /**
+   * The seqno up to which `nodeId`'s copy is persisted: the vBucket's high seqno, or
+   * just before the oldest version that copy holds unpersisted (the control API's
+   * `cache`/`unpersist` make those).
+   */
+  persistedSeqno(nodeId: number): number {
+    const store = this.copies.get(nodeId)
+    let oldest = Number.POSITIVE_INFINITY
+    if (store !== undefined)
+      for (const item of store.items.values()) if (!item.persisted && item.seqno < oldest) oldest = item.seqno
+    return oldest === Number.POSITIVE_INFINITY ? this.highSeqno : Math.max(0, oldest - 1)
   }
 
   /** The master node id, -1 when none. */
@@ -234,6 +255,7 @@ export class ServerBucket {
     const vb = ref.vb
     if (vb === undefined) return 0
     const seqno = ++vb.highSeqno
+    item.seqno = seqno
     for (let i = 1; i < vb.chain.length; i++) {
       const node = vb.chain[i]!
       if (node >= 0) vb.copyOn(node).set(key, copyItem(item))
@@ -282,7 +304,7 @@ export class ServerBucket {
       const wasMaster = vb.master === nodeId
       vb.chain = failoverChain(vb.chain, nodeId)
       vb.copies.delete(nodeId)
-      if (wasMaster) vb.uuid = randomBytes(8).readBigUInt64BE(0)
+      if (wasMaster) vb.newFailoverEntry()
     }
   }
 
@@ -332,7 +354,7 @@ export class ServerBucket {
       for (const node of [...vb.copies.keys()]) if (!chain.includes(node)) vb.copies.delete(node)
       if (chain[0] !== vb.master) {
         moved++
-        if (!vb.chain.includes(chain[0]!)) vb.uuid = randomBytes(8).readBigUInt64BE(0)
+        if (!vb.chain.includes(chain[0]!)) vb.newFailoverEntry()
       }
       vb.chain = [...chain]
     }
@@ -428,6 +450,7 @@ export class ServerBucket {
         deleted: false,
         persisted: true,
         revSeqno: (previous?.revSeqno ?? 0) + 1,
+        seqno: 0,
         mtime: now
       }
       ref.store.set(key, item)

@@ -26,6 +26,8 @@ export interface Item {
   persisted: boolean
   /** Revision sequence number (bumped on every mutation; `meta.rev` of views). */
   revSeqno: number
+  /** The vBucket sequence number of the mutation that wrote this version (by-seqno). */
+  seqno: number
   /** Last-modification time in ms, for memcached's delayed flush. */
   mtime: number
 }

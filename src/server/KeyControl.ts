@@ -111,6 +111,7 @@ export const placeCopies = (
       deleted: false,
       persisted,
       revSeqno: (master?.revSeqno ?? 0) + 1,
+      seqno: master?.seqno ?? 0,
       mtime: now
     }
   } else if (master !== undefined) {

@@ -22,7 +22,7 @@ import {
   version
 } from "./handlers/handshake.js"
 import { arithmetic, concat, flush, remove, store } from "./handlers/mutation.js"
-import { observe } from "./handlers/observe.js"
+import { observe, observeSeqno } from "./handlers/observe.js"
 import { get, getLocked, getMeta, getReplica, touch, unlock } from "./handlers/retrieval.js"
 import { stat } from "./handlers/stats.js"
 import type { Session } from "./Session.js"
@@ -52,6 +52,7 @@ on(saslStep, Opcode.SaslStep)
 on(getReplica, Opcode.GetReplica)
 on(selectBucket, Opcode.SelectBucket)
 on(observe, Opcode.Observe)
+on(observeSeqno, Opcode.ObserveSeqno)
 on(getLocked, Opcode.GetLocked)
 on(getMeta, Opcode.GetMeta)
 on(unlock, Opcode.UnlockKey)

@@ -524,6 +524,63 @@ describe("vBucket ownership and replicas", () => {
     })
   )
 
+  it.scoped(
+    "OBSERVE_SEQNO: each copy's UUID, persisted and current seqno; after a failover, format 1 with the old UUID",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* EmbeddedCluster.make({ nodes: 3, replicas: 1 })
+        // A key mastered by node 0 (three nodes: keyOn's parity rule is for two).
+        let key = ""
+        for (let i = 0; key === ""; i++) {
+          if ((yield* server.control.keyInfo(`seq${i}`)).find((c) => c.role === "master")?.node === 0) key = `seq${i}`
+        }
+        const features = [...MODERN]
+        const master = yield* sessionClient(server.nodes[0]!.kv, { features })
+        const replicaNode = (yield* server.control.keyInfo(key)).find((c) => c.role === "replica")!.node
+        const replica = yield* sessionClient(server.nodes[replicaNode]!.kv, { features })
+        const observeSeqno = (c: RawClient, uuid: bigint) => {
+          const body = Buffer.alloc(8)
+          body.writeBigUInt64BE(uuid, 0)
+          return Effect.map(call(c, { opcode: Opcode.ObserveSeqno, vbucket: vb(key), value: body }), (r) => ({
+            status: r.status,
+            format: r.value[0],
+            vbucket: r.value.length > 2 ? r.value.readUInt16BE(1) : undefined,
+            uuid: r.value.length >= 11 ? r.value.readBigUInt64BE(3) : undefined,
+            persisted: r.value.length >= 19 ? r.value.readBigUInt64BE(11) : undefined,
+            current: r.value.length >= 27 ? r.value.readBigUInt64BE(19) : undefined,
+            oldUuid: r.value.length === 43 ? r.value.readBigUInt64BE(27) : undefined,
+            oldSeqno: r.value.length === 43 ? r.value.readBigUInt64BE(35) : undefined
+          }))
+        }
+        const stored = yield* set(master, key, "v1")
+        const uuid = stored.extras.readBigUInt64BE(0)
+        const seqno = stored.extras.readBigUInt64BE(8)
+        const expected = { status: Status.Success, format: 0, vbucket: vb(key), uuid, persisted: seqno, current: seqno }
+        expect(yield* observeSeqno(master, uuid)).toMatchObject(expected)
+        expect(yield* observeSeqno(replica, uuid)).toMatchObject(expected)
+
+        // An unpersisted version on the replica holds its persisted seqno back.
+        const second = yield* set(master, key, "v2")
+        const seqno2 = second.extras.readBigUInt64BE(8)
+        yield* server.control.unpersist(key, { onMaster: false })
+        expect(yield* observeSeqno(replica, uuid)).toMatchObject({ persisted: seqno2 - 1n, current: seqno2 })
+        expect(yield* observeSeqno(master, uuid)).toMatchObject({ persisted: seqno2, current: seqno2 })
+
+        // The master fails over: the replica takes over with a new UUID and reports the old one.
+        yield* server.control.failover(0)
+        const after = yield* observeSeqno(replica, uuid)
+        expect(after).toMatchObject({ status: Status.Success, format: 1, oldUuid: uuid, oldSeqno: seqno2 })
+        expect(after.uuid).not.toBe(uuid)
+
+        // A node without the vBucket, and a malformed body.
+        const other = [0, 1, 2].find((n) => n !== 0 && n !== replicaNode)!
+        const stranger = yield* sessionClient(server.nodes[other]!.kv, { features })
+        expect((yield* observeSeqno(stranger, uuid)).status).toBe(Status.NotMyVbucket)
+        const bad = yield* call(replica, { opcode: Opcode.ObserveSeqno, vbucket: vb(key), value: Buffer.alloc(4) })
+        expect(bad.status).toBe(Status.Invalid)
+      })
+  )
+
   it.scoped("OBSERVE reports each copy's state and CAS; the control API makes copies diverge", () =>
     Effect.gen(function* () {
       const server = yield* pair

@@ -125,6 +125,47 @@ describe("the official SDK against the embedded cluster", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.live(
+    "replicateTo/persistTo (OBSERVE_SEQNO): met with the copies up; beyond the copies, or a replica hung, they fail",
+    () =>
+      Effect.gen(function* () {
+        const cluster = yield* EmbeddedCluster.make({ nodes: 2, replicas: 1 })
+        const collection = (yield* connect(cluster)).bucket("default").defaultCollection()
+        const outcome = (promise: Promise<unknown>) =>
+          Effect.promise(() =>
+            promise.then(
+              () => "resolved",
+              (error: Error) => error.constructor.name
+            )
+          )
+        expect(yield* outcome(collection.upsert("r", 1, { durabilityReplicateTo: 1 }))).toBe("resolved")
+        expect(yield* outcome(collection.upsert("p", 1, { durabilityPersistTo: 2, durabilityReplicateTo: 1 }))).toBe(
+          "resolved"
+        )
+        expect(yield* outcome(collection.remove("p", { durabilityPersistTo: 1, durabilityReplicateTo: 1 }))).toBe(
+          "resolved"
+        )
+        expect(yield* outcome(collection.upsert("q", 1, { durabilityPersistTo: 3 }))).toBe("DurabilityImpossibleError")
+
+        // A key whose master is node 0, then node 1 (its replica) hangs: the write is
+        // applied, its replication cannot be observed, and the SDK says so when it gives up.
+        let key = ""
+        for (let i = 0; key === ""; i++) {
+          const copies = yield* cluster.control.keyInfo(`h${i}`)
+          if (copies.find((c) => c.role === "master")?.node === 0) key = `h${i}`
+        }
+        yield* cluster.control.hang(1)
+        const started = Date.now()
+        expect(yield* outcome(collection.upsert(key, "v", { durabilityReplicateTo: 1, timeout: 1500 }))).toBe(
+          "AmbiguousTimeoutError"
+        )
+        // (The SDK's own limit for legacy durability polling, about 5 s, applies here.)
+        expect(Date.now() - started).toBeLessThan(10_000)
+        const master = (yield* cluster.control.keyInfo(key)).find((c) => c.role === "master")!
+        expect([master.exists, master.value?.toString()]).toEqual([true, "v"])
+      }).pipe(Effect.scoped)
+  )
+
   it.live("preserveExpiry: a replace keeps the document's expiry; without it the expiry is reset", () =>
     Effect.gen(function* () {
       const cluster = yield* EmbeddedCluster.make({ nodes: 1 })

@@ -222,5 +222,7 @@ export const newItem = (
   deleted: false,
   persisted: true,
   revSeqno: (previous?.revSeqno ?? 0) + 1,
+  // Assigned when the mutation is committed.
+  seqno: 0,
   mtime: t.now
 })

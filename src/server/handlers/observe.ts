@@ -79,3 +79,44 @@ export const observe = (s: Session, f: Frame): void => {
   }
   s.reply(f, Status.Success, { value: Buffer.concat(parts) })
 }
+
+/**
+ * OBSERVE_SEQNO (0x91): what this node's copy of the request's vBucket has — the
+ * vBucket UUID, the seqno persisted and the current seqno — for the UUID in the body
+ * (8 bytes). When that UUID is no longer the vBucket's (a failover since), the answer
+ * is format 1 and adds the old UUID with the last seqno it had, so a client can tell
+ * whether its mutation survived. Active and replica copies both answer: SDKs poll
+ * every copy to meet `replicateTo`/`persistTo`.
+ */
+export const observeSeqno = (s: Session, f: Frame): void => {
+  if (!checkShape(s, f, { extras: [0], key: "none", value: "required" })) return
+  const bucket = selectedBucket(s, f)
+  if (bucket === undefined) return
+  if (bucket.type === "memcached") {
+    s.fail(f, Status.NotSupported, "memcached buckets do not support OBSERVE_SEQNO")
+    return
+  }
+  if (f.value.length !== 8) {
+    s.fail(f, Status.Invalid, "the OBSERVE_SEQNO body is the 8-byte vBucket UUID")
+    return
+  }
+  const vbid = f.vbucket
+  const vb = vbid < bucket.numVBuckets ? bucket.vbuckets[vbid] : undefined
+  if (vb === undefined || !vb.chain.includes(s.node.id)) {
+    notMyVbucket(s, f, bucket)
+    return
+  }
+  const asked = f.value.readBigUInt64BE(0)
+  const old = asked === vb.uuid ? undefined : vb.failoverLog.find((entry) => entry.uuid === asked)
+  const body = Buffer.alloc(old === undefined ? 27 : 43)
+  body[0] = old === undefined ? 0 : 1
+  body.writeUInt16BE(vbid, 1)
+  body.writeBigUInt64BE(vb.uuid, 3)
+  body.writeBigUInt64BE(BigInt(vb.persistedSeqno(s.node.id)), 11)
+  body.writeBigUInt64BE(BigInt(vb.highSeqno), 19)
+  if (old !== undefined) {
+    body.writeBigUInt64BE(old.uuid, 27)
+    body.writeBigUInt64BE(BigInt(old.seqno), 35)
+  }
+  s.reply(f, Status.Success, { value: body })
+}
