@@ -14,8 +14,10 @@
  *
  * @internal
  */
+
 import { randomBytes, randomUUID } from "node:crypto"
 import { vbucketOf } from "../internal/hashing/vbucket.js"
+import { type AdminSettings, defaultAdminSettings } from "./BucketAdmin.js"
 import { copyItem, expiryToMillis, type Item } from "./Item.js"
 import { ItemStore, keyString } from "./ItemStore.js"
 import { balancedMap, failoverChain } from "./VBucketMap.js"
@@ -138,6 +140,8 @@ export class ServerBucket {
   readonly numReplicas: number
   readonly numVBuckets: number
   readonly uuid = randomUUID().replace(/-/g, "")
+  /** The settings bucket managers read and write (see `BucketAdmin`). */
+  admin: AdminSettings
   /** vBuckets of a couchbase bucket (empty for memcached buckets). */
   readonly vbuckets: Array<VBucket> = []
   /** Per-node stores of a memcached bucket. */
@@ -159,6 +163,7 @@ export class ServerBucket {
     this.type = settings.type
     this.numReplicas = settings.type === "memcached" ? 0 : settings.numReplicas
     this.numVBuckets = settings.type === "memcached" ? 0 : settings.numVBuckets
+    this.admin = defaultAdminSettings(settings.type)
     this.place(nodeIds)
   }
 

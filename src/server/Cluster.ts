@@ -8,11 +8,13 @@
  *
  * @internal
  */
+
 import { randomUUID } from "node:crypto"
 import { Data, Duration, Effect, ExecutionStrategy, Exit, Runtime, Scope } from "effect"
 import { makeContinuum, serverOf } from "../internal/hashing/ketama.js"
 import type { ListenError, ServerSocket } from "../internal/iops/serverSocket.js"
 import { type BucketDocument, type BucketType, type LoadDocument, ServerBucket } from "./Bucket.js"
+import type { NewBucket } from "./BucketAdmin.js"
 import { capiHandler, type ViewRequestHandler } from "./Capi.js"
 import { bucketConfig, type ConfigCluster, globalConfig } from "./ClusterConfig.js"
 import { mgmtHandler } from "./Mgmt.js"
@@ -231,6 +233,43 @@ export class ServerCluster {
 
   /** Timers running (see {@link after}); the cluster's scope cancels them on close. */
   private readonly timers = new Set<() => void>()
+
+  /**
+   * Creates a bucket over the nodes in the map (REST create): a new cluster map
+   * revision announces it.
+   */
+  createBucket(bucket: NewBucket): ServerBucket {
+    const template = [...this.buckets.values()].find((b) => b.type === "couchbase")
+    const created = new ServerBucket(
+      {
+        name: bucket.name,
+        type: bucket.type,
+        numReplicas: bucket.numReplicas,
+        numVBuckets: template?.numVBuckets ?? 1024
+      },
+      this.nodes.filter((n) => n.inMap).map((n) => n.id),
+      this.now
+    )
+    created.admin = bucket.settings
+    this.buckets.set(bucket.name, created)
+    this.changed()
+    return created
+  }
+
+  /**
+   * Drops a bucket (REST delete): its data goes, and so do the connections that had
+   * selected it, as kv_engine disconnects them. Returns whether it existed.
+   */
+  dropBucket(name: string): boolean {
+    const bucket = this.buckets.get(name)
+    if (bucket === undefined) return false
+    this.buckets.delete(name)
+    for (const node of this.nodes) {
+      for (const session of [...node.sessions]) if (session.selected === bucket) session.destroy()
+    }
+    this.changed()
+    return true
+  }
 
   /** See `SessionCluster.nodeRunning`. */
   nodeRunning(id: number): boolean {

@@ -15,7 +15,9 @@
  *   scope and collection: named collections are not served);
  * - `POST /pools/default/buckets/<b>/controller/doFlush` — empties the bucket
  *   (administrators; flush is enabled on every bucket of this test server);
- * - `GET /pools/nodes` — as `/pools/default`.
+ * - `GET /pools/nodes` — as `/pools/default`;
+ * - `POST /pools/default/buckets`, `POST` and `DELETE /pools/default/buckets/<b>` —
+ *   create, update and drop buckets (administrators; see `BucketAdmin`).
  *
  * HTTP Basic authentication: administrators see everything, a bucket's users see
  * that bucket.
@@ -24,6 +26,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
 import type { ServerBucket } from "./Bucket.js"
+import { applySettings, type NewBucket, newBucketFrom, readForm } from "./BucketAdmin.js"
 import { basicAuth } from "./httpAuth.js"
 import type { ServerNode } from "./ServerNode.js"
 import { canAccess, isAdmin, type UserDb } from "./Users.js"
@@ -43,6 +46,10 @@ export interface MgmtCluster {
   configObject(bucket: ServerBucket | undefined, node: ServerNode | undefined): Record<string, unknown>
   /** Subscribes to topology changes; returns the unsubscribe function. */
   onConfigChange(listener: () => void): () => void
+  /** Creates a bucket (REST create). */
+  createBucket(bucket: NewBucket): ServerBucket
+  /** Drops a bucket (REST delete); false when there is none of that name. */
+  dropBucket(name: string): boolean
 }
 
 const STREAM_SEPARATOR = "\n\n\n\n"
@@ -109,31 +116,102 @@ const verboseBucket = (cluster: MgmtCluster, bucket: ServerBucket, self: ServerN
   }
 }
 
-/** A bucket's RAM quota per node, as a fresh Couchbase Server bucket has it (100 MiB). */
-const RAW_RAM_QUOTA = 100 * 1024 * 1024
-
 /**
  * The bucket settings of `/pools/default/buckets/<b>`: quota (per node and in all),
  * eviction, conflict resolution, expiry, compression, durability minimum, storage,
  * and the controllers (flush is enabled: tests empty buckets between runs).
  */
-const bucketSettings = (bucket: ServerBucket, nodes: number): Record<string, unknown> => ({
-  quota: { ram: RAW_RAM_QUOTA * Math.max(1, nodes), rawRAM: RAW_RAM_QUOTA },
-  replicaIndex: false,
-  threadsNumber: 3,
-  evictionPolicy: bucket.type === "memcached" ? "noEviction" : "valueOnly",
-  conflictResolutionType: "seqno",
-  maxTTL: 0,
-  compressionMode: "passive",
-  durabilityMinLevel: "none",
-  storageBackend: "couchstore",
-  controllers: { flush: `/pools/default/buckets/${encodeURIComponent(bucket.name)}/controller/doFlush` }
-})
+const bucketSettings = (bucket: ServerBucket, nodes: number): Record<string, unknown> => {
+  const admin = bucket.admin
+  const rawRAM = admin.ramQuotaMB * 1024 * 1024
+  return {
+    quota: { ram: rawRAM * Math.max(1, nodes), rawRAM },
+    replicaIndex: false,
+    threadsNumber: 3,
+    evictionPolicy: admin.evictionPolicy,
+    conflictResolutionType: admin.conflictResolutionType,
+    maxTTL: admin.maxTTL,
+    compressionMode: admin.compressionMode,
+    durabilityMinLevel: admin.durabilityMinLevel,
+    storageBackend: "couchstore",
+    controllers: admin.flushEnabled
+      ? { flush: `/pools/default/buckets/${encodeURIComponent(bucket.name)}/controller/doFlush` }
+      : {}
+  }
+}
 
 /** The collections manifest of a bucket without named collections: the default scope and collection. */
 const defaultManifest = {
   uid: "0",
   scopes: [{ name: "_default", uid: "0", collections: [{ name: "_default", uid: "0", maxTTL: 0, history: false }] }]
+}
+
+/** `/pools/default/buckets` (create) and `/pools/default/buckets/<b>` (update, drop). */
+const BUCKET_WRITE = /^\/pools\/default\/buckets(\/[^/]+)?\/?$/
+
+/**
+ * Create (POST to the list), update (POST to a bucket) and drop (DELETE a bucket), by
+ * an administrator, with ns_server's statuses and error bodies.
+ */
+const bucketWrite = (cluster: MgmtCluster, req: IncomingMessage, res: ServerResponse): void => {
+  const user = basicAuth(cluster.users, req)
+  if (user === undefined) {
+    unauthorized(res)
+    return
+  }
+  if (!isAdmin(user)) {
+    send(res, 403, {
+      message: "Forbidden. User needs the following permissions",
+      permissions: ["cluster.buckets!create"]
+    })
+    return
+  }
+  const match = BUCKET_WRITE.exec(pathOf(req))!
+  let name: string | undefined
+  try {
+    name = match[1] === undefined ? undefined : decodeURIComponent(match[1].slice(1))
+  } catch {
+    send(res, 400, "Bad request: the path is not correctly percent-encoded.\r\n")
+    return
+  }
+  if (req.method === "DELETE") {
+    req.resume()
+    if (name === undefined) send(res, 405, "Method Not Allowed\r\n")
+    else if (cluster.dropBucket(name)) send(res, 200, "")
+    else notFound(res)
+    return
+  }
+  const target = name
+  readForm(req).then(
+    (form) => {
+      if (target === undefined) {
+        const { bucket, errors } = newBucketFrom(form, (n) => cluster.bucket(n) !== undefined)
+        if (bucket === undefined) send(res, 400, { errors })
+        else {
+          cluster.createBucket(bucket)
+          send(res, 202, "")
+        }
+        return
+      }
+      const bucket = cluster.bucket(target)
+      if (bucket === undefined) {
+        notFound(res)
+        return
+      }
+      const { settings, errors } = applySettings(form, bucket.admin, bucket.type)
+      const replicas = form.get("replicaNumber")
+      if (replicas !== null && Number(replicas) !== bucket.numReplicas) {
+        errors.replicaNumber =
+          "changing the replica count of an existing bucket is not supported by the embedded cluster"
+      }
+      if (Object.keys(errors).length > 0) send(res, 400, { errors })
+      else {
+        bucket.admin = settings
+        send(res, 200, "")
+      }
+    },
+    (error: Error) => send(res, 400, { errors: { _: error.message } })
+  )
 }
 
 /** The path of a request, without its query. */
@@ -146,6 +224,10 @@ export const mgmtHandler =
     // A hung node accepts the request and never answers.
     if (node.state !== "running") return
     const isFlush = req.method === "POST" && /^\/pools\/default\/buckets\/[^/]+\/controller\/doFlush$/.test(pathOf(req))
+    if (!isFlush && (req.method === "POST" || req.method === "DELETE") && BUCKET_WRITE.test(pathOf(req))) {
+      bucketWrite(cluster, req, res)
+      return
+    }
     if (req.method !== "GET" && req.method !== "HEAD" && !isFlush) {
       send(res, 405, "Method Not Allowed\r\n")
       return
@@ -233,6 +315,10 @@ export const mgmtHandler =
           message: "Forbidden. User needs the following permissions",
           permissions: [`cluster.bucket[${bucket.name}]!flush`]
         })
+        return
+      }
+      if (!bucket.admin.flushEnabled) {
+        send(res, 400, { _: "Flush is disabled for the bucket" })
         return
       }
       // A memcached bucket's items live in each node's own store: the REST flush empties all of them.

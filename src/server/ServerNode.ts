@@ -25,6 +25,8 @@ export type RunState = "running" | "stopped" | "hung"
 export interface NodeSession {
   /** Closes the connection at once. */
   destroy(): void
+  /** The bucket the connection works on, if any. */
+  readonly selected: unknown
   /** Sends a clustermap change notification, when the client asked for them. */
   notifyConfig(): void
   /** Stops or resumes reading from the connection (see {@link ServerNode.setReading}). */

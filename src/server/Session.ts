@@ -181,6 +181,11 @@ export class Session implements NodeSession {
         : () => {}
   }
 
+  /** The bucket this connection works on (see `NodeSession.selected`). */
+  get selected(): ServerBucket | undefined {
+    return this.bucket
+  }
+
   /** True when the connection is on its way out (QUIT, garbage, node stop). */
   get isClosing(): boolean {
     return this.closing

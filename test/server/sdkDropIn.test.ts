@@ -183,6 +183,95 @@ describe("the official SDK against the embedded cluster", () => {
   )
 
   it.live(
+    "bucket manager: create, use, update, flush only when enabled, drop; an existing name, a missing bucket",
+    () =>
+      Effect.gen(function* () {
+        const cluster = yield* EmbeddedCluster.make({ nodes: 2, replicas: 1 })
+        const sdk = yield* connect(cluster)
+        const manager = sdk.buckets()
+        const outcome = (promise: Promise<unknown>) =>
+          Effect.promise(() =>
+            promise.then(
+              () => "resolved",
+              (error: Error) => error.constructor.name
+            )
+          )
+        yield* Effect.promise(() =>
+          manager.createBucket({ name: "fresh", ramQuotaMB: 128, numReplicas: 1, flushEnabled: false, maxExpiry: 60 })
+        )
+        expect(yield* Effect.promise(() => manager.getBucket("fresh"))).toMatchObject({
+          name: "fresh",
+          ramQuotaMB: 128,
+          numReplicas: 1,
+          flushEnabled: false,
+          maxExpiry: 60,
+          bucketType: couchbase.BucketType.Couchbase
+        })
+        expect(yield* outcome(manager.createBucket({ name: "fresh", ramQuotaMB: 128 }))).toBe("BucketExistsError")
+
+        const fresh = sdk.bucket("fresh").defaultCollection()
+        yield* Effect.promise(() => fresh.upsert("k", { v: 1 }))
+        expect((yield* Effect.promise(() => fresh.get("k"))).content).toEqual({ v: 1 })
+        expect(yield* outcome(manager.flushBucket("fresh"))).toBe("BucketNotFlushableError")
+
+        // As applications do: read the settings, change some, write them back.
+        const current = yield* Effect.promise(() => manager.getBucket("fresh"))
+        current.ramQuotaMB = 256
+        current.flushEnabled = true
+        yield* Effect.promise(() => manager.updateBucket(current))
+        expect(yield* Effect.promise(() => manager.getBucket("fresh"))).toMatchObject({
+          ramQuotaMB: 256,
+          flushEnabled: true
+        })
+        yield* Effect.promise(() => manager.flushBucket("fresh"))
+        expect((yield* Effect.promise(() => fresh.exists("k"))).exists).toBe(false)
+
+        yield* Effect.promise(() => manager.dropBucket("fresh"))
+        expect(yield* outcome(manager.getBucket("fresh"))).toBe("BucketNotFoundError")
+        expect(yield* outcome(manager.dropBucket("fresh"))).toBe("BucketNotFoundError")
+        expect((yield* Effect.promise(() => manager.getAllBuckets())).map((b) => b.name)).toEqual(["default"])
+      }).pipe(Effect.scoped)
+  )
+
+  it.live("bucket REST writes: ns_server's errors for bad forms, non-administrators and unknown buckets", () =>
+    Effect.gen(function* () {
+      const cluster = yield* EmbeddedCluster.make({
+        nodes: 1,
+        buckets: [{ name: "default", users: [{ username: "app", password: "app-secret" }] }]
+      })
+      const request = (method: string, path: string, form: Record<string, string>, user = "Administrator:password") =>
+        Effect.promise(() =>
+          fetch(`http://127.0.0.1:${cluster.nodes[0]!.mgmt}${path}`, {
+            method,
+            headers: {
+              Authorization: `Basic ${Buffer.from(user).toString("base64")}`,
+              "Content-Type": "application/x-www-form-urlencoded"
+            },
+            ...(method === "DELETE" ? {} : { body: new URLSearchParams(form).toString() })
+          }).then(async (r) => [r.status, await r.text()] as const)
+        )
+      const errors = (body: string) => (JSON.parse(body) as { errors: Record<string, string> }).errors
+      const badName = yield* request("POST", "/pools/default/buckets", { name: ".hidden", ramQuotaMB: "100" })
+      expect([badName[0], Object.keys(errors(badName[1]))]).toEqual([400, ["name"]])
+      const ephemeral = yield* request("POST", "/pools/default/buckets", { name: "e", bucketType: "ephemeral" })
+      expect([ephemeral[0], errors(ephemeral[1]).bucketType]).toEqual([400, expect.stringContaining("ephemeral")])
+      const tooSmall = yield* request("POST", "/pools/default/buckets", { name: "s", ramQuotaMB: "10" })
+      expect([tooSmall[0], errors(tooSmall[1]).ramQuotaMB]).toEqual([
+        400,
+        "ramQuotaMB must be an integer from 100 to 1048576"
+      ])
+      const app = yield* request("POST", "/pools/default/buckets", { name: "mine" }, "app:app-secret")
+      expect(app[0]).toBe(403)
+      const replicas = yield* request("POST", "/pools/default/buckets/default", { replicaNumber: "3" })
+      expect([replicas[0], Object.keys(errors(replicas[1]))]).toEqual([400, ["replicaNumber"]])
+      expect((yield* request("DELETE", "/pools/default/buckets/nope", {}))[0]).toBe(404)
+      const memcached = yield* request("POST", "/pools/default/buckets", { name: "cache", bucketType: "memcached" })
+      expect(memcached[0]).toBe(202)
+      expect((yield* request("DELETE", "/pools/default/buckets/cache", {}))[0]).toBe(200)
+    }).pipe(Effect.scoped)
+  )
+
+  it.live(
     "bucket manager: getBucket and getAllBuckets read every bucket's settings; an unknown bucket is BucketNotFoundError",
     () =>
       Effect.gen(function* () {
