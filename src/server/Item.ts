@@ -28,6 +28,8 @@ export interface Item {
   revSeqno: number
   /** The vBucket sequence number of the mutation that wrote this version (by-seqno). */
   seqno: number
+  /** Extended attributes (sub-document XATTRs), kept beside the value; none when undefined. */
+  xattrs?: Readonly<Record<string, unknown>> | undefined
   /** Last-modification time in ms, for memcached's delayed flush. */
   mtime: number
 }

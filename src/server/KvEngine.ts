@@ -25,6 +25,7 @@ import { arithmetic, concat, flush, remove, store } from "./handlers/mutation.js
 import { observe, observeSeqno } from "./handlers/observe.js"
 import { get, getLocked, getMeta, getReplica, touch, unlock } from "./handlers/retrieval.js"
 import { stat } from "./handlers/stats.js"
+import { multiLookup, multiMutation } from "./handlers/subdoc.js"
 import type { Session } from "./Session.js"
 
 type Handler = (s: Session, f: Frame) => void
@@ -55,6 +56,8 @@ on(observe, Opcode.Observe)
 on(observeSeqno, Opcode.ObserveSeqno)
 on(getLocked, Opcode.GetLocked)
 on(getMeta, Opcode.GetMeta)
+on(multiLookup, Opcode.SubdocMultiLookup)
+on(multiMutation, Opcode.SubdocMultiMutation)
 on(unlock, Opcode.UnlockKey)
 on(getClusterConfig, Opcode.GetClusterConfig)
 on(getErrorMap, Opcode.GetErrorMap)
@@ -81,7 +84,8 @@ const DURABLE_OPCODES = new Set<number>([
   Opcode.Append,
   Opcode.AppendQ,
   Opcode.Prepend,
-  Opcode.PrependQ
+  Opcode.PrependQ,
+  Opcode.SubdocMultiMutation
 ])
 
 /** Frame info ids of the alternative request encoding that this server honours. */

@@ -63,6 +63,7 @@ export interface SessionFeatures {
   knownVersion: boolean
   syncReplication: boolean
   preserveTtl: boolean
+  xattr: boolean
 }
 
 const noFeatures = (): SessionFeatures => ({
@@ -76,7 +77,8 @@ const noFeatures = (): SessionFeatures => ({
   altRequest: false,
   knownVersion: false,
   syncReplication: false,
-  preserveTtl: false
+  preserveTtl: false,
+  xattr: false
 })
 
 /** Parts of a response besides status and the echoed header fields. */

@@ -257,6 +257,75 @@ describe("KV engine", () => {
     })
   )
 
+  it.scoped("sub-document frames: spec limits, XATTR order, virtual attributes, macros, a tombstone's XATTRs", () =>
+    Effect.gen(function* () {
+      const server = yield* single
+      const c = yield* sessionClient(server.nodes[0]!.kv, { features: [...MODERN, HelloFeature.Xattr] })
+      const lookupSpec = (opcode: number, flags: number, path: string) => {
+        const b = Buffer.alloc(4 + Buffer.byteLength(path))
+        b[0] = opcode
+        b[1] = flags
+        b.writeUInt16BE(Buffer.byteLength(path), 2)
+        b.write(path, 4)
+        return b
+      }
+      const mutationSpec = (opcode: number, flags: number, path: string, value: string) => {
+        const b = Buffer.alloc(8 + Buffer.byteLength(path) + Buffer.byteLength(value))
+        b[0] = opcode
+        b[1] = flags
+        b.writeUInt16BE(Buffer.byteLength(path), 2)
+        b.writeUInt32BE(Buffer.byteLength(value), 4)
+        b.write(path, 8)
+        b.write(value, 8 + Buffer.byteLength(path))
+        return b
+      }
+      const lookupIn = (key: string, specs: ReadonlyArray<Buffer>, docFlags?: number) =>
+        call(c, {
+          opcode: Opcode.SubdocMultiLookup,
+          ...k(key),
+          value: Buffer.concat(specs),
+          extras: docFlags === undefined ? undefined : Buffer.from([docFlags])
+        })
+      const mutateIn = (key: string, specs: ReadonlyArray<Buffer>, docFlags?: number) =>
+        call(c, {
+          opcode: Opcode.SubdocMultiMutation,
+          ...k(key),
+          value: Buffer.concat(specs),
+          extras: docFlags === undefined ? undefined : Buffer.from([docFlags])
+        })
+      yield* set(c, "sdf", '{"a":1}')
+      const xattr = 0x04
+      // 17 specs are one too many.
+      const many = Array.from({ length: 17 }, () => lookupSpec(0xc6, 0, "a"))
+      expect((yield* lookupIn("sdf", many)).status).toBe(0xcb)
+      // XATTR specs come first.
+      expect((yield* lookupIn("sdf", [lookupSpec(0xc5, 0, "a"), lookupSpec(0xc5, xattr, "x")])).status).toBe(0xd4)
+      // Virtual attributes: $document is known and read-only; others are unknown.
+      const unknown = yield* lookupIn("sdf", [lookupSpec(0xc5, xattr, "$nope")])
+      expect([unknown.status, unknown.value.readUInt16BE(0)]).toEqual([0xcc, 0xd1])
+      const vattr = yield* mutateIn("sdf", [mutationSpec(0xc8, xattr, "$document.CAS", "1")])
+      expect([vattr.status, vattr.value[0], vattr.value.readUInt16BE(1)]).toEqual([0xcc, 0, 0xd2])
+      // A macro the server would expand (not supported here): the literal text "${Mutation.CAS}".
+      const macroText = `"$${"{"}Mutation.CAS}"`
+      const macro = yield* mutateIn("sdf", [mutationSpec(0xc8, xattr | 0x10, "m.cas", macroText)])
+      expect([macro.status, macro.value.readUInt16BE(1)]).toEqual([0xcc, 0xd0])
+      // A counter's result comes back with its spec's index.
+      const counted = yield* mutateIn("sdf", [mutationSpec(0xc8, 0, "b", "2"), mutationSpec(0xcf, 0, "a", "41")])
+      expect([
+        counted.status,
+        counted.value[0],
+        counted.value.readUInt32BE(3),
+        counted.value.toString("utf8", 7)
+      ]).toEqual([Status.Success, 1, 2, "42"])
+      // XATTRs outlive the deletion when asked for with ACCESS_DELETED.
+      expect((yield* mutateIn("sdf", [mutationSpec(0xc8, xattr, "meta", '{"v":7}')])).status).toBe(Status.Success)
+      yield* call(c, { opcode: Opcode.Delete, ...k("sdf") })
+      expect((yield* lookupIn("sdf", [lookupSpec(0xc5, xattr, "meta")])).status).toBe(Status.KeyNotFound)
+      const deleted = yield* lookupIn("sdf", [lookupSpec(0xc5, xattr, "$document.deleted")], 0x04)
+      expect([deleted.status, deleted.value.toString("utf8", 6)]).toEqual([0xcd, "true"])
+    })
+  )
+
   it.scoped("size limits: key of 251 bytes is EINVAL, a value over 20 MiB is E2BIG, 20 MiB fits", () =>
     Effect.gen(function* () {
       const server = yield* single

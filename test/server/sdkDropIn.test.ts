@@ -166,6 +166,174 @@ describe("the official SDK against the embedded cluster", () => {
       }).pipe(Effect.scoped)
   )
 
+  it.live(
+    "sub-document: lookupIn with per-path errors, get({ withExpiry }) and get({ project }), the $document XATTR",
+    () =>
+      Effect.gen(function* () {
+        const cluster = yield* EmbeddedCluster.make({ nodes: 2, replicas: 1 })
+        const collection = (yield* connect(cluster)).bucket("default").defaultCollection()
+        const { LookupInSpec: L } = couchbase
+        const doc = { name: "Ada", tags: ["a", "b"], addr: { city: "London" }, n: 1 }
+        const stored = yield* Effect.promise(() => collection.upsert("sd", doc, { expiry: 3600 }))
+        const looked = yield* Effect.promise(() =>
+          collection.lookupIn("sd", [
+            L.get("$document", { xattr: true }),
+            L.get("name"),
+            L.exists("addr.city"),
+            L.exists("addr.zip"),
+            L.count("tags"),
+            L.get("tags[-1]"),
+            L.get("name.first"),
+            L.get("")
+          ])
+        )
+        const [vattr, ...rest] = looked.content
+        const $document = vattr!.value as { CAS: string; exptime: number; value_bytes: number; deleted: boolean }
+        expect(BigInt($document.CAS)).toBe(BigInt(stored.cas.toString()))
+        expect([$document.value_bytes, $document.deleted]).toEqual([JSON.stringify(doc).length, false])
+        expect(rest.map((r) => [r.value, r.error?.constructor.name])).toEqual([
+          ["Ada", undefined],
+          [true, undefined],
+          [false, undefined],
+          [2, undefined],
+          ["b", undefined],
+          [undefined, "PathMismatchError"],
+          [doc, undefined]
+        ])
+        const withExpiry = yield* Effect.promise(() => collection.get("sd", { withExpiry: true }))
+        expect(withExpiry.content).toEqual(doc)
+        expect(Math.abs(withExpiry.expiryTime! - (Date.now() / 1000 + 3600))).toBeLessThan(5)
+        expect($document.exptime).toBe(withExpiry.expiryTime)
+        const projected = yield* Effect.promise(() => collection.get("sd", { project: ["name", "addr.city"] }))
+        expect(projected.content).toEqual({ name: "Ada", addr: { city: "London" } })
+
+        const outcome = (promise: Promise<unknown>) =>
+          Effect.promise(() =>
+            promise.then(
+              () => "resolved",
+              (error: Error) => error.constructor.name
+            )
+          )
+        expect(yield* outcome(collection.lookupIn("sd-none", [L.get("a")]))).toBe("DocumentNotFoundError")
+        yield* Effect.promise(() => collection.upsert("sd-text", "plain words"))
+        const notJson = yield* Effect.promise(() => collection.lookupIn("sd-text", [L.get("a")]))
+        expect(notJson.content[0]!.error?.constructor.name).toBe("DocumentNotJsonError")
+      }).pipe(Effect.scoped)
+  )
+
+  it.live("sub-document: mutateIn specs, all or nothing; store semantics; XATTRs; CAS; the data structures", () =>
+    Effect.gen(function* () {
+      const cluster = yield* EmbeddedCluster.make({ nodes: 2, replicas: 1 })
+      const collection = (yield* connect(cluster)).bucket("default").defaultCollection()
+      const { LookupInSpec: L, MutateInSpec: M } = couchbase
+      const outcome = (promise: Promise<unknown>) =>
+        Effect.promise(() =>
+          promise.then(
+            () => "resolved",
+            (error: Error) => error.constructor.name
+          )
+        )
+      const before = yield* Effect.promise(() =>
+        collection.upsert("m", { name: "Ada", tags: ["b"], n: 10, addr: { city: "London" }, nums: [1, 3] })
+      )
+      const mutated = yield* Effect.promise(() =>
+        collection.mutateIn("m", [
+          M.upsert("audit.by", "test", { xattr: true, createPath: true }),
+          M.upsert("age", 36),
+          M.insert("addr.zip", "N1"),
+          M.replace("name", "Grace"),
+          M.remove("addr.city"),
+          M.arrayAppend("tags", "c"),
+          M.arrayPrepend("tags", "a"),
+          M.arrayInsert("nums[1]", 2),
+          M.arrayAddUnique("tags", "d"),
+          M.increment("n", 5),
+          M.decrement("n", 2),
+          M.upsert("deep.er.path", true, { createPath: true })
+        ])
+      )
+      expect(mutated.content.map((r) => r.value)).toEqual([
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        15,
+        13,
+        undefined
+      ])
+      expect(mutated.cas.toString()).not.toBe(before.cas.toString())
+      expect((yield* Effect.promise(() => collection.get("m"))).content).toEqual({
+        name: "Grace",
+        tags: ["a", "b", "c", "d"],
+        n: 13,
+        addr: { zip: "N1" },
+        nums: [1, 2, 3],
+        age: 36,
+        deep: { er: { path: true } }
+      })
+      const xattr = yield* Effect.promise(() => collection.lookupIn("m", [L.get("audit", { xattr: true })]))
+      expect(xattr.content[0]!.value).toEqual({ by: "test" })
+
+      // All or nothing: the failing spec is named, and nothing before it was applied.
+      const failures: ReadonlyArray<readonly [Array<couchbase.MutateInSpec>, string]> = [
+        [[M.upsert("x", 1), M.insert("age", 1)], "PathExistsError"],
+        [[M.upsert("x", 1), M.replace("missing", 1)], "PathNotFoundError"],
+        [[M.upsert("x", 1), M.arrayAppend("addr", 1)], "PathMismatchError"],
+        [[M.upsert("x", 1), M.arrayAddUnique("tags", "a")], "PathExistsError"],
+        [[M.upsert("x", 1), M.upsert("a.b.c", 1)], "PathNotFoundError"],
+        [[M.upsert("x", 1), M.arrayAddUnique("tags", { not: "a primitive" })], "ValueInvalidError"]
+      ]
+      for (const [specs, error] of failures) expect(yield* outcome(collection.mutateIn("m", specs))).toBe(error)
+      expect((yield* Effect.promise(() => collection.lookupIn("m", [L.exists("x")]))).content[0]!.value).toBe(false)
+
+      // CAS and store semantics.
+      expect(yield* outcome(collection.mutateIn("m", [M.upsert("x", 1)], { cas: before.cas }))).toBe("CasMismatchError")
+      expect(yield* outcome(collection.mutateIn("absent", [M.upsert("x", 1)]))).toBe("DocumentNotFoundError")
+      yield* Effect.promise(() =>
+        collection.mutateIn("made", [M.upsert("a.b", 1, { createPath: true })], {
+          storeSemantics: couchbase.StoreSemantics.Upsert
+        })
+      )
+      expect((yield* Effect.promise(() => collection.get("made"))).content).toEqual({ a: { b: 1 } })
+      expect(
+        yield* outcome(
+          collection.mutateIn("made", [M.upsert("c", 1)], { storeSemantics: couchbase.StoreSemantics.Insert })
+        )
+      ).toBe("DocumentExistsError")
+
+      // The SDK's data structures are built on these.
+      const list = collection.list("ds-list")
+      yield* Effect.promise(async () => {
+        await list.push(1)
+        await list.push(2)
+        await list.unshift(0)
+      })
+      expect(yield* Effect.promise(() => list.getAll())).toEqual([0, 1, 2])
+      expect(yield* Effect.promise(() => list.getAt(1))).toBe(1)
+      const map = collection.map("ds-map")
+      yield* Effect.promise(() => map.set("a", 1))
+      expect([yield* Effect.promise(() => map.get("a")), yield* Effect.promise(() => map.size())]).toEqual([1, 1])
+      const set = collection.set("ds-set")
+      yield* Effect.promise(async () => {
+        await set.add(1)
+        await set.add(1)
+        await set.add(2)
+      })
+      expect(yield* Effect.promise(() => set.values())).toEqual([1, 2])
+      const queue = collection.queue("ds-queue")
+      yield* Effect.promise(async () => {
+        await queue.push("x")
+        await queue.push("y")
+      })
+      expect([yield* Effect.promise(() => queue.pop()), yield* Effect.promise(() => queue.size())]).toEqual(["x", 1])
+    }).pipe(Effect.scoped)
+  )
+
   it.live("preserveExpiry: a replace keeps the document's expiry; without it the expiry is reset", () =>
     Effect.gen(function* () {
       const cluster = yield* EmbeddedCluster.make({ nodes: 1 })

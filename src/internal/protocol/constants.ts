@@ -77,6 +77,8 @@ export const Opcode = {
   GetLocked: 0x94,
   UnlockKey: 0x95,
   GetMeta: 0xa0,
+  SubdocMultiLookup: 0xd0,
+  SubdocMultiMutation: 0xd1,
   GetClusterConfig: 0xb5,
   GetErrorMap: 0xfe
 } as const

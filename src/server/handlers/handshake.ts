@@ -38,7 +38,8 @@ const SUPPORTED_FEATURES: ReadonlyMap<number, keyof SessionFeatures> = new Map([
   [HelloFeature.AltRequestSupport, "altRequest"],
   [HelloFeature.GetClusterConfigWithKnownVersion, "knownVersion"],
   [HelloFeature.SyncReplication, "syncReplication"],
-  [HelloFeature.PreserveTtl, "preserveTtl"]
+  [HelloFeature.PreserveTtl, "preserveTtl"],
+  [HelloFeature.Xattr, "xattr"]
 ])
 
 /** HELLO: negotiates features and records the agent name. */
@@ -62,7 +63,8 @@ export const hello = (s: Session, f: Frame): void => {
     altRequest: false,
     knownVersion: false,
     syncReplication: false,
-    preserveTtl: false
+    preserveTtl: false,
+    xattr: false
   }
   const acked: Array<number> = []
   const ack = (feature: number, name: keyof SessionFeatures): void => {

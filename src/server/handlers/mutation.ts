@@ -37,7 +37,7 @@ const NO_CREATE = 0xffffffff
  * Checks the CAS and lock conditions of a write to `current`; queues the error and
  * returns false when the write may not proceed.
  */
-const mayWrite = (s: Session, f: Frame, t: Target, current: Item | undefined): boolean => {
+export const mayWrite = (s: Session, f: Frame, t: Target, current: Item | undefined): boolean => {
   if (current !== undefined && isLocked(current, t.now) && f.cas !== current.cas) {
     s.fail(f, lockedStatus(s), "the document is locked")
     return false
