@@ -334,6 +334,68 @@ describe("the official SDK against the embedded cluster", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.live(
+    "every management and service call settles within a second: a result, or a clean error for what is not served",
+    () =>
+      Effect.gen(function* () {
+        const cluster = yield* EmbeddedCluster.make({ nodes: 1 })
+        const sdk = yield* connect(cluster)
+        const bucket = sdk.bucket("default")
+        const collection = bucket.defaultCollection()
+        yield* Effect.promise(() => collection.upsert("walk", { a: 1 }))
+        const calls: ReadonlyArray<readonly [string, () => Promise<unknown>, string]> = [
+          ["query", () => sdk.query("SELECT 1"), "ServiceNotAvailableError"],
+          ["analyticsQuery", () => sdk.analyticsQuery("SELECT 1"), "ServiceNotAvailableError"],
+          ["searchQuery", () => sdk.searchQuery("i", couchbase.SearchQuery.match("x")), "ServiceNotAvailableError"],
+          ["scope.query", () => bucket.defaultScope().query("SELECT 1"), "ServiceNotAvailableError"],
+          ["queryIndexes.getAllIndexes", () => sdk.queryIndexes().getAllIndexes("default"), "ServiceNotAvailableError"],
+          ["searchIndexes.getAllIndexes", () => sdk.searchIndexes().getAllIndexes(), "ServiceNotAvailableError"],
+          [
+            "analyticsIndexes.getAllDatasets",
+            () => sdk.analyticsIndexes().getAllDatasets(),
+            "ServiceNotAvailableError"
+          ],
+          [
+            "eventingFunctions.getAllFunctions",
+            () => sdk.eventingFunctions().getAllFunctions(),
+            "ServiceNotAvailableError"
+          ],
+          ["users.getAllUsers", () => sdk.users().getAllUsers(), "InternalServerFailureError"],
+          ["users.getUser", () => sdk.users().getUser("nobody"), "UserNotFoundError"],
+          ["collections.createScope", () => bucket.collections().createScope("s1"), "InternalServerFailureError"],
+          ["collections.getAllScopes", () => bucket.collections().getAllScopes(), "resolved"],
+          ["named collection", () => bucket.scope("s1").collection("c1").upsert("k", 1), "UnsupportedOperationError"],
+          [
+            "viewIndexes.getAllDesignDocuments",
+            () => bucket.viewIndexes().getAllDesignDocuments(couchbase.DesignDocumentNamespace.Production),
+            "resolved"
+          ],
+          ["buckets.getAllBuckets", () => sdk.buckets().getAllBuckets(), "resolved"],
+          ["ping", () => sdk.ping(), "resolved"],
+          ["diagnostics", () => sdk.diagnostics(), "resolved"],
+          ["getAnyReplica", () => collection.getAnyReplica("walk"), "resolved"],
+          ["getAllReplicas", () => collection.getAllReplicas("walk"), "resolved"],
+          ["exists", () => collection.exists("walk"), "resolved"],
+          ["lookupIn", () => collection.lookupIn("walk", [couchbase.LookupInSpec.get("a")]), "resolved"],
+          ["binary.increment", () => collection.binary().increment("walk-n", 1, { initial: 1 }), "resolved"]
+        ]
+        const settled: Array<readonly [string, string]> = []
+        for (const [name, call, expected] of calls) {
+          const started = Date.now()
+          const outcome = yield* Effect.promise(() =>
+            call().then(
+              () => "resolved",
+              (error: Error) => error.constructor.name
+            )
+          )
+          expect([name, Date.now() - started < 1000]).toEqual([name, true])
+          settled.push([name, outcome])
+          expect([name, outcome]).toEqual([name, expected])
+        }
+        expect(settled).toHaveLength(calls.length)
+      }).pipe(Effect.scoped)
+  )
+
   it.live("preserveExpiry: a replace keeps the document's expiry; without it the expiry is reset", () =>
     Effect.gen(function* () {
       const cluster = yield* EmbeddedCluster.make({ nodes: 1 })
