@@ -18,6 +18,7 @@
 import { randomBytes, randomUUID } from "node:crypto"
 import { vbucketOf } from "../internal/hashing/vbucket.js"
 import { type AdminSettings, defaultAdminSettings } from "./BucketAdmin.js"
+import { CollectionsManifest, isNamedKey, namedKeyPrefix } from "./Collections.js"
 import { copyItem, expiryToMillis, type Item } from "./Item.js"
 import { ItemStore, keyString } from "./ItemStore.js"
 import { balancedMap, failoverChain } from "./VBucketMap.js"
@@ -142,6 +143,8 @@ export class ServerBucket {
   readonly uuid = randomUUID().replace(/-/g, "")
   /** The settings bucket managers read and write (see `BucketAdmin`). */
   admin: AdminSettings
+  /** Scopes and collections (a memcached bucket has the default ones only). */
+  readonly collections = new CollectionsManifest()
   /** vBuckets of a couchbase bucket (empty for memcached buckets). */
   readonly vbuckets: Array<VBucket> = []
   /** Per-node stores of a memcached bucket. */
@@ -381,7 +384,7 @@ export class ServerBucket {
         : this.vbuckets.map((vb) => (vb.master >= 0 ? vb.copies.get(vb.master) : undefined))
     for (const store of stores) {
       if (store === undefined) continue
-      for (const [key, item] of store.live(now)) yield toDocument(key, item)
+      for (const [key, item] of store.live(now)) if (!isNamedKey(key)) yield toDocument(key, item)
     }
   }
 
@@ -394,8 +397,19 @@ export class ServerBucket {
         : this.vbuckets.map((vb) => (vb.master === nodeId ? vb.copies.get(nodeId) : undefined))
     for (const store of stores) {
       if (store === undefined) continue
-      for (const [key, item] of store.live(now)) yield toDocument(key, item)
+      for (const [key, item] of store.live(now)) if (!isNamedKey(key)) yield toDocument(key, item)
     }
+  }
+
+  /** Drops the data of collections `cids` from every copy. */
+  dropCollectionData(cids: ReadonlyArray<number>): void {
+    const prefixes = cids.map(namedKeyPrefix)
+    const stores =
+      this.type === "memcached" ? [...this.nodeStores.values()] : this.vbuckets.flatMap((vb) => [...vb.copies.values()])
+    for (const store of stores) {
+      for (const key of [...store.items.keys()]) if (prefixes.some((p) => key.startsWith(p))) store.items.delete(key)
+    }
+    this.mutations++
   }
 
   /** The live document `id` of the active copy, or undefined. */

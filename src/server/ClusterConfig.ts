@@ -32,7 +32,16 @@ export interface ConfigCluster {
 }
 
 /** Capabilities a couchbase bucket advertises (only what the embedded server implements). */
-export const COUCHBASE_BUCKET_CAPABILITIES = ["cbhello", "touch", "couchapi", "cccp", "nodesExt", "xattr", "durableWrite"] as const
+export const COUCHBASE_BUCKET_CAPABILITIES = [
+  "cbhello",
+  "touch",
+  "couchapi",
+  "cccp",
+  "nodesExt",
+  "xattr",
+  "durableWrite",
+  "collections"
+] as const
 
 /** Capabilities a memcached bucket advertises. */
 export const MEMCACHED_BUCKET_CAPABILITIES = ["cbhello", "nodesExt"] as const

@@ -8,6 +8,7 @@
 
 import { Opcode, Status } from "../internal/protocol/constants.js"
 import { type Frame, framingExtrasLength } from "../internal/protocol/Frame.js"
+import { getCollectionId, getCollectionsManifest, getScopeId } from "./handlers/collections.js"
 import {
   getClusterConfig,
   getErrorMap,
@@ -56,6 +57,9 @@ on(observe, Opcode.Observe)
 on(observeSeqno, Opcode.ObserveSeqno)
 on(getLocked, Opcode.GetLocked)
 on(getMeta, Opcode.GetMeta)
+on(getCollectionsManifest, Opcode.GetCollectionsManifest)
+on(getCollectionId, Opcode.GetCollectionId)
+on(getScopeId, Opcode.GetScopeId)
 on(multiLookup, Opcode.SubdocMultiLookup)
 on(multiMutation, Opcode.SubdocMultiMutation)
 on(unlock, Opcode.UnlockKey)

@@ -11,8 +11,9 @@
  * - `GET /pools/default/nodeServices` — the global config;
  * - `GET /pools/default/buckets/<b>/ddocs` — the bucket's design documents (what
  *   SDKs' view index managers list);
- * - `GET /pools/default/buckets/<b>/scopes` — the collections manifest (the default
- *   scope and collection: named collections are not served);
+ * - `GET /pools/default/buckets/<b>/scopes` — the collections manifest; `POST` to it
+ *   creates a scope, `POST …/scopes/<s>/collections` a collection, `DELETE` drops
+ *   either (administrators);
  * - `POST /pools/default/buckets/<b>/controller/doFlush` — empties the bucket
  *   (administrators; flush is enabled on every bucket of this test server);
  * - `GET /pools/nodes` — as `/pools/default`;
@@ -27,6 +28,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
 import type { ServerBucket } from "./Bucket.js"
 import { applySettings, type NewBucket, newBucketFrom, readForm } from "./BucketAdmin.js"
+import type { ManifestError } from "./Collections.js"
 import { basicAuth } from "./httpAuth.js"
 import type { ServerNode } from "./ServerNode.js"
 import { canAccess, isAdmin, type UserDb } from "./Users.js"
@@ -140,12 +142,6 @@ const bucketSettings = (bucket: ServerBucket, nodes: number): Record<string, unk
   }
 }
 
-/** The collections manifest of a bucket without named collections: the default scope and collection. */
-const defaultManifest = {
-  uid: "0",
-  scopes: [{ name: "_default", uid: "0", collections: [{ name: "_default", uid: "0", maxTTL: 0, history: false }] }]
-}
-
 /** `/pools/default/buckets` (create) and `/pools/default/buckets/<b>` (update, drop). */
 const BUCKET_WRITE = /^\/pools\/default\/buckets(\/[^/]+)?\/?$/
 
@@ -214,6 +210,98 @@ const bucketWrite = (cluster: MgmtCluster, req: IncomingMessage, res: ServerResp
   )
 }
 
+/** `…/scopes` (create a scope), `…/scopes/<s>` (drop it), `…/scopes/<s>/collections[/<c>]`. */
+const SCOPES_WRITE = /^\/pools\/default\/buckets\/([^/]+)\/scopes(?:\/([^/]+)(?:\/collections(?:\/([^/]+))?)?)?\/?$/
+
+/**
+ * Scope and collection management, by an administrator, with ns_server's answers
+ * (the manifest uid on success; "… already exists" / "… is not found" otherwise,
+ * which SDKs turn into their typed errors).
+ */
+const scopesWrite = (cluster: MgmtCluster, req: IncomingMessage, res: ServerResponse): void => {
+  const user = basicAuth(cluster.users, req)
+  if (user === undefined) {
+    unauthorized(res)
+    return
+  }
+  if (!isAdmin(user)) {
+    send(res, 403, {
+      message: "Forbidden. User needs the following permissions",
+      permissions: ["cluster.collection!write"]
+    })
+    return
+  }
+  let parts: Array<string | undefined>
+  try {
+    parts = SCOPES_WRITE.exec(pathOf(req))!
+      .slice(1)
+      .map((p) => (p === undefined ? undefined : decodeURIComponent(p)))
+  } catch {
+    send(res, 400, "Bad request: the path is not correctly percent-encoded.\r\n")
+    return
+  }
+  const [bucketName, scopeName, collectionName] = parts as [string, string | undefined, string | undefined]
+  const bucket = cluster.bucket(bucketName)
+  if (bucket === undefined) {
+    req.resume()
+    notFound(res)
+    return
+  }
+  const manifest = bucket.collections
+  const done = () => send(res, 200, { uid: manifest.uid.toString(16) })
+  const refused = (error: ManifestError, name: string, scope: string | undefined) => {
+    const what =
+      scope === undefined ? `Scope with name "${name}"` : `Collection with name "${name}" in scope "${scope}"`
+    switch (error) {
+      case "invalid name":
+        return send(res, 400, {
+          errors: { name: "Name must be 1 to 251 of A-Z, a-z, 0-9, _, - and %, not starting with _ or %" }
+        })
+      case "scope exists":
+      case "collection exists":
+        return send(res, 400, { errors: { _: `${what} already exists` } })
+      case "scope missing":
+        return send(res, 404, { errors: { _: `Scope with name "${scope ?? name}" is not found` } })
+      case "collection missing":
+        return send(res, 404, { errors: { _: `${what} is not found` } })
+    }
+  }
+  if (req.method === "DELETE") {
+    req.resume()
+    if (scopeName === undefined) return void send(res, 405, "Method Not Allowed\r\n")
+    if (collectionName === undefined) {
+      const dropped = manifest.dropScope(scopeName)
+      if (typeof dropped === "string") return void refused(dropped, scopeName, undefined)
+      bucket.dropCollectionData(dropped)
+      return void done()
+    }
+    const dropped = manifest.dropCollection(scopeName, collectionName)
+    if (typeof dropped === "string") return void refused(dropped, collectionName, scopeName)
+    bucket.dropCollectionData([dropped])
+    return void done()
+  }
+  readForm(req).then(
+    (form) => {
+      const name = form.get("name") ?? ""
+      if (scopeName === undefined) {
+        const created = manifest.createScope(name)
+        if (typeof created === "string") refused(created, name, undefined)
+        else done()
+        return
+      }
+      if (collectionName !== undefined) {
+        send(res, 405, "Method Not Allowed\r\n")
+        return
+      }
+      const maxTTL = Number(form.get("maxTTL") ?? 0)
+      const created = manifest.createCollection(scopeName, name, Number.isInteger(maxTTL) && maxTTL >= 0 ? maxTTL : 0)
+      if (typeof created === "string") refused(created, name, scopeName)
+      else done()
+    },
+    (error: Error) => send(res, 400, { errors: { _: error.message } })
+  )
+}
+
 /** The path of a request, without its query. */
 const pathOf = (req: IncomingMessage): string => (req.url ?? "/").split("?")[0]!
 
@@ -224,6 +312,10 @@ export const mgmtHandler =
     // A hung node accepts the request and never answers.
     if (node.state !== "running") return
     const isFlush = req.method === "POST" && /^\/pools\/default\/buckets\/[^/]+\/controller\/doFlush$/.test(pathOf(req))
+    if ((req.method === "POST" || req.method === "DELETE") && SCOPES_WRITE.test(pathOf(req))) {
+      scopesWrite(cluster, req, res)
+      return
+    }
     if (!isFlush && (req.method === "POST" || req.method === "DELETE") && BUCKET_WRITE.test(pathOf(req))) {
       bucketWrite(cluster, req, res)
       return
@@ -328,7 +420,7 @@ export const mgmtHandler =
       return
     }
     if (isScopes) {
-      send(res, 200, defaultManifest)
+      send(res, 200, bucket.collections.toJson())
       return
     }
     if (isDdocs) {

@@ -64,6 +64,7 @@ export interface SessionFeatures {
   syncReplication: boolean
   preserveTtl: boolean
   xattr: boolean
+  collections: boolean
 }
 
 const noFeatures = (): SessionFeatures => ({
@@ -78,7 +79,8 @@ const noFeatures = (): SessionFeatures => ({
   knownVersion: false,
   syncReplication: false,
   preserveTtl: false,
-  xattr: false
+  xattr: false,
+  collections: false
 })
 
 /** Parts of a response besides status and the echoed header fields. */

@@ -326,6 +326,62 @@ describe("KV engine", () => {
     })
   )
 
+  it.scoped(
+    "collections: ids by name, keys led by LEB128 ids, unknown collections answered with the manifest uid",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* EmbeddedCluster.make({ nodes: 1 })
+        const port = server.nodes[0]!.kv
+        const admin = `Basic ${Buffer.from("Administrator:password").toString("base64")}`
+        const rest = (path: string, form: Record<string, string>) =>
+          Effect.promise(() =>
+            fetch(`http://127.0.0.1:${server.nodes[0]!.mgmt}${path}`, {
+              method: "POST",
+              headers: { Authorization: admin, "Content-Type": "application/x-www-form-urlencoded" },
+              body: new URLSearchParams(form).toString()
+            }).then((r) => r.json() as Promise<{ uid: string }>)
+          )
+        yield* rest("/pools/default/buckets/default/scopes", { name: "s" })
+        const created = yield* rest("/pools/default/buckets/default/scopes/s/collections", { name: "c" })
+        const c = yield* sessionClient(port, { features: [...MODERN, HelloFeature.Collections] })
+        const id = yield* call(c, { opcode: Opcode.GetCollectionId, key: Buffer.from("s.c") })
+        expect([id.status, id.extras.readBigUInt64BE(0).toString(16), id.extras.readUInt32BE(8)]).toEqual([
+          Status.Success,
+          created.uid,
+          8
+        ])
+        const unknown = yield* call(c, { opcode: Opcode.GetCollectionId, value: Buffer.from("s.nope") })
+        expect([unknown.status, JSON.parse(unknown.value.toString())]).toEqual([0x88, { manifest_uid: created.uid }])
+        expect((yield* call(c, { opcode: Opcode.GetCollectionId, key: Buffer.from("x.c") })).status).toBe(0x8c)
+        const manifest = yield* call(c, { opcode: Opcode.GetCollectionsManifest })
+        expect(JSON.parse(manifest.value.toString())).toMatchObject({ uid: created.uid })
+
+        // The same key in two collections is two documents: id 0 (one byte 0x00) and id 8.
+        const keyIn = (cid: number, key: string) => ({
+          key: Buffer.concat([Buffer.from([cid]), Buffer.from(key)]),
+          vbucket: vb(key)
+        })
+        const store = (cid: number, value: string) =>
+          call(c, { opcode: Opcode.Set, ...keyIn(cid, "k"), value: Buffer.from(value), extras: setExtras(0, 0) })
+        expect((yield* store(0, "default")).status).toBe(Status.Success)
+        expect((yield* store(8, "named")).status).toBe(Status.Success)
+        expect((yield* call(c, { opcode: Opcode.Get, ...keyIn(8, "k") })).value.toString()).toBe("named")
+        expect((yield* call(c, { opcode: Opcode.Get, ...keyIn(0, "k") })).value.toString()).toBe("default")
+        const missing = yield* call(c, { opcode: Opcode.Get, ...keyIn(9, "k") })
+        expect([missing.status, JSON.parse(missing.value.toString())]).toEqual([0x88, { manifest_uid: created.uid }])
+        // An id that does not end within 5 bytes is not an id.
+        const bad = yield* call(c, {
+          opcode: Opcode.Get,
+          key: Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x01]),
+          vbucket: 0
+        })
+        expect(bad.status).toBe(Status.Invalid)
+        // A client without collections sees the default collection only.
+        const legacy = yield* sessionClient(port, { features: MODERN })
+        expect((yield* get(legacy, "k")).value.toString()).toBe("default")
+      })
+  )
+
   it.scoped("size limits: key of 251 bytes is EINVAL, a value over 20 MiB is E2BIG, 20 MiB fits", () =>
     Effect.gen(function* () {
       const server = yield* single
@@ -449,6 +505,7 @@ describe("handshake and introspection", () => {
         ])
       )
       expect(acked).toEqual([
+        HelloFeature.Collections,
         HelloFeature.Json,
         HelloFeature.Xerror,
         HelloFeature.ClustermapChangeNotification,

@@ -362,9 +362,10 @@ describe("the official SDK against the embedded cluster", () => {
           ],
           ["users.getAllUsers", () => sdk.users().getAllUsers(), "InternalServerFailureError"],
           ["users.getUser", () => sdk.users().getUser("nobody"), "UserNotFoundError"],
-          ["collections.createScope", () => bucket.collections().createScope("s1"), "InternalServerFailureError"],
+          ["collections.createScope", () => bucket.collections().createScope("s1"), "resolved"],
           ["collections.getAllScopes", () => bucket.collections().getAllScopes(), "resolved"],
-          ["named collection", () => bucket.scope("s1").collection("c1").upsert("k", 1), "UnsupportedOperationError"],
+          ["collections.createCollection", () => bucket.collections().createCollection("c1", "s1"), "resolved"],
+          ["named collection", () => bucket.scope("s1").collection("c1").upsert("k", 1), "resolved"],
           [
             "viewIndexes.getAllDesignDocuments",
             () => bucket.viewIndexes().getAllDesignDocuments(couchbase.DesignDocumentNamespace.Production),
@@ -394,6 +395,54 @@ describe("the official SDK against the embedded cluster", () => {
         }
         expect(settled).toHaveLength(calls.length)
       }).pipe(Effect.scoped)
+  )
+
+  it.live("collections: scope and collection management, CRUD in a named collection, its data gone when dropped", () =>
+    Effect.gen(function* () {
+      const cluster = yield* EmbeddedCluster.make({ nodes: 2, replicas: 1 })
+      const bucket = (yield* connect(cluster)).bucket("default")
+      const manager = bucket.collections()
+      const outcome = (promise: Promise<unknown>) =>
+        Effect.promise(() =>
+          promise.then(
+            () => "resolved",
+            (error: Error) => error.constructor.name
+          )
+        )
+      yield* Effect.promise(() => manager.createScope("inventory"))
+      expect(yield* outcome(manager.createScope("inventory"))).toBe("ScopeExistsError")
+      yield* Effect.promise(() => manager.createCollection("items", "inventory"))
+      expect(yield* outcome(manager.createCollection("items", "inventory"))).toBe("CollectionExistsError")
+      expect(yield* outcome(manager.createCollection("x", "nope"))).toBe("ScopeNotFoundError")
+      const scopes = yield* Effect.promise(() => manager.getAllScopes())
+      expect(scopes.map((s) => [s.name, s.collections.map((c) => c.name)]).sort()).toEqual([
+        ["_default", ["_default"]],
+        ["inventory", ["items"]]
+      ])
+
+      const items = bucket.scope("inventory").collection("items")
+      const fallback = bucket.defaultCollection()
+      yield* Effect.promise(() => items.insert("sku", { qty: 3 }))
+      yield* Effect.promise(() => fallback.upsert("sku", "the default collection's"))
+      expect((yield* Effect.promise(() => items.get("sku"))).content).toEqual({ qty: 3 })
+      expect((yield* Effect.promise(() => fallback.get("sku"))).content).toBe("the default collection's")
+      yield* Effect.promise(() => items.replace("sku", { qty: 4 }))
+      yield* Effect.promise(() => items.mutateIn("sku", [couchbase.MutateInSpec.increment("qty", 1)]))
+      expect((yield* Effect.promise(() => items.get("sku"))).content).toEqual({ qty: 5 })
+      expect((yield* Effect.promise(() => items.exists("sku"))).exists).toBe(true)
+      yield* Effect.promise(() => items.remove("sku"))
+      expect(yield* outcome(items.get("sku"))).toBe("DocumentNotFoundError")
+      yield* Effect.promise(() => items.upsert("kept-until-drop", 1))
+
+      yield* Effect.promise(() => manager.dropCollection("items", "inventory"))
+      expect(yield* outcome(manager.dropCollection("items", "inventory"))).toBe("CollectionNotFoundError")
+      // Created again, the collection is a new one: the old data went with the drop.
+      yield* Effect.promise(() => manager.createCollection("items", "inventory"))
+      expect(yield* outcome(items.get("kept-until-drop", { timeout: 3000 }))).toBe("DocumentNotFoundError")
+      yield* Effect.promise(() => manager.dropScope("inventory"))
+      expect(yield* outcome(manager.dropScope("inventory"))).toBe("ScopeNotFoundError")
+      expect((yield* Effect.promise(() => fallback.get("sku"))).content).toBe("the default collection's")
+    }).pipe(Effect.scoped)
   )
 
   it.live("preserveExpiry: a replace keeps the document's expiry; without it the expiry is reset", () =>

@@ -77,6 +77,9 @@ export const Opcode = {
   GetLocked: 0x94,
   UnlockKey: 0x95,
   GetMeta: 0xa0,
+  GetCollectionsManifest: 0xba,
+  GetCollectionId: 0xbb,
+  GetScopeId: 0xbc,
   SubdocMultiLookup: 0xd0,
   SubdocMultiMutation: 0xd1,
   GetClusterConfig: 0xb5,
@@ -111,6 +114,10 @@ export const Status = {
   DurabilityInvalidLevel: 0xa0,
   /** Synchronous durability: not enough copies are available for the level. */
   DurabilityImpossible: 0xa1,
+  /** Collections: no collection of that id (or name) in the bucket's manifest. */
+  UnknownCollection: 0x88,
+  /** Collections: no scope of that name. */
+  UnknownScope: 0x8c,
   UnknownFrameInfo: 0x80,
   UnknownCommand: 0x81,
   NoMemory: 0x82,

@@ -10,6 +10,7 @@
 import { Datatype, Status } from "../../internal/protocol/constants.js"
 import { extrasLength, type Frame, keyLatin1, keyLength, valueLength } from "../../internal/protocol/Frame.js"
 import type { ServerBucket, StoreRef } from "../Bucket.js"
+import { readLeb128, storeKey } from "../Collections.js"
 import { type Item, MAX_KEY_LENGTH } from "../Item.js"
 import type { BucketCounters } from "../NodeStats.js"
 import type { Session } from "../Session.js"
@@ -107,7 +108,21 @@ export const resolveTarget = (
     return undefined
   }
   if (s.durabilityLevel !== 0 && !durabilityPossible(s, f, bucket, ref)) return undefined
-  const key = keyLatin1(f)
+  let key: string
+  if (s.features.collections) {
+    // The collection id leads the key (unsigned LEB128).
+    const keyBytes = f.key
+    const cid = readLeb128(keyBytes)
+    if (cid === undefined || cid.length >= keyBytes.length) {
+      s.fail(f, Status.Invalid, "the key does not start with a valid collection id")
+      return undefined
+    }
+    if (cid.value !== 0 && (bucket.type === "memcached" || bucket.collections.byId(cid.value) === undefined)) {
+      unknownCollection(s, f, bucket)
+      return undefined
+    }
+    key = storeKey(cid.value, keyBytes.toString("latin1", cid.length))
+  } else key = keyLatin1(f)
   const injected = bucket.takeInjectedStatus(key)
   if (injected !== undefined) {
     if (injected === Status.NotMyVbucket && bucket.type === "couchbase") {
@@ -156,6 +171,20 @@ const durabilityPossible = (s: Session, f: Frame, bucket: ServerBucket, ref: Sto
     return false
   }
   return true
+}
+
+/** UNKNOWN_COLLECTION, with the manifest uid the client should catch up to. */
+export const unknownCollection = (
+  s: Session,
+  f: Frame,
+  bucket: ServerBucket,
+  status: number = Status.UnknownCollection
+): void => {
+  const manifest = { manifest_uid: bucket.collections.uid.toString(16) }
+  s.reply(f, status, {
+    value: s.features.xerror ? Buffer.from(JSON.stringify(manifest)) : undefined,
+    datatype: s.features.xerror && s.features.json ? Datatype.Json : 0
+  })
 }
 
 export const lockedStatus = (s: Session): number => (s.features.xerror ? Status.Locked : Status.KeyExists)

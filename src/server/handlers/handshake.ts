@@ -39,7 +39,8 @@ const SUPPORTED_FEATURES: ReadonlyMap<number, keyof SessionFeatures> = new Map([
   [HelloFeature.GetClusterConfigWithKnownVersion, "knownVersion"],
   [HelloFeature.SyncReplication, "syncReplication"],
   [HelloFeature.PreserveTtl, "preserveTtl"],
-  [HelloFeature.Xattr, "xattr"]
+  [HelloFeature.Xattr, "xattr"],
+  [HelloFeature.Collections, "collections"]
 ])
 
 /** HELLO: negotiates features and records the agent name. */
@@ -64,7 +65,8 @@ export const hello = (s: Session, f: Frame): void => {
     knownVersion: false,
     syncReplication: false,
     preserveTtl: false,
-    xattr: false
+    xattr: false,
+    collections: false
   }
   const acked: Array<number> = []
   const ack = (feature: number, name: keyof SessionFeatures): void => {
