@@ -225,6 +225,13 @@ export interface BucketOptions {
    * Couchbase buckets only.
    */
   readonly sample?: SampleName | undefined
+  /**
+   * Scopes and collections to create when the cluster starts: `"scope.collection"`, or
+   * `"scope"` for an empty scope (couchbase buckets). Names are 1 to 251 of
+   * `A-Za-z0-9_%-`, not starting with `_` or `%`; the default scope and collection
+   * always exist.
+   */
+  readonly collections?: ReadonlyArray<string> | undefined
 }
 
 /**
@@ -636,6 +643,16 @@ export const make = (
           return yield* invalid(`bucket ${b.name}: a sample needs a couchbase bucket (it has views)`)
         }
       }
+      for (const path of b.collections ?? []) {
+        if ((b.type ?? "couchbase") !== "couchbase") {
+          return yield* invalid(`bucket ${b.name}: collections need a couchbase bucket`)
+        }
+        if (!/^[A-Za-z0-9-][A-Za-z0-9_%-]{0,250}(\.[A-Za-z0-9-][A-Za-z0-9_%-]{0,250})?$/.test(path)) {
+          return yield* invalid(
+            `bucket ${b.name}: invalid collection ${JSON.stringify(path)}: use scope or scope.collection`
+          )
+        }
+      }
       if (b.password !== undefined) users.push({ username: b.name, password: reveal(b.password), buckets: [b.name] })
       for (const u of b.users ?? [])
         users.push({ username: u.username, password: reveal(u.password), buckets: [b.name] })
@@ -684,6 +701,12 @@ export const make = (
     )
     for (const b of bucketOptions) {
       if (b.sample !== undefined) yield* loadSample(cluster, cluster.bucket(b.name)!, b.sample)
+      const manifest = cluster.bucket(b.name)!.collections
+      for (const path of b.collections ?? []) {
+        const [scope, collection] = path.split(".") as [string, string | undefined]
+        if (!manifest.scopes.has(scope)) manifest.createScope(scope)
+        if (collection !== undefined) manifest.createCollection(scope, collection, 0)
+      }
     }
     return service(cluster, username, password, bucketOptions[0]!.name)
   })

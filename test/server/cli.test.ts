@@ -8,6 +8,7 @@ import * as net from "node:net"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
+import * as couchbase from "couchbase"
 import { Effect, Redacted } from "effect"
 import * as Connection from "../../src/Connection.js"
 import { parseBucket } from "../../src/cli/internal/server.js"
@@ -28,7 +29,12 @@ interface Ready {
     readonly mgmt: number
     readonly kvSSL?: number
   }>
-  readonly buckets: ReadonlyArray<{ readonly name: string; readonly type: string; readonly memcached?: string }>
+  readonly buckets: ReadonlyArray<{
+    readonly name: string
+    readonly type: string
+    readonly memcached?: string
+    readonly collections?: ReadonlyArray<string>
+  }>
 }
 
 /** Spawns the CLI; the process is killed with the scope if the test did not end it. */
@@ -149,6 +155,41 @@ describe("effect-couchbase server", () => {
   )
 
   it.scopedLive(
+    "creates scopes and collections from --collection; the official SDK works in them",
+    () =>
+      Effect.gen(function* () {
+        const { child, ready } = yield* startServer([
+          "--bucket",
+          "app",
+          "--collection",
+          "inventory.items",
+          "--collection",
+          "app:audit"
+        ])
+        expect(ready.buckets).toEqual([{ name: "app", type: "couchbase", collections: ["inventory.items", "audit"] }])
+        const sdk = yield* Effect.acquireRelease(
+          Effect.promise(() =>
+            couchbase.connect(ready.connectionString, { username: ready.username, password: ready.password })
+          ),
+          (sdk) => Effect.promise(() => sdk.close())
+        )
+        const bucket = sdk.bucket("app")
+        const scopes = yield* Effect.promise(() => bucket.collections().getAllScopes())
+        expect(scopes.map((s) => [s.name, s.collections.map((c) => c.name)]).sort()).toEqual([
+          ["_default", ["_default"]],
+          ["audit", []],
+          ["inventory", ["items"]]
+        ])
+        const items = bucket.scope("inventory").collection("items")
+        yield* Effect.promise(() => items.upsert("sku", { qty: 1 }))
+        expect((yield* Effect.promise(() => items.get("sku"))).content).toEqual({ qty: 1 })
+        child.kill("SIGTERM")
+        expect((yield* exitOf(child)).code).toBe(0)
+      }),
+    60_000
+  )
+
+  it.scopedLive(
     "serves TLS with --tls-key/--tls-cert: our client connects over couchbases:// trusting the CA",
     () =>
       Effect.gen(function* () {
@@ -224,6 +265,10 @@ describe("effect-couchbase server", () => {
           ],
           [["server", "--nodes", "1.5"], '--nodes takes a whole number, got "1.5" (see --help)'],
           [["server", "--nodes", "-1"], '--nodes takes a whole number, got "-1" (see --help)'],
+          [
+            ["server", "--collection", "nope:s.c"],
+            '--collection nope:s.c: no bucket "nope" (declare it with --bucket)'
+          ],
           [["server", "--colour"], "Received unknown argument: '--colour' (see --help)"],
           [["server", "extra"], "Received unknown argument: 'extra' (see --help)"],
           [["quickstart", "now"], "Received unknown argument: 'now' (see --help)"],

@@ -445,6 +445,35 @@ describe("the official SDK against the embedded cluster", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.live("collections given at start: created in the bucket; a bad name or a memcached bucket is refused", () =>
+    Effect.gen(function* () {
+      const cluster = yield* EmbeddedCluster.make({
+        nodes: 1,
+        buckets: [{ name: "app", collections: ["inventory.items", "inventory.orders", "audit"] }]
+      })
+      const scopes = yield* Effect.promise(() =>
+        connect(cluster).pipe(
+          Effect.flatMap((sdk) => Effect.promise(() => sdk.bucket("app").collections().getAllScopes())),
+          Effect.scoped,
+          Effect.runPromise
+        )
+      )
+      expect(scopes.map((s) => [s.name, s.collections.map((c) => c.name).sort()]).sort()).toEqual([
+        ["_default", ["_default"]],
+        ["audit", []],
+        ["inventory", ["items", "orders"]]
+      ])
+      const refused = (buckets: ReadonlyArray<EmbeddedCluster.BucketOptions>) =>
+        Effect.map(Effect.flip(EmbeddedCluster.make({ nodes: 1, buckets })), (e) => e.message)
+      expect(yield* refused([{ name: "app", collections: ["_system.x"] }])).toBe(
+        'bucket app: invalid collection "_system.x": use scope or scope.collection'
+      )
+      expect(yield* refused([{ name: "cache", type: "memcached", collections: ["s.c"] }])).toBe(
+        "bucket cache: collections need a couchbase bucket"
+      )
+    }).pipe(Effect.scoped)
+  )
+
   it.live("preserveExpiry: a replace keeps the document's expiry; without it the expiry is reset", () =>
     Effect.gen(function* () {
       const cluster = yield* EmbeddedCluster.make({ nodes: 1 })

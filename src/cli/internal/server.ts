@@ -58,6 +58,10 @@ const serverFlags = {
     Options.withDescription("NAME[:TYPE], TYPE couchbase (default) or memcached; repeatable (default: default)"),
     Options.repeated
   ),
+  collection: Options.text("collection").pipe(
+    Options.withDescription("[BUCKET:]SCOPE[.COLLECTION] to create (default bucket: the first); repeatable"),
+    Options.repeated
+  ),
   sample: Options.text("sample").pipe(
     Options.withDescription("beer-sample: preload the dataset into a bucket of that name"),
     Options.optional
@@ -108,6 +112,21 @@ export const serverArgs = (flags: ServerFlags): Either.Either<ServerArgs, UsageE
       if (index < 0) buckets.push({ name: sample, sample })
       else buckets[index] = { ...buckets[index]!, sample }
     }
+    // Collections go to the bucket named before the colon, else the first one.
+    for (const spec of flags.collection) {
+      const colon = spec.indexOf(":")
+      const bucketName = colon < 0 ? buckets[0]!.name : spec.slice(0, colon)
+      const index = buckets.findIndex((b) => b.name === bucketName)
+      if (index < 0) {
+        return yield* Either.left(
+          new UsageError({
+            message: `--collection ${spec}: no bucket ${JSON.stringify(bucketName)} (declare it with --bucket)`
+          })
+        )
+      }
+      const bucket = buckets[index]!
+      buckets[index] = { ...bucket, collections: [...(bucket.collections ?? []), spec.slice(colon + 1)] }
+    }
     const keyPath = Option.getOrUndefined(flags.tlsKey)
     const certPath = Option.getOrUndefined(flags.tlsCert)
     if ((keyPath === undefined) !== (certPath === undefined)) {
@@ -157,6 +176,7 @@ export const runServer = (args: ServerArgs): Effect.Effect<never, EmbeddedCluste
         buckets: (args.options.buckets ?? []).map((b) => ({
           name: b.name,
           type: b.type ?? "couchbase",
+          ...(b.collections === undefined ? {} : { collections: b.collections }),
           ...(b.type === "memcached" ? { memcached: cluster.memcachedConnectionString(b.name) } : {})
         }))
       })
