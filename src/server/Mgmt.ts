@@ -142,6 +142,25 @@ const bucketSettings = (bucket: ServerBucket, nodes: number): Record<string, unk
   }
 }
 
+/**
+ * Whether the request comes from an administrator; otherwise answers 401 (no or bad
+ * credentials) or 403 naming the `permission` ns_server would ask for.
+ */
+const administrator = (
+  cluster: MgmtCluster,
+  req: IncomingMessage,
+  res: ServerResponse,
+  permission: string
+): boolean => {
+  const user = basicAuth(cluster.users, req)
+  if (user === undefined) unauthorized(res)
+  else if (!isAdmin(user))
+    send(res, 403, { message: "Forbidden. User needs the following permissions", permissions: [permission] })
+  else return true
+  req.resume()
+  return false
+}
+
 /** `/pools/default/buckets` (create) and `/pools/default/buckets/<b>` (update, drop). */
 const BUCKET_WRITE = /^\/pools\/default\/buckets(\/[^/]+)?\/?$/
 
@@ -150,18 +169,7 @@ const BUCKET_WRITE = /^\/pools\/default\/buckets(\/[^/]+)?\/?$/
  * an administrator, with ns_server's statuses and error bodies.
  */
 const bucketWrite = (cluster: MgmtCluster, req: IncomingMessage, res: ServerResponse): void => {
-  const user = basicAuth(cluster.users, req)
-  if (user === undefined) {
-    unauthorized(res)
-    return
-  }
-  if (!isAdmin(user)) {
-    send(res, 403, {
-      message: "Forbidden. User needs the following permissions",
-      permissions: ["cluster.buckets!create"]
-    })
-    return
-  }
+  if (!administrator(cluster, req, res, "cluster.buckets!create")) return
   const match = BUCKET_WRITE.exec(pathOf(req))!
   let name: string | undefined
   try {
@@ -219,18 +227,7 @@ const SCOPES_WRITE = /^\/pools\/default\/buckets\/([^/]+)\/scopes(?:\/([^/]+)(?:
  * which SDKs turn into their typed errors).
  */
 const scopesWrite = (cluster: MgmtCluster, req: IncomingMessage, res: ServerResponse): void => {
-  const user = basicAuth(cluster.users, req)
-  if (user === undefined) {
-    unauthorized(res)
-    return
-  }
-  if (!isAdmin(user)) {
-    send(res, 403, {
-      message: "Forbidden. User needs the following permissions",
-      permissions: ["cluster.collection!write"]
-    })
-    return
-  }
+  if (!administrator(cluster, req, res, "cluster.collection!write")) return
   let parts: Array<string | undefined>
   try {
     parts = SCOPES_WRITE.exec(pathOf(req))!

@@ -19,6 +19,8 @@ const connect = (cluster: { readonly connectionString: string }) =>
     (sdk) => Effect.promise(() => sdk.close())
   )
 
+/** How a call of the SDK settles: "resolved", or the name of its error class. */
+
 describe("the official SDK against the embedded cluster", () => {
   it.live("exists: a present document, a missing one, a deleted one (its tombstone), with its CAS", () =>
     Effect.gen(function* () {
@@ -107,15 +109,8 @@ describe("the official SDK against the embedded cluster", () => {
       // One node with one replica configured: a majority (2 of 2) cannot be reached.
       const lonely = yield* EmbeddedCluster.make({ nodes: 1, replicas: 1 })
       const alone = (yield* connect(lonely)).bucket("default").defaultCollection()
-      const failure = (promise: Promise<unknown>) =>
-        Effect.promise(() =>
-          promise.then(
-            () => "resolved",
-            (error: Error) => error.constructor.name
-          )
-        )
       const started = Date.now()
-      expect(yield* failure(alone.upsert("x", 1, { durabilityLevel: couchbase.DurabilityLevel.Majority }))).toBe(
+      expect(yield* outcome(alone.upsert("x", 1, { durabilityLevel: couchbase.DurabilityLevel.Majority }))).toBe(
         "DurabilityImpossibleError"
       )
       expect(Date.now() - started).toBeLessThan(1000)
@@ -131,13 +126,6 @@ describe("the official SDK against the embedded cluster", () => {
       Effect.gen(function* () {
         const cluster = yield* EmbeddedCluster.make({ nodes: 2, replicas: 1 })
         const collection = (yield* connect(cluster)).bucket("default").defaultCollection()
-        const outcome = (promise: Promise<unknown>) =>
-          Effect.promise(() =>
-            promise.then(
-              () => "resolved",
-              (error: Error) => error.constructor.name
-            )
-          )
         expect(yield* outcome(collection.upsert("r", 1, { durabilityReplicateTo: 1 }))).toBe("resolved")
         expect(yield* outcome(collection.upsert("p", 1, { durabilityPersistTo: 2, durabilityReplicateTo: 1 }))).toBe(
           "resolved"
@@ -206,14 +194,6 @@ describe("the official SDK against the embedded cluster", () => {
         expect($document.exptime).toBe(withExpiry.expiryTime)
         const projected = yield* Effect.promise(() => collection.get("sd", { project: ["name", "addr.city"] }))
         expect(projected.content).toEqual({ name: "Ada", addr: { city: "London" } })
-
-        const outcome = (promise: Promise<unknown>) =>
-          Effect.promise(() =>
-            promise.then(
-              () => "resolved",
-              (error: Error) => error.constructor.name
-            )
-          )
         expect(yield* outcome(collection.lookupIn("sd-none", [L.get("a")]))).toBe("DocumentNotFoundError")
         yield* Effect.promise(() => collection.upsert("sd-text", "plain words"))
         const notJson = yield* Effect.promise(() => collection.lookupIn("sd-text", [L.get("a")]))
@@ -226,13 +206,6 @@ describe("the official SDK against the embedded cluster", () => {
       const cluster = yield* EmbeddedCluster.make({ nodes: 2, replicas: 1 })
       const collection = (yield* connect(cluster)).bucket("default").defaultCollection()
       const { LookupInSpec: L, MutateInSpec: M } = couchbase
-      const outcome = (promise: Promise<unknown>) =>
-        Effect.promise(() =>
-          promise.then(
-            () => "resolved",
-            (error: Error) => error.constructor.name
-          )
-        )
       const before = yield* Effect.promise(() =>
         collection.upsert("m", { name: "Ada", tags: ["b"], n: 10, addr: { city: "London" }, nums: [1, 3] })
       )
@@ -402,13 +375,6 @@ describe("the official SDK against the embedded cluster", () => {
       const cluster = yield* EmbeddedCluster.make({ nodes: 2, replicas: 1 })
       const bucket = (yield* connect(cluster)).bucket("default")
       const manager = bucket.collections()
-      const outcome = (promise: Promise<unknown>) =>
-        Effect.promise(() =>
-          promise.then(
-            () => "resolved",
-            (error: Error) => error.constructor.name
-          )
-        )
       yield* Effect.promise(() => manager.createScope("inventory"))
       expect(yield* outcome(manager.createScope("inventory"))).toBe("ScopeExistsError")
       yield* Effect.promise(() => manager.createCollection("items", "inventory"))
@@ -497,13 +463,6 @@ describe("the official SDK against the embedded cluster", () => {
         const cluster = yield* EmbeddedCluster.make({ nodes: 2, replicas: 1 })
         const sdk = yield* connect(cluster)
         const manager = sdk.buckets()
-        const outcome = (promise: Promise<unknown>) =>
-          Effect.promise(() =>
-            promise.then(
-              () => "resolved",
-              (error: Error) => error.constructor.name
-            )
-          )
         yield* Effect.promise(() =>
           manager.createBucket({ name: "fresh", ramQuotaMB: 128, numReplicas: 1, flushEnabled: false, maxExpiry: 60 })
         )

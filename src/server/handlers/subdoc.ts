@@ -102,6 +102,23 @@ const xattrsFirst = (specs: ReadonlyArray<ParsedSpec>): boolean => {
   return true
 }
 
+/**
+ * The specs of a multi command, checked: well formed, 1 to 16 of them, XATTR specs
+ * first; otherwise the error is queued and undefined returned.
+ */
+const checkedSpecs = (s: Session, f: Frame, withValues: boolean): Array<ParsedSpec> | undefined => {
+  const specs = parseSpecs(f.value, withValues)
+  if (specs === undefined || specs.length === 0 || specs.length > MAX_SPECS) {
+    s.fail(f, specs !== undefined && specs.length > MAX_SPECS ? SubdocStatus.InvalidCombo : Status.Invalid)
+    return undefined
+  }
+  if (!xattrsFirst(specs)) {
+    s.fail(f, SubdocStatus.InvalidXattrOrder, "XATTR specs must come before the document's")
+    return undefined
+  }
+  return specs
+}
+
 const hex = (n: bigint): string => `0x${n.toString(16).padStart(16, "0")}`
 
 /** The virtual `$document` attribute of an item. */
@@ -148,15 +165,8 @@ export const multiLookup = (s: Session, f: Frame): void => {
     s.fail(f, Status.Invalid, "a lookup takes only the ACCESS_DELETED document flag")
     return
   }
-  const specs = parseSpecs(f.value, false)
-  if (specs === undefined || specs.length === 0 || specs.length > MAX_SPECS) {
-    s.fail(f, specs !== undefined && specs.length > MAX_SPECS ? SubdocStatus.InvalidCombo : Status.Invalid)
-    return
-  }
-  if (!xattrsFirst(specs)) {
-    s.fail(f, SubdocStatus.InvalidXattrOrder, "XATTR specs must come before the document's")
-    return
-  }
+  const specs = checkedSpecs(s, f, false)
+  if (specs === undefined) return
   t.counters.cmd_get++
   const item = t.ref.store.get(t.key, t.now)
   if (item === undefined || (item.deleted && (docFlags & DOC_ACCESS_DELETED) === 0)) {
@@ -261,15 +271,8 @@ export const multiMutation = (s: Session, f: Frame): void => {
     s.fail(f, Status.Invalid, "unsupported or conflicting document flags")
     return
   }
-  const specs = parseSpecs(f.value, true)
-  if (specs === undefined || specs.length === 0 || specs.length > MAX_SPECS) {
-    s.fail(f, specs !== undefined && specs.length > MAX_SPECS ? SubdocStatus.InvalidCombo : Status.Invalid)
-    return
-  }
-  if (!xattrsFirst(specs)) {
-    s.fail(f, SubdocStatus.InvalidXattrOrder, "XATTR specs must come before the document's")
-    return
-  }
+  const specs = checkedSpecs(s, f, true)
+  if (specs === undefined) return
   t.counters.cmd_set++
   const stored = t.ref.store.get(t.key, t.now)
   const live = stored !== undefined && !stored.deleted ? stored : undefined
