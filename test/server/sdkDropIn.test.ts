@@ -20,6 +20,13 @@ const connect = (cluster: { readonly connectionString: string }) =>
   )
 
 /** How a call of the SDK settles: "resolved", or the name of its error class. */
+const outcome = (promise: Promise<unknown>) =>
+  Effect.promise(() =>
+    promise.then(
+      () => "resolved",
+      (error: Error) => error.constructor.name
+    )
+  )
 
 describe("the official SDK against the embedded cluster", () => {
   it.live("exists: a present document, a missing one, a deleted one (its tombstone), with its CAS", () =>
