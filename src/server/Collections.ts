@@ -135,3 +135,23 @@ export const readLeb128 = (bytes: Uint8Array): { readonly value: number; readonl
   }
   return undefined
 }
+
+/** The user key of a store key in collection `cid`, or undefined when it is another collection's. */
+export const userKeyIn = (cid: number, key: string): string | undefined => {
+  if (cid === 0) return isNamedKey(key) ? undefined : key
+  const prefix = namedKeyPrefix(cid)
+  return key.startsWith(prefix) ? key.slice(prefix.length) : undefined
+}
+
+/** `n` as unsigned LEB128. */
+export const leb128 = (n: number): Buffer => {
+  const bytes: Array<number> = []
+  let rest = n
+  do {
+    let byte = rest % 128
+    rest = Math.floor(rest / 128)
+    if (rest > 0) byte |= 0x80
+    bytes.push(byte)
+  } while (rest > 0)
+  return Buffer.from(bytes)
+}

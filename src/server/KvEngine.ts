@@ -24,6 +24,7 @@ import {
 } from "./handlers/handshake.js"
 import { arithmetic, concat, flush, remove, store } from "./handlers/mutation.js"
 import { observe, observeSeqno } from "./handlers/observe.js"
+import { rangeScanCancel, rangeScanContinue, rangeScanCreate } from "./handlers/rangeScan.js"
 import { get, getLocked, getMeta, getReplica, touch, unlock } from "./handlers/retrieval.js"
 import { stat } from "./handlers/stats.js"
 import { multiLookup, multiMutation } from "./handlers/subdoc.js"
@@ -57,6 +58,9 @@ on(observe, Opcode.Observe)
 on(observeSeqno, Opcode.ObserveSeqno)
 on(getLocked, Opcode.GetLocked)
 on(getMeta, Opcode.GetMeta)
+on(rangeScanCreate, Opcode.RangeScanCreate)
+on(rangeScanContinue, Opcode.RangeScanContinue)
+on(rangeScanCancel, Opcode.RangeScanCancel)
 on(getCollectionsManifest, Opcode.GetCollectionsManifest)
 on(getCollectionId, Opcode.GetCollectionId)
 on(getScopeId, Opcode.GetScopeId)

@@ -155,7 +155,7 @@ describe("effect-couchbase server", () => {
   )
 
   it.scopedLive(
-    "creates scopes and collections from --collection; the official SDK works in them",
+    "creates scopes and collections from --collection; the official SDK works in them, range scans included",
     () =>
       Effect.gen(function* () {
         const { child, ready } = yield* startServer([
@@ -183,6 +183,10 @@ describe("effect-couchbase server", () => {
         const items = bucket.scope("inventory").collection("items")
         yield* Effect.promise(() => items.upsert("sku", { qty: 1 }))
         expect((yield* Effect.promise(() => items.get("sku"))).content).toEqual({ qty: 1 })
+        // A range scan (the SDK's scan call blocks the JavaScript thread while it waits,
+        // so it needs the cluster in another process, as here).
+        const scanned = yield* Effect.promise(() => items.scan(new couchbase.RangeScan()))
+        expect(scanned.map((r) => [r.id, r.content])).toEqual([["sku", { qty: 1 }]])
         child.kill("SIGTERM")
         expect((yield* exitOf(child)).code).toBe(0)
       }),

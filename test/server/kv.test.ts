@@ -382,6 +382,75 @@ describe("KV engine", () => {
       })
   )
 
+  it.scoped("range scans: create, continue with limits (MORE, then COMPLETE), keys only or documents, cancel", () =>
+    Effect.gen(function* () {
+      const server = yield* single
+      const c = yield* sessionClient(server.nodes[0]!.kv, { features: MODERN })
+      // Keys of one vBucket, in byte order.
+      const vbucket = vb("scan-a")
+      const keys: Array<string> = []
+      for (let i = 0; keys.length < 5; i++) if (vb(`scan-${i}`) === vbucket) keys.push(`scan-${i}`)
+      for (const key of keys) yield* set(c, key, `v-${key}`)
+      const create = (config: object) =>
+        call(c, { opcode: Opcode.RangeScanCreate, vbucket, value: Buffer.from(JSON.stringify(config)) })
+      const cont = (id: Buffer, items: number) => {
+        const extras = Buffer.alloc(28)
+        id.copy(extras, 0)
+        extras.writeUInt32BE(items, 16)
+        return call(c, { opcode: Opcode.RangeScanContinue, vbucket, extras })
+      }
+      const readKeys = (value: Buffer) => {
+        const out: Array<string> = []
+        for (let at = 0; at < value.length; ) {
+          const length = value[at]!
+          out.push(value.toString("utf8", at + 1, at + 1 + length))
+          at += 1 + length
+        }
+        return out
+      }
+      const all = {
+        start: Buffer.from("scan-").toString("base64"),
+        end: Buffer.from("scan-\xff", "latin1").toString("base64")
+      }
+      const created = yield* create({ key_only: true, range: all })
+      expect([created.status, created.value.length]).toEqual([Status.Success, 16])
+      const first = yield* cont(created.value, 2)
+      expect([first.status, first.extras.readUInt32BE(0), readKeys(first.value)]).toEqual([
+        0xa6,
+        0,
+        [...keys].sort().slice(0, 2)
+      ])
+      const rest = yield* cont(created.value, 0)
+      expect([rest.status, readKeys(rest.value)]).toEqual([0xa7, [...keys].sort().slice(2)])
+      expect((yield* cont(created.value, 0)).status).toBe(Status.KeyNotFound)
+
+      // Documents: 25 bytes of metadata, then the key and the value, each after its length.
+      const docs = yield* create({ range: all })
+      const page = yield* cont(docs.value, 1)
+      const keyLength = page.value[25]!
+      const key = page.value.toString("utf8", 26, 26 + keyLength)
+      const valueLength = page.value[26 + keyLength]!
+      expect([
+        page.extras.readUInt32BE(0),
+        key,
+        page.value.toString("utf8", 27 + keyLength, 27 + keyLength + valueLength)
+      ]).toEqual([1, [...keys].sort()[0], `v-${[...keys].sort()[0]}`])
+      expect((yield* call(c, { opcode: Opcode.RangeScanCancel, vbucket, extras: docs.value })).status).toBe(
+        Status.Success
+      )
+      expect((yield* cont(docs.value, 1)).status).toBe(Status.KeyNotFound)
+
+      // A sample, an empty range, a configuration that is not JSON.
+      const sample = yield* create({ key_only: true, sampling: { samples: 3, seed: 7 } })
+      expect(readKeys((yield* cont(sample.value, 0)).value)).toHaveLength(3)
+      const none = { start: Buffer.from("zzz").toString("base64"), end: Buffer.from("zzzz").toString("base64") }
+      expect((yield* create({ range: none })).status).toBe(Status.KeyNotFound)
+      expect((yield* call(c, { opcode: Opcode.RangeScanCreate, vbucket, value: Buffer.from("{") })).status).toBe(
+        Status.Invalid
+      )
+    })
+  )
+
   it.scoped("size limits: key of 251 bytes is EINVAL, a value over 20 MiB is E2BIG, 20 MiB fits", () =>
     Effect.gen(function* () {
       const server = yield* single

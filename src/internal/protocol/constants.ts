@@ -81,6 +81,9 @@ export const Opcode = {
   GetCollectionId: 0xbb,
   GetScopeId: 0xbc,
   SubdocMultiLookup: 0xd0,
+  RangeScanCreate: 0xda,
+  RangeScanContinue: 0xdb,
+  RangeScanCancel: 0xdc,
   SubdocMultiMutation: 0xd1,
   GetClusterConfig: 0xb5,
   GetErrorMap: 0xfe
