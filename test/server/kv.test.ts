@@ -10,6 +10,7 @@ import * as EmbeddedCluster from "../../src/EmbeddedCluster.js"
 import { vbucketOf } from "../../src/internal/hashing/vbucket.js"
 import { Datatype, HelloFeature, Magic, Opcode, Status } from "../../src/internal/protocol/constants.js"
 import type { Frame } from "../../src/internal/protocol/Frame.js"
+import { MAX_OPEN_SCANS } from "../../src/server/handlers/rangeScan.js"
 import { counterExtras, type RawClient, rawClient, sessionClient, setExtras, u32 } from "./support/rawClient.js"
 
 const MODERN: ReadonlyArray<number> = [
@@ -448,6 +449,11 @@ describe("KV engine", () => {
       expect((yield* call(c, { opcode: Opcode.RangeScanCreate, vbucket, value: Buffer.from("{") })).status).toBe(
         Status.Invalid
       )
+      // A connection holds a bounded number of open scans (each keeps its key list).
+      const opened = yield* Effect.forEach(Array.from({ length: MAX_OPEN_SCANS + 1 }), () =>
+        create({ key_only: true, range: all })
+      )
+      expect(opened.map((r) => r.status).filter((st) => st !== Status.Success)).toEqual([Status.TemporaryFailure])
     })
   )
 

@@ -20,6 +20,9 @@ import { leb128, storeKey, userKeyIn } from "../Collections.js"
 import type { Session } from "../Session.js"
 import { checkShape, notMyVbucket, selectedBucket } from "./common.js"
 
+/** Scans one connection may hold open: each keeps its key list until finished or cancelled. */
+export const MAX_OPEN_SCANS = 128
+
 const RANGE_SCAN_MORE = 0xa6
 const RANGE_SCAN_COMPLETE = 0xa7
 
@@ -131,6 +134,10 @@ export const rangeScanCreate = (s: Session, f: Frame): void => {
   }
   if (keys.length === 0) {
     s.fail(f, Status.KeyNotFound)
+    return
+  }
+  if (scansOf(s).size >= MAX_OPEN_SCANS) {
+    s.fail(f, Status.TemporaryFailure, `this connection has ${MAX_OPEN_SCANS} scans open: continue or cancel one first`)
     return
   }
   const id = randomBytes(16)
