@@ -187,6 +187,13 @@ export const unknownCollection = (
   })
 }
 
+/** Whether `bucket` is a couchbase bucket; otherwise NOT_SUPPORTED with `refusal` is queued. */
+export const couchbaseOnly = (s: Session, f: Frame, bucket: ServerBucket, refusal: string): boolean => {
+  if (bucket.type === "couchbase") return true
+  s.fail(f, Status.NotSupported, refusal)
+  return false
+}
+
 export const lockedStatus = (s: Session): number => (s.features.xerror ? Status.Locked : Status.KeyExists)
 
 /** Status for locking an already-locked item, or unlocking with the wrong CAS: LOCKED, else ETMPFAIL. */

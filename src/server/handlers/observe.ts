@@ -12,7 +12,7 @@ import { Status } from "../../internal/protocol/constants.js"
 import type { Frame } from "../../internal/protocol/Frame.js"
 import { keyString } from "../ItemStore.js"
 import type { Session } from "../Session.js"
-import { checkShape, notMyVbucket, selectedBucket } from "./common.js"
+import { checkShape, couchbaseOnly, notMyVbucket, selectedBucket } from "./common.js"
 
 /** OBSERVE key states. */
 export const ObserveState = {
@@ -27,10 +27,7 @@ export const observe = (s: Session, f: Frame): void => {
   if (!checkShape(s, f, { extras: [0], key: "none", value: "required" })) return
   const bucket = selectedBucket(s, f)
   if (bucket === undefined) return
-  if (bucket.type === "memcached") {
-    s.fail(f, Status.NotSupported, "memcached buckets do not support OBSERVE")
-    return
-  }
+  if (!couchbaseOnly(s, f, bucket, "memcached buckets do not support OBSERVE")) return
   const body = f.value
   const now = s.now()
   const parts: Array<Buffer> = []
@@ -92,10 +89,7 @@ export const observeSeqno = (s: Session, f: Frame): void => {
   if (!checkShape(s, f, { extras: [0], key: "none", value: "required" })) return
   const bucket = selectedBucket(s, f)
   if (bucket === undefined) return
-  if (bucket.type === "memcached") {
-    s.fail(f, Status.NotSupported, "memcached buckets do not support OBSERVE_SEQNO")
-    return
-  }
+  if (!couchbaseOnly(s, f, bucket, "memcached buckets do not support OBSERVE_SEQNO")) return
   if (f.value.length !== 8) {
     s.fail(f, Status.Invalid, "the OBSERVE_SEQNO body is the 8-byte vBucket UUID")
     return

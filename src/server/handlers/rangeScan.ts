@@ -18,7 +18,7 @@ import type { Frame } from "../../internal/protocol/Frame.js"
 import type { ServerBucket, StoreRef } from "../Bucket.js"
 import { leb128, storeKey, userKeyIn } from "../Collections.js"
 import type { Session } from "../Session.js"
-import { checkShape, notMyVbucket, selectedBucket } from "./common.js"
+import { checkShape, couchbaseOnly, notMyVbucket, selectedBucket } from "./common.js"
 
 /** Scans one connection may hold open: each keeps its key list until finished or cancelled. */
 export const MAX_OPEN_SCANS = 128
@@ -70,10 +70,7 @@ export const rangeScanCreate = (s: Session, f: Frame): void => {
   if (!checkShape(s, f, { extras: [0], key: "none", value: "required" })) return
   const bucket = selectedBucket(s, f)
   if (bucket === undefined) return
-  if (bucket.type !== "couchbase") {
-    s.fail(f, Status.NotSupported, "range scans need a couchbase bucket")
-    return
-  }
+  if (!couchbaseOnly(s, f, bucket, "range scans need a couchbase bucket")) return
   let config: ScanConfig
   try {
     config = JSON.parse(f.value.toString("utf8")) as ScanConfig

@@ -12,6 +12,7 @@ import type { Session } from "../Session.js"
 import {
   checkShape,
   commitItem,
+  couchbaseOnly,
   flagsExtras,
   lockedStatus,
   lockedTmpfailStatus,
@@ -97,10 +98,7 @@ export const getLocked = (s: Session, f: Frame): void => {
   if (!checkShape(s, f, KEY_AND_OPTIONAL_TIME)) return
   const bucket = selectedBucket(s, f)
   if (bucket === undefined) return
-  if (bucket.type === "memcached") {
-    s.fail(f, Status.NotSupported, "memcached buckets do not support locking")
-    return
-  }
+  if (!couchbaseOnly(s, f, bucket, "memcached buckets do not support locking")) return
   const t = resolveTarget(s, f, KEY_AND_OPTIONAL_TIME)
   if (t === undefined) return
   t.counters.cmd_lock++
@@ -132,10 +130,7 @@ export const unlock = (s: Session, f: Frame): void => {
   if (!checkShape(s, f, KEY_ONLY)) return
   const bucket = selectedBucket(s, f)
   if (bucket === undefined) return
-  if (bucket.type === "memcached") {
-    s.fail(f, Status.NotSupported, "memcached buckets do not support locking")
-    return
-  }
+  if (!couchbaseOnly(s, f, bucket, "memcached buckets do not support locking")) return
   if (f.cas === 0n) {
     s.fail(f, Status.Invalid, "UNLOCK_KEY needs the CAS returned by GET_LOCKED")
     return
@@ -164,10 +159,7 @@ export const getReplica = (s: Session, f: Frame): void => {
   if (!checkShape(s, f, KEY_ONLY)) return
   const bucket = selectedBucket(s, f)
   if (bucket === undefined) return
-  if (bucket.type === "memcached") {
-    s.fail(f, Status.NotSupported, "memcached buckets have no replicas")
-    return
-  }
+  if (!couchbaseOnly(s, f, bucket, "memcached buckets have no replicas")) return
   const t = resolveTarget(s, f, KEY_ONLY, "replica")
   if (t === undefined) return
   const item = t.ref.store.getLive(t.key, t.now)
@@ -194,10 +186,7 @@ const KEY_AND_OPTIONAL_VERSION: Shape = { extras: [0, 1], key: "required", value
 export const getMeta = (s: Session, f: Frame): void => {
   const t = resolveTarget(s, f, KEY_AND_OPTIONAL_VERSION)
   if (t === undefined) return
-  if (t.bucket.type === "memcached") {
-    s.fail(f, Status.NotSupported, "memcached buckets keep no document metadata")
-    return
-  }
+  if (!couchbaseOnly(s, f, t.bucket, "memcached buckets keep no document metadata")) return
   const item = t.ref.store.get(t.key, t.now)
   if (item === undefined) {
     s.fail(f, Status.KeyNotFound)

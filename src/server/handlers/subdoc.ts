@@ -32,7 +32,7 @@ import {
   SubdocStatus,
   setKey
 } from "../subdoc/path.js"
-import { commitItem, newItem, resolveTarget, type Shape, type Target } from "./common.js"
+import { commitItem, couchbaseOnly, newItem, resolveTarget, type Shape, type Target } from "./common.js"
 import { mayWrite } from "./mutation.js"
 
 const LOOKUP: Shape = { extras: [0, 1], key: "required", value: "required" }
@@ -143,10 +143,10 @@ const splitXattrPath = (spec: ParsedSpec): { readonly key: string; readonly rest
   return { key, rest: components.slice(1) }
 }
 
-/** Parses the body as JSON, or fails with DOC_NOT_JSON. */
-const bodyOf = (item: Item): unknown => {
+/** Parses a document body as JSON, or fails with DOC_NOT_JSON. */
+const parseDocument = (value: Buffer): unknown => {
   try {
-    return JSON.parse(item.value.toString("utf8"))
+    return JSON.parse(value.toString("utf8"))
   } catch {
     throw new SubdocFailure(SubdocStatus.DocNotJson)
   }
@@ -156,10 +156,7 @@ const bodyOf = (item: Item): unknown => {
 export const multiLookup = (s: Session, f: Frame): void => {
   const t = resolveTarget(s, f, LOOKUP)
   if (t === undefined) return
-  if (t.bucket.type === "memcached") {
-    s.fail(f, Status.NotSupported, "memcached buckets have no sub-document API")
-    return
-  }
+  if (!couchbaseOnly(s, f, t.bucket, "memcached buckets have no sub-document API")) return
   const docFlags = extrasLength(f) === 1 ? f.extras[0]! : 0
   if ((docFlags & ~DOC_ACCESS_DELETED) !== 0) {
     s.fail(f, Status.Invalid, "a lookup takes only the ACCESS_DELETED document flag")
@@ -201,7 +198,7 @@ export const multiLookup = (s: Session, f: Frame): void => {
         value = item.value.toString("utf8")
       } else {
         if (!parsed) {
-          body = bodyOf(item)
+          body = parseDocument(item.value)
           parsed = true
         }
         value = lookupResult(spec.opcode, body, parsePath(spec.path))
@@ -256,10 +253,7 @@ const mutationFailure = (s: Session, f: Frame, index: number, status: number): v
 export const multiMutation = (s: Session, f: Frame): void => {
   const t = resolveTarget(s, f, MUTATION)
   if (t === undefined) return
-  if (t.bucket.type === "memcached") {
-    s.fail(f, Status.NotSupported, "memcached buckets have no sub-document API")
-    return
-  }
+  if (!couchbaseOnly(s, f, t.bucket, "memcached buckets have no sub-document API")) return
   const extras = f.extras
   const expiryGiven = extras.length >= 4
   const expiry = expiryGiven ? extras.readUInt32BE(0) : 0
@@ -305,7 +299,7 @@ export const multiMutation = (s: Session, f: Frame): void => {
   let bodyLoaded = false
   const loadBody = () => {
     if (!bodyLoaded) {
-      body = live === undefined ? (arrayRoot ? [] : {}) : bodyOf(live)
+      body = live === undefined ? (arrayRoot ? [] : {}) : parseDocument(live.value)
       bodyLoaded = true
     }
     return body
@@ -358,7 +352,7 @@ export const multiMutation = (s: Session, f: Frame): void => {
   const item = newItem(t, stored, {
     value: deleteDoc ? Buffer.alloc(0) : value,
     flags: live?.flags ?? 0,
-    datatype: deleteDoc ? 0 : isJson(value) ? Datatype.Json : 0,
+    datatype: deleteDoc ? 0 : datatypeOf(value, replacedBody !== undefined, bodyLoaded, live),
     expiry: s.preserveTtl && live !== undefined && !expiryGiven ? live.expiry : expiryToMillis(expiry, t.now)
   })
   item.deleted = deleteDoc
@@ -367,21 +361,22 @@ export const multiMutation = (s: Session, f: Frame): void => {
   s.reply(f, Status.Success, { cas: item.cas, extras: mutationExtras, value: Buffer.concat(results) })
 }
 
-const isJson = (value: Buffer): boolean => {
-  try {
-    JSON.parse(value.toString("utf8"))
-    return true
-  } catch {
-    return false
+/**
+ * The JSON datatype bit of the new body: a body written from the parsed document is
+ * JSON by construction, a whole-document replacement is JSON if it parses, and an
+ * untouched body keeps its own.
+ */
+const datatypeOf = (value: Buffer, replaced: boolean, rewritten: boolean, live: Item | undefined): number => {
+  if (replaced) {
+    try {
+      JSON.parse(value.toString("utf8"))
+      return Datatype.Json
+    } catch {
+      return 0
+    }
   }
-}
-
-const parseDocument = (value: Buffer): unknown => {
-  try {
-    return JSON.parse(value.toString("utf8"))
-  } catch {
-    throw new SubdocFailure(SubdocStatus.DocNotJson)
-  }
+  if (rewritten || live === undefined) return Datatype.Json
+  return live.datatype & Datatype.Json
 }
 
 /** A value-returning spec's entry in the response: index, status, value. */

@@ -108,24 +108,60 @@ const indexIn = (array: ReadonlyArray<Json>, c: number): number => {
   return at >= 0 && at < array.length ? at : -1
 }
 
-/** The value at `path` in `doc`. */
-export const lookup = (doc: Json, path: ReadonlyArray<Component>): Json => {
-  let current = doc
-  for (const c of path) {
-    if (typeof c === "string") {
-      if (!isObject(current)) fail(SubdocStatus.PathMismatch)
-      const next = current as Record<string, Json>
-      if (!Object.hasOwn(next, c)) fail(SubdocStatus.PathNotFound)
-      current = next[c]
-    } else {
-      if (!Array.isArray(current)) fail(SubdocStatus.PathMismatch)
-      const at = indexIn(current as Array<Json>, c)
-      if (at < 0) fail(SubdocStatus.PathNotFound)
-      current = (current as Array<Json>)[at]
+/** Where a path component sits in its container: a key of an object, or an element of an array. */
+interface Slot {
+  readonly exists: boolean
+  get(): Json
+  set(value: Json): void
+  remove(): void
+}
+
+/**
+ * The slot component `c` names in `container`: PATH_MISMATCH when the container is not
+ * of that kind (a key of an array, an index of an object or a scalar), PATH_NOT_FOUND
+ * for an array element past the end. A missing key is a slot that does not exist yet.
+ */
+const slotOf = (container: Json, c: Component): Slot => {
+  if (typeof c === "string") {
+    if (!isObject(container)) fail(SubdocStatus.PathMismatch)
+    const object = container as Record<string, Json>
+    return {
+      exists: Object.hasOwn(object, c),
+      get: () => object[c],
+      set: (value) => {
+        object[c] = value
+      },
+      remove: () => {
+        delete object[c]
+      }
     }
   }
-  return current
+  if (!Array.isArray(container)) fail(SubdocStatus.PathMismatch)
+  const array = container as Array<Json>
+  const at = indexIn(array, c)
+  if (at < 0) fail(SubdocStatus.PathNotFound)
+  return {
+    exists: true,
+    get: () => array[at],
+    set: (value) => {
+      array[at] = value
+    },
+    remove: () => {
+      array.splice(at, 1)
+    }
+  }
 }
+
+/** The existing value component `c` names in `container`. */
+const existing = (container: Json, c: Component): Slot => {
+  const slot = slotOf(container, c)
+  if (!slot.exists) fail(SubdocStatus.PathNotFound)
+  return slot
+}
+
+/** The value at `path` in `doc`. */
+export const lookup = (doc: Json, path: ReadonlyArray<Component>): Json =>
+  path.reduce((current: Json, c) => existing(current, c).get(), doc)
 
 /**
  * The container holding the last component of `path`, walking from `doc`; with
@@ -134,25 +170,21 @@ export const lookup = (doc: Json, path: ReadonlyArray<Component>): Json => {
 const parentOf = (doc: Json, path: ReadonlyArray<Component>, create: boolean): Json => {
   let current = doc
   for (let n = 0; n < path.length - 1; n++) {
-    const c = path[n]!
-    if (typeof c === "string") {
-      if (!isObject(current)) fail(SubdocStatus.PathMismatch)
-      const next = current as Record<string, Json>
-      if (!Object.hasOwn(next, c)) {
-        if (!create) fail(SubdocStatus.PathNotFound)
-        // Only objects are created: the next component must be a key.
-        if (typeof path[n + 1] !== "string") fail(SubdocStatus.PathNotFound)
-        next[c] = {}
-      }
-      current = next[c]
-    } else {
-      if (!Array.isArray(current)) fail(SubdocStatus.PathMismatch)
-      const at = indexIn(current as Array<Json>, c)
-      if (at < 0) fail(SubdocStatus.PathNotFound)
-      current = (current as Array<Json>)[at]
+    const slot = slotOf(current, path[n]!)
+    if (!slot.exists) {
+      // Only objects are created: the next component must be a key.
+      if (!create || typeof path[n + 1] !== "string") fail(SubdocStatus.PathNotFound)
+      slot.set({})
     }
+    current = slot.get()
   }
   return current
+}
+
+/** The slot of the last component of a non-empty `path`. */
+const lastSlot = (doc: Json, path: ReadonlyArray<Component>, create: boolean): Slot => {
+  if (path.length === 0) fail(SubdocStatus.PathInvalid)
+  return slotOf(parentOf(doc, path, create), path[path.length - 1]!)
 }
 
 /** Parses a spec's value as JSON (several comma-separated values for array pushes). */
@@ -170,7 +202,7 @@ export const parseValue = (text: string, multiple = false): Array<Json> => {
   }
 }
 
-/** Sets a key of an object: `mode` add (must be new), upsert, or replace (must exist). */
+/** Sets a key of an object: `mode` add (must be new), upsert, or replace (must exist; also an array element). */
 export const setKey = (
   doc: Json,
   path: ReadonlyArray<Component>,
@@ -179,64 +211,33 @@ export const setKey = (
   create: boolean
 ): void => {
   if (path.length === 0) fail(SubdocStatus.PathInvalid)
-  const last = path[path.length - 1]!
   const parent = parentOf(doc, path, create && mode !== "replace")
-  if (typeof last === "string") {
-    if (!isObject(parent)) fail(SubdocStatus.PathMismatch)
-    const object = parent as Record<string, Json>
-    const exists = Object.hasOwn(object, last)
-    if (mode === "add" && exists) fail(SubdocStatus.PathExists)
-    if (mode === "replace" && !exists) fail(SubdocStatus.PathNotFound)
-    object[last] = value
-    return
-  }
+  const last = path[path.length - 1]!
   // An array element: only replace addresses one.
-  if (mode !== "replace") fail(SubdocStatus.PathInvalid)
-  if (!Array.isArray(parent)) fail(SubdocStatus.PathMismatch)
-  const at = indexIn(parent as Array<Json>, last)
-  if (at < 0) fail(SubdocStatus.PathNotFound)
-  ;(parent as Array<Json>)[at] = value
+  if (typeof last === "number" && mode !== "replace") fail(SubdocStatus.PathInvalid)
+  const slot = slotOf(parent, last)
+  if (mode === "add" && slot.exists) fail(SubdocStatus.PathExists)
+  if (mode === "replace" && !slot.exists) fail(SubdocStatus.PathNotFound)
+  slot.set(value)
 }
 
 /** Removes a key or an array element. */
 export const remove = (doc: Json, path: ReadonlyArray<Component>): void => {
-  if (path.length === 0) fail(SubdocStatus.PathInvalid)
-  const last = path[path.length - 1]!
-  const parent = parentOf(doc, path, false)
-  if (typeof last === "string") {
-    if (!isObject(parent)) fail(SubdocStatus.PathMismatch)
-    if (!Object.hasOwn(parent as object, last)) fail(SubdocStatus.PathNotFound)
-    delete (parent as Record<string, Json>)[last]
-    return
-  }
-  if (!Array.isArray(parent)) fail(SubdocStatus.PathMismatch)
-  const at = indexIn(parent as Array<Json>, last)
-  if (at < 0) fail(SubdocStatus.PathNotFound)
-  ;(parent as Array<Json>).splice(at, 1)
+  const slot = lastSlot(doc, path, false)
+  if (!slot.exists) fail(SubdocStatus.PathNotFound)
+  slot.remove()
 }
 
 /** The array at `path`, made (empty) when missing and `create`. */
 const arrayAt = (doc: Json, path: ReadonlyArray<Component>, create: boolean): Array<Json> => {
-  if (path.length === 0) {
-    if (!Array.isArray(doc)) fail(SubdocStatus.PathMismatch)
-    return doc as Array<Json>
-  }
-  const last = path[path.length - 1]!
-  const parent = parentOf(doc, path, create)
-  let target: Json
-  if (typeof last === "string") {
-    if (!isObject(parent)) fail(SubdocStatus.PathMismatch)
-    const object = parent as Record<string, Json>
-    if (!Object.hasOwn(object, last)) {
+  let target = doc
+  if (path.length > 0) {
+    const slot = lastSlot(doc, path, create)
+    if (!slot.exists) {
       if (!create) fail(SubdocStatus.PathNotFound)
-      object[last] = []
+      slot.set([])
     }
-    target = object[last]
-  } else {
-    if (!Array.isArray(parent)) fail(SubdocStatus.PathMismatch)
-    const at = indexIn(parent as Array<Json>, last)
-    if (at < 0) fail(SubdocStatus.PathNotFound)
-    target = (parent as Array<Json>)[at]
+    target = slot.get()
   }
   if (!Array.isArray(target)) fail(SubdocStatus.PathMismatch)
   return target as Array<Json>
@@ -285,24 +286,12 @@ export const counter = (doc: Json, path: ReadonlyArray<Component>, deltaText: st
   if (!/^[+-]?\d+$/.test(deltaText.trim())) fail(SubdocStatus.DeltaInvalid)
   const delta = BigInt(deltaText.trim())
   if (delta === 0n || delta < INT64_MIN || delta > INT64_MAX) fail(SubdocStatus.DeltaInvalid)
-  if (path.length === 0) fail(SubdocStatus.PathInvalid)
-  const last = path[path.length - 1]!
-  const parent = parentOf(doc, path, create)
-  let current: Json = 0
-  if (typeof last === "string") {
-    if (!isObject(parent)) fail(SubdocStatus.PathMismatch)
-    if (Object.hasOwn(parent as object, last)) current = (parent as Record<string, Json>)[last]
-  } else {
-    if (!Array.isArray(parent)) fail(SubdocStatus.PathMismatch)
-    const at = indexIn(parent as Array<Json>, last)
-    if (at < 0) fail(SubdocStatus.PathNotFound)
-    current = (parent as Array<Json>)[at]
-  }
+  const slot = lastSlot(doc, path, create)
+  const current: Json = slot.exists ? slot.get() : 0
   if (typeof current !== "number" || !Number.isInteger(current)) fail(SubdocStatus.PathMismatch)
   const next = BigInt(current as number) + delta
   if (next < INT64_MIN || next > INT64_MAX || !Number.isSafeInteger(Number(next))) fail(SubdocStatus.NumRange)
-  if (typeof last === "string") (parent as Record<string, Json>)[last] = Number(next)
-  else (parent as Array<Json>)[indexIn(parent as Array<Json>, last)] = Number(next)
+  slot.set(Number(next))
   return next
 }
 
