@@ -43,6 +43,7 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import {
   Chunk,
   type Clock,
@@ -69,6 +70,8 @@ import {
   type ValueFormatError,
   ViewEngineError
 } from "./Errors.js"
+import { IopsClientResponse } from "./internal/http/IopsClientResponse.js"
+import { directHttpOf } from "./internal/http/IopsHttpClient.js"
 import { bodyRows } from "./internal/view/bodyRows.js"
 import { decodeRows } from "./internal/view/decodeRows.js"
 import * as DesignDocuments from "./internal/view/designDocuments.js"
@@ -638,6 +641,11 @@ const makeWith = (client: HttpClient.HttpClient, options: ViewOptions): Effect.E
         ? new ArgumentError({ message: `invalid view request to ${url}: ${e.message}`, cause: e })
         : new NetworkError({ message: `the view request to ${url} failed: ${e.message}`, cause: e })
 
+    const transportErrorOrTimeout =
+      (url: string) =>
+      (e: HttpClientError.HttpClientError | TimeoutError): ArgumentError | NetworkError | TimeoutError =>
+        e._tag === "TimeoutError" ? e : transportError(url)(e)
+
     const fetchDocs = (rows: Chunk.Chunk<ViewRow>): Effect.Effect<Chunk.Chunk<ViewRow>, IncludeDocsError> => {
       const ids = [...new Set(Chunk.toReadonlyArray(rows).flatMap((r) => (r.docid === undefined ? [] : [r.docid])))]
       if (ids.length === 0) return Effect.succeed(rows)
@@ -677,15 +685,20 @@ const makeWith = (client: HttpClient.HttpClient, options: ViewOptions): Effect.E
             options.username === "" ? (r) => r : HttpClientRequest.basicAuth(options.username, options.password)
           )
           const timeoutMessage = `the view query ${design}/${view} on ${base} did not answer within ${Duration.format(prepared.timeout)}`
-          const response = yield* HttpClient.withScope(client)
-            .execute(request)
-            .pipe(
-              Effect.mapError(transportError(base)),
-              Effect.timeoutFail({
-                duration: prepared.timeout,
-                onTimeout: () => new TimeoutError({ message: timeoutMessage })
-              })
-            )
+          const onTimeout = () => new TimeoutError({ message: timeoutMessage })
+          const timeoutMs = Duration.toMillis(prepared.timeout)
+          // The connection's own client is used directly (see `directHttpOf`): its
+          // response and stall timeouts are Iops timers. Any other client goes through
+          // the HttpClient interface, with the timeouts as Effect timeouts.
+          const direct = directHttpOf(client)
+          const response: HttpClientResponse.HttpClientResponse = yield* direct !== undefined
+            ? direct.send(request, timeoutMs, onTimeout).pipe(Effect.mapError(transportErrorOrTimeout(base)))
+            : HttpClient.withScope(client)
+                .execute(request)
+                .pipe(
+                  Effect.mapError(transportError(base)),
+                  Effect.timeoutFail({ duration: prepared.timeout, onTimeout })
+                )
           const body = response.stream.pipe(Stream.mapError(transportError(base)))
           if (response.status < 200 || response.status >= 300) {
             const text = yield* body.pipe(
@@ -713,12 +726,14 @@ const makeWith = (client: HttpClient.HttpClient, options: ViewOptions): Effect.E
           // One step per network chunk: its complete rows, then the parse error if any
           // (so that the rows before a malformed spot are still delivered); a body that
           // stops arriving for the timeout is a TimeoutError.
-          const rows = bodyRows<ViewRow, ProtocolError | TimeoutError, NetworkError | ArgumentError>(body, {
+          const timedBody =
+            response instanceof IopsClientResponse
+              ? response.bodyWithIdleTimeout(timeoutMs, onTimeout).pipe(Stream.mapError(transportErrorOrTimeout(base)))
+              : Stream.timeoutFail(body, onTimeout, prepared.timeout)
+          const rows = bodyRows<ViewRow, ProtocolError, NetworkError | ArgumentError | TimeoutError>(timedBody, {
             parser,
             toRow,
-            malformed: protocolError,
-            idleMs: Duration.toMillis(prepared.timeout),
-            onStall: () => new TimeoutError({ message: timeoutMessage })
+            malformed: protocolError
           })
           const end = Effect.suspend((): Effect.Effect<void, ProtocolError | ViewEngineError> => {
             const done = parser.finish()

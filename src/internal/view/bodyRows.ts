@@ -5,13 +5,11 @@
  *   {@link RowParser} and every row it completes is written downstream as one Chunk.
  *   A malformed spot ends the stream with the parse error right after the rows that
  *   came before it.
- * - **Stalls.** The body fails with `onStall()` when a wait for its next chunk lasts
- *   `idleMs`: the time counts only while the network is waited for, not while the
- *   consumer holds a chunk (back-pressure is not a stall).
+ *
+ * The body's stall timeout is the caller's: the body comes with it.
  *
  * The channel replaces a `Stream.flatMap` per chunk, which measured a quarter of the
- * Stream's cost; a watchdog fiber with `Stream.interruptWhen` instead of the
- * per-chunk timeout measured slower still (it races every pull).
+ * Stream's cost.
  *
  * @internal
  */
@@ -24,10 +22,6 @@ export interface BodyRowsOptions<Row, E> {
   readonly toRow: (raw: RawViewRow) => Row
   /** The error of a malformed body. */
   readonly malformed: (error: RowParseError) => E
-  /** The longest wait for the next chunk, in milliseconds. */
-  readonly idleMs: number
-  /** The error of a stalled body. */
-  readonly onStall: () => E
 }
 
 /** See the module documentation. */
@@ -35,7 +29,7 @@ export const bodyRows = <Row, E, BE>(
   body: Stream.Stream<Uint8Array, BE>,
   options: BodyRowsOptions<Row, E>
 ): Stream.Stream<Row, E | BE> => {
-  const { parser, toRow, malformed, idleMs, onStall } = options
+  const { parser, toRow, malformed } = options
   const parse: Channel.Channel<
     Chunk.Chunk<Row>,
     Chunk.Chunk<Uint8Array>,
@@ -60,7 +54,7 @@ export const bodyRows = <Row, E, BE>(
       onDone: () => Channel.void
     })
   )
-  return Stream.pipeThroughChannel(Stream.timeoutFail(body, onStall, idleMs), parse)
+  return Stream.pipeThroughChannel(body, parse)
 }
 
 /** The rows of one network chunk, written downstream as they are (no copy). */

@@ -107,7 +107,12 @@ const stream = async (res: ServerResponse, pieces: Iterable<string> | AsyncItera
       if (buffer.length < chunkBytes) continue
       const accepted = res.write(buffer)
       buffer = ""
-      chunkBytes = CHUNK_BYTES
+      if (chunkBytes === FIRST_CHUNK_BYTES) {
+        chunkBytes = CHUNK_BYTES
+        // Node holds a response's writes until the next tick: without a turn of the
+        // loop here the first rows left with the next 32 KB, not on their own.
+        await new Promise<void>((resolve) => setImmediate(resolve))
+      }
       if (!accepted) {
         await new Promise<void>((resolve) => {
           const wake = () => {
