@@ -8,7 +8,8 @@
  *   first Stream chunk; the SDK: its first `row` event).
  * - `views-heap`: 40 000 rows of 1.5 KB (a 60 MB body) streamed by a client process
  *   started with `--max-old-space-size=64` (`viewsHeap.ts`), which reports the most
- *   heap it used while reading them.
+ *   heap it used while reading them and the heap it kept (after a full collection)
+ *   before the query and after each quarter of the rows.
  */
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
@@ -147,11 +148,12 @@ const heapBench = (target: {
     )
     const script = fileURLToPath(new URL("./viewsHeap.ts", import.meta.url))
     const output = yield* Effect.async<string, Error>((resume) => {
-      const child = spawn(process.execPath, ["--max-old-space-size=64", "--import", "tsx", script], {
+      const child = spawn(process.execPath, ["--max-old-space-size=64", "--expose-gc", "--import", "tsx", script], {
         stdio: ["ignore", "pipe", "inherit"],
         env: {
           ...process.env,
-          BENCH_TARGET: JSON.stringify({ ...target, password: Redacted.value(target.password) })
+          BENCH_TARGET: JSON.stringify({ ...target, password: Redacted.value(target.password) }),
+          BENCH_ROWS: String(HEAP_ROWS)
         }
       })
       let out = ""
@@ -160,7 +162,12 @@ const heapBench = (target: {
         resume(code === 0 ? Effect.succeed(out) : Effect.fail(new Error(`viewsHeap.ts exited with ${code}`)))
       )
     })
-    const result = JSON.parse(output.trim()) as { rows: number; maxHeapUsedMB: number; startHeapUsedMB: number }
+    const result = JSON.parse(output.trim()) as {
+      rows: number
+      maxHeapUsedMB: number
+      startHeapUsedMB: number
+      retainedMB: ReadonlyArray<number>
+    }
     report({
       bench: "views-heap",
       client: "effect-couchbase-stream",
@@ -168,6 +175,8 @@ const heapBench = (target: {
       rowBytes: 1500,
       heapLimitMB: 64,
       startHeapUsedMB: result.startHeapUsedMB,
-      maxHeapUsedMB: result.maxHeapUsedMB
+      maxHeapUsedMB: result.maxHeapUsedMB,
+      // Kept after a full collection: before the query, then after each quarter of the rows.
+      retainedMB: result.retainedMB.join(" → ")
     })
   })
