@@ -878,6 +878,11 @@ export const includeDocsFrom =
  * `getMulti`, and its HTTP client, whose sockets and timers are those of the
  * connection's Iops. The service works as long as the connection is open.
  *
+ * Queries use that client directly rather than through the `HttpClient` interface:
+ * the body is read as it arrives and the views timeout runs on the Iops's timers,
+ * which takes about half the client's work off a small query; there is no
+ * `http.client` span per request (the `View.query` span names the node).
+ *
  * @since 0.1.0
  * @category constructors
  */
