@@ -117,6 +117,35 @@ describe("memcached mode against Debian's memcached", () => {
     })
   )
 
+  it.scopedLive("a large getMulti goes as several quiet batches: every key's result, in order, misses anywhere", () =>
+    Effect.gen(function* () {
+      const mc = yield* startMemcached
+      const cb: Connection.Service = yield* connect([mc])
+      // 1000 keys (several batches of 128), some of them multi-byte UTF-8, and misses at
+      // batch boundaries, inside batches and last.
+      const keys = Array.from({ length: 1000 }, (_, i) => (i % 3 === 0 ? `clé-ü-${i}` : `big-${i}`))
+      const missing = new Set([0, 127, 128, 255, 256, 500, 511, 512, 640, 999])
+      for (let i = 0; i < keys.length; i++) if (i % 17 === 5) missing.add(i)
+      const stored = Object.fromEntries(keys.filter((_, i) => !missing.has(i)).map((k) => [k, { k }]))
+      expect((yield* cb.upsertMulti(stored)).allOk).toBe(true)
+      const quiet = yield* cb.getMulti(keys, { quiet: true })
+      expect([...quiet.keys()]).toEqual(keys)
+      for (let i = 0; i < keys.length; i++) {
+        const result = quiet.get(keys[i]!)!
+        expect(result.success).toBe(!missing.has(i))
+        if (result.success) expect((result as { value: unknown }).value).toEqual({ k: keys[i] })
+      }
+      const loud = yield* failure(cb.getMulti(keys.slice(1)))
+      expect(loud._tag).toBe("NotFoundError")
+      expect(loud.key).toBe(keys[5])
+      // Single gets of the multi-byte keys (written straight into the request as UTF-8).
+      expect((yield* cb.get(keys[3]!)).value).toEqual({ k: keys[3] })
+      // A key that is not valid UTF-16 is refused before anything is sent.
+      expect((yield* failure(cb.getMulti(["ok", "bad\uD800"])))._tag).toBe("ValueFormatError")
+      expect((yield* failure(cb.get("bad\uDC00")))._tag).toBe("ValueFormatError")
+    })
+  )
+
   it.scopedLive("multi operations pipeline every key and report each", () =>
     Effect.gen(function* () {
       const mc = yield* startMemcached

@@ -116,6 +116,29 @@ for (const layer of layers) {
       })
     )
 
+    layer.test("flushNow writes what is queued at once, in one write; with nothing queued it writes nothing", () =>
+      Effect.gen(function* () {
+        const env = yield* layer.env
+        const socket = yield* env.connect(framedEcho)
+        const spy = spyWrites(socket)
+        const { driver, frames, framesReceived } = yield* recordingDriver(env.iops, socket)
+        const batch = Array.from({ length: 50 }, (_, i) => ({
+          opcode: Opcode.Get,
+          opaque: i,
+          key: Buffer.from(`k${i}`)
+        }))
+        for (const f of batch) driver.send(f)
+        driver.flushNow()
+        // Synchronously, not at the next write readiness.
+        expect(spy.sizes).toEqual([batch.reduce((n, f) => n + 24 + f.key.length, 0)])
+        driver.flushNow()
+        expect(spy.sizes).toHaveLength(1)
+        yield* framesReceived(50)
+        expect(frames.map((f) => f.opaque)).toEqual(batch.map((f) => f.opaque))
+        expect(spy.sizes).toHaveLength(1)
+      })
+    )
+
     layer.test("garbage from the peer ends the driver once with a ProtocolError", () =>
       Effect.gen(function* () {
         const env = yield* layer.env
@@ -276,6 +299,31 @@ describe("Driver under faults (simulated network, TestClock)", () => {
       while (frames.length < count) yield* TestClock.adjust("1 millis")
       expect(frames.map((f) => f.opaque)).toEqual(Array.from({ length: count }, (_, i) => i))
       expect(frames[count - 1]!.value.equals(pattern(64 * 1024, count - 1))).toBe(true)
+      expect(Math.max(...spy.bufferedAfter)).toBeLessThanOrEqual(limit)
+      expect(driver.queuedBytes).toBe(0)
+    })
+  )
+
+  it.scoped("flushNow does not write past a full socket: the rest waits for write readiness", () =>
+    Effect.gen(function* () {
+      const env = yield* simulatedEnv()
+      const socket = yield* env.connect(framedEcho)
+      const spy = spyWrites(socket)
+      const maxBatch = 64 * 1024
+      const { driver, frames } = yield* recordingDriver(env.iops, socket, { maxBatchBytes: maxBatch })
+      env.network!.faults.stall("127.0.0.1:11210")
+      const count = 64
+      for (let i = 0; i < count; i++) {
+        driver.send({ opcode: Opcode.Set, opaque: i, key: Buffer.from("k"), value: pattern(64 * 1024, i) })
+        driver.flushNow()
+      }
+      // Writes stopped once the socket said its buffer was full, however often flushNow was called.
+      const limit = 64 * 1024 + maxBatch + 64 * 1024 + 64
+      expect(Math.max(...spy.bufferedAfter)).toBeLessThanOrEqual(limit)
+      expect(driver.queuedBytes).toBeGreaterThan(count * 64 * 1024 - limit)
+      env.network!.faults.heal()
+      while (frames.length < count) yield* TestClock.adjust("1 millis")
+      expect(frames.map((f) => f.opaque)).toEqual(Array.from({ length: count }, (_, i) => i))
       expect(Math.max(...spy.bufferedAfter)).toBeLessThanOrEqual(limit)
       expect(driver.queuedBytes).toBe(0)
     })

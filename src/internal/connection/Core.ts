@@ -63,6 +63,14 @@ export interface CoreSettings {
 
 const EMPTY_ROUTER: Router = ketamaRouter([], "couchbase")
 
+/**
+ * The most keys of one quiet batch: a larger multi-get goes to a node as several
+ * batches, each written as soon as it is complete, so that the node answers the
+ * first keys while the client routes and encodes the others (the batches of one run
+ * are otherwise independent, each closed by its NOOP).
+ */
+const QUIET_CHUNK = 128
+
 /** Delay before retry `attempt` (1, 2, …) of a transient failure: 1, 2, 4 … up to 256 ms. */
 export const backoffDelay = (attempt: number): number => Math.min(2 ** Math.max(0, attempt - 1), 256)
 
@@ -304,8 +312,8 @@ export class Core {
     }
     const op = request.op
     const router = this.router
-    const vbucket = router.vbucket(op.keyBytes)
-    const server = router.server(op.keyBytes, vbucket, request.copy)
+    const vbucket = router.vbucket(op.routingKey)
+    const server = router.server(op.routingKey, vbucket, request.copy)
     const node = server < 0 ? undefined : this.nodes[server]
     if (node === undefined) {
       if (request.copy > 0) {
@@ -517,8 +525,8 @@ export class Core {
       : undefined
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!
-      const vbucket = router.vbucket(op.keyBytes)
-      const server = router.server(op.keyBytes, vbucket, copy)
+      const vbucket = router.vbucket(op.routingKey)
+      const server = router.server(op.routingKey, vbucket, copy)
       const node = server < 0 ? undefined : this.nodes[server]
       if (node === undefined) {
         // Same path as a single key: it waits for a map or fails.
@@ -530,6 +538,15 @@ export class Core {
         if (batch === undefined) batches.set(node, (batch = { indexes: [], vbuckets: [] }))
         batch.indexes.push(i)
         batch.vbuckets.push(vbucket)
+        if (batch.indexes.length === QUIET_CHUNK) {
+          // The node starts on these while the rest are routed and encoded.
+          batches.delete(node)
+          const request = new QuietBatchRequest(this, run, batch.indexes, batch.vbuckets)
+          request.node = node
+          run.requests.push(request)
+          node.send(request)
+          node.flushNow()
+        }
         continue
       }
       const request = new MultiKeyRequest(this, run, i, op, copy)
@@ -538,7 +555,10 @@ export class Core {
       run.requests.push(request)
       node.send(request)
     }
-    if (batches === undefined) return
+    if (batches === undefined) {
+      flushAll(run.requests)
+      return
+    }
     for (const [node, batch] of batches) {
       if (batch.indexes.length === 1) {
         // One key gains nothing from a NOOP.
@@ -555,6 +575,7 @@ export class Core {
       run.requests.push(request)
       node.send(request)
     }
+    flushAll(run.requests)
   }
 
   private finishMulti<E>(run: MultiRun): Effect.Effect<MultiResult<any>, E> {
@@ -593,6 +614,17 @@ export class Core {
       run.release()
       return yield* assembled
     }) as Effect.Effect<MultiResult<any>, E>
+  }
+}
+
+/** Writes a multi operation's batch on each node it went to, without waiting for the next turn. */
+const flushAll = (requests: ReadonlyArray<{ readonly node: NodeConnection | undefined }>): void => {
+  let last: NodeConnection | undefined
+  for (const request of requests) {
+    if (request.node !== last) {
+      last = request.node
+      last?.flushNow()
+    }
   }
 }
 

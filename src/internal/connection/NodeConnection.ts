@@ -102,6 +102,11 @@ export class NodeConnection {
   }
 
   /** Sends `request` now, or queues it until the connection is ready. */
+  /** Writes the requests queued on the connection now rather than a turn later (a complete multi-key batch). */
+  flushNow(): void {
+    this.pipeline?.flushNow()
+  }
+
   send(request: PipelineRequest): void {
     const pipeline = this.pipeline
     if (pipeline?.send(request)) return

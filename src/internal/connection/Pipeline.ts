@@ -176,6 +176,11 @@ export class Pipeline {
     return this.driver.now()
   }
 
+  /** Writes the queued requests now (see `Driver.flushNow`). */
+  flushNow(): void {
+    this.driver.flushNow()
+  }
+
   /**
    * Sends `request`. Returns false, and leaves it untouched, when the connection has
    * already ended (the owner then queues it elsewhere or fails it).

@@ -78,11 +78,12 @@ abstract class KeyRequest extends PipelineRequest {
   }
 
   override selfEncodedLength(): number {
-    return this.op.keyOpcode === undefined ? 0 : HEADER_LENGTH + this.op.keyBytes.length
+    return this.op.keyOpcode === undefined ? 0 : HEADER_LENGTH + this.op.keyLength
   }
 
   override encodeInto(target: Buffer, offset: number): number {
-    return writeKeyRequest(target, offset, this.op.keyOpcode!, this.vbucket, this.opaque, this.op.keyBytes)
+    const op = this.op
+    return writeKeyRequest(target, offset, op.keyOpcode!, this.vbucket, this.opaque, op.routingKey, op.keyLength)
   }
 }
 
@@ -333,13 +334,13 @@ export class QuietBatchRequest extends PipelineRequest {
     for (let i = 0; i < indexes.length; i++) {
       const op = ops[indexes[i]!]!
       if (op.quietKeyOpcode === undefined) return undefined
-      length += HEADER_LENGTH + op.keyBytes.length
+      length += HEADER_LENGTH + op.keyLength
     }
     const out = Buffer.allocUnsafe(length)
     let at = 0
     for (let i = 0; i < indexes.length; i++) {
       const op = ops[indexes[i]!]!
-      at = writeKeyRequest(out, at, op.quietKeyOpcode!, this.vbuckets[i]!, opaque + i, op.keyBytes)
+      at = writeKeyRequest(out, at, op.quietKeyOpcode!, this.vbuckets[i]!, opaque + i, op.routingKey, op.keyLength)
     }
     writeKeyRequest(out, at, Opcode.Noop, 0, opaque + indexes.length, EMPTY_KEY)
     return out

@@ -25,12 +25,12 @@ export interface Router {
   /** Replicas per vBucket (0 for ketama). */
   readonly numReplicas: number
   /** The vBucket of a key (0 for ketama). */
-  vbucket(key: Uint8Array): number
+  vbucket(key: Uint8Array | string): number
   /**
    * The server index holding copy `copy` of `key` (0 = master, i + 1 = replica i), or
    * -1 when there is no such copy.
    */
-  server(key: Uint8Array, vbucket: number, copy: number): number
+  server(key: Uint8Array | string, vbucket: number, copy: number): number
 }
 
 class VBucketRouter implements Router {
@@ -47,11 +47,11 @@ class VBucketRouter implements Router {
     this.numReplicas = numReplicas
   }
 
-  vbucket(key: Uint8Array): number {
+  vbucket(key: Uint8Array | string): number {
     return vbucketOf(key, this.numVBuckets)
   }
 
-  server(_key: Uint8Array, vbucket: number, copy: number): number {
+  server(_key: Uint8Array | string, vbucket: number, copy: number): number {
     const chain = this.map[vbucket]
     return chain === undefined || copy >= chain.length ? -1 : chain[copy]!
   }
@@ -71,7 +71,7 @@ class KetamaRouter implements Router {
     return 0
   }
 
-  server(key: Uint8Array, _vbucket: number, copy: number): number {
+  server(key: Uint8Array | string, _vbucket: number, copy: number): number {
     return copy === 0 ? serverOf(this.continuum, key) : -1
   }
 }

@@ -95,6 +95,8 @@ export class Driver {
   /** The sequence number of `queue[0]` (items are numbered from 0 as they are queued). */
   private seqBase = 0
   private inHandler = false
+  /** The last write filled the socket's buffer: nothing more until write readiness. */
+  private blocked = false
   /** An Iops call threw: the driver stops on the next microtask (see `iopsFailed`). */
   private failing = false
   /** When bytes were last read (on the Iops clock), for diagnostics; once per delivery, not per frame. */
@@ -263,7 +265,10 @@ export class Driver {
     this.inHandler = true
     try {
       if ((flags & LCB_READ_EVENT) !== 0) this.readAvailable()
-      if (!this.done && (flags & LCB_WRITE_EVENT) !== 0) this.flush()
+      if (!this.done && (flags & LCB_WRITE_EVENT) !== 0) {
+        this.blocked = false
+        this.flush()
+      }
     } finally {
       this.inHandler = false
     }
@@ -311,6 +316,20 @@ export class Driver {
     }
   }
 
+  /**
+   * Writes what is queued now instead of at the next write readiness, which comes a
+   * turn of the loop later: for a batch complete as it is queued (a multi operation),
+   * the turn only delays the server's start (measured: a quarter of the time of a
+   * 1000-key `getMulti` before its first byte left). Nothing happens inside a
+   * delivery (which flushes at its end), while the socket's buffer is full, or once
+   * stopped.
+   */
+  flushNow(): void {
+    if (this.done || this.inHandler || this.blocked || this.head === this.queue.length) return
+    this.flush()
+    this.rearm()
+  }
+
   /** Writes batches until the queue is empty or the socket asks to wait. */
   private flush(): void {
     const queue = this.queue
@@ -329,6 +348,7 @@ export class Driver {
       this.head = end
       this.queued -= size
     }
+    this.blocked = !writable
     if (this.head === queue.length) {
       this.seqBase += queue.length
       this.queue = []

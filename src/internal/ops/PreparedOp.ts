@@ -78,6 +78,13 @@ export interface PreparedOp<R extends OperationResult = OperationResult, E = unk
   readonly key: string
   /** The key as the transcoder encoded it: hashed for routing, written in the request. */
   readonly keyBytes: Uint8Array
+  /**
+   * What routing hashes: {@link keyBytes}, or the key itself while its bytes are its
+   * UTF-8 and not yet encoded (vBucket and ketama hashing read a string as UTF-8).
+   */
+  readonly routingKey: Uint8Array | string
+  /** The length of {@link keyBytes}, known without encoding them. */
+  readonly keyLength: number
   readonly route: Route
   /** The request frame for `vbucket`, correlated by `opaque`. */
   request(vbucket: number, opaque: number, node: NodeFeatures): FrameInit
@@ -143,6 +150,22 @@ export const encodeKeyOrError = (
 }
 
 /**
+ * {@link encodeKeyOrError}, except that under the default transcoder a key that is
+ * well-formed UTF-16 is left as it is (`undefined`): its bytes are its UTF-8, written
+ * straight into the request batch and hashed as a string, so no Buffer is made per
+ * key (measured: a third of the cost of preparing a get).
+ */
+export const deferredKeyOrError = (
+  name: string,
+  key: string,
+  transcoder: Transcoder.Transcoder<any>
+): Uint8Array | undefined | ArgumentError | ValueFormatError =>
+  // A key with a lone surrogate goes through the transcoder, which refuses it.
+  transcoder === defaultTranscoder && (key as unknown as { isWellFormed(): boolean }).isWellFormed()
+    ? undefined
+    : encodeKeyOrError(name, key, transcoder)
+
+/**
  * The shared skeleton: opcode check, success or status, and quiet misses.
  * Subclasses say what the request is and what success carries.
  */
@@ -156,13 +179,29 @@ export abstract class KeyOp<R extends OperationResult, E>
   readonly hasQuietForm: boolean = false
   readonly durability: DurabilityRequirement | undefined = undefined
 
+  readonly keyLength: number
+  private encodedKey: Uint8Array | undefined
+
   constructor(
     readonly key: string,
-    readonly keyBytes: Uint8Array,
+    /** The encoded key; undefined when it is the key's UTF-8, encoded only if asked for. */
+    keyBytes: Uint8Array | undefined,
     /** Under quiet, KEY_ENOENT is a {@link MissingResult} instead of a `NotFoundError`. */
     protected readonly quiet: boolean,
     readonly route: Route = MASTER
-  ) {}
+  ) {
+    this.encodedKey = keyBytes
+    this.keyLength = keyBytes === undefined ? Buffer.byteLength(key, "utf8") : keyBytes.length
+  }
+
+  get keyBytes(): Uint8Array {
+    if (this.encodedKey === undefined) this.encodedKey = Buffer.from(this.key, "utf8")
+    return this.encodedKey
+  }
+
+  get routingKey(): Uint8Array | string {
+    return this.encodedKey ?? this.key
+  }
 
   abstract request(vbucket: number, opaque: number, node: NodeFeatures): FrameInit
   protected abstract success(frame: Frame): Either.Either<R, E | CommonStatusError>

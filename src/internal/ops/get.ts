@@ -36,8 +36,8 @@ import {
   validateRequiredCas
 } from "./args.js"
 import {
+  deferredKeyOrError,
   encodeKey,
-  encodeKeyOrError,
   KeyOp,
   MASTER,
   type OpContext,
@@ -347,7 +347,7 @@ export class GetOp extends KeyOp<ValueResult<unknown>, NotFoundError | Temporary
   constructor(
     key: string,
     command: GetFields,
-    keyBytes: Uint8Array,
+    keyBytes: Uint8Array | undefined,
     quiet: boolean,
     transcoder: OpContext["transcoder"],
     name = "get"
@@ -495,8 +495,8 @@ export const prepareGet = (
     // The common call, get(key): no options to read and no command object to build.
     const k = validateKey("get", key)
     if (Either.isLeft(k)) return fail(k)
-    const bytes = encodeKeyOrError("get", k.right, ctx.transcoder)
-    if (!(bytes instanceof Uint8Array)) return Either.left(bytes)
+    const bytes = deferredKeyOrError("get", k.right, ctx.transcoder)
+    if (bytes !== undefined && !(bytes instanceof Uint8Array)) return Either.left(bytes)
     return Either.right(new GetOp(k.right, PLAIN_GET, bytes, ctx.quiet, ctx.transcoder, "get"))
   }
   const command = validateGet(key, options, ctx.now())
@@ -518,8 +518,8 @@ export const prepareGetMulti = (
   const ops: Array<GetOp> = new Array(list.length)
   for (let i = 0; i < ops.length; i++) {
     const key = list[i]!
-    const bytes = encodeKeyOrError("getMulti", key, ctx.transcoder)
-    if (!(bytes instanceof Uint8Array)) return Either.left(bytes)
+    const bytes = deferredKeyOrError("getMulti", key, ctx.transcoder)
+    if (bytes !== undefined && !(bytes instanceof Uint8Array)) return Either.left(bytes)
     ops[i] = new GetOp(key, f, bytes, quiet, ctx.transcoder, "getMulti")
   }
   return Either.right(ops)

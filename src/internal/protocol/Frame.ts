@@ -132,9 +132,10 @@ export const writeKeyRequest = (
   opcode: number,
   vbucket: number,
   opaque: number,
-  key: Uint8Array
+  key: Uint8Array | string,
+  /** The key's length in bytes (a string is written as UTF-8). */
+  kl: number = typeof key === "string" ? Buffer.byteLength(key, "utf8") : key.length
 ): number => {
-  const kl = key.length
   if (kl > 0xffff) throw new RangeError(`key of ${kl} bytes does not fit the header`)
   target[offset] = Magic.ClientRequest
   target[offset + 1] = opcode
@@ -144,7 +145,8 @@ export const writeKeyRequest = (
   put32(target, offset + 12, opaque)
   put32(target, offset + 16, 0)
   put32(target, offset + 20, 0)
-  target.set(key, offset + HEADER_LENGTH)
+  if (typeof key === "string") target.write(key, offset + HEADER_LENGTH, kl, "utf8")
+  else target.set(key, offset + HEADER_LENGTH)
   return offset + HEADER_LENGTH + kl
 }
 
