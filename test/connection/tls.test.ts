@@ -167,6 +167,10 @@ describe("couchbases:// against the embedded cluster", () => {
       })
       yield* cb.upsert("unverified", "ok")
       expect((yield* cb.get("unverified")).value).toBe("ok")
+      // Keys on every node: each was reached over TLS.
+      const keys = Array.from({ length: 32 }, (_, i) => `unverified-${i}`)
+      expect((yield* cb.upsertMulti(Object.fromEntries(keys.map((k) => [k, k])))).allOk).toBe(true)
+      expect([...(yield* cb.getMulti(keys)).values()].map((r) => r.value)).toEqual(keys)
       expect(cluster.nodes.every((n) => n.connections.tls >= 1)).toBe(true)
     })
   )

@@ -5,13 +5,15 @@
  * - **Reading.** It owns the socket's one {@link IOEvent}, always watching for read
  *   readiness; when it fires, every available byte goes into a {@link FrameDecoder}
  *   and each complete frame goes to `onFrame`, in order, zero-copy.
- * - **Writing.** `send` only queues. The queue is flushed when the socket reports
- *   write readiness, which the Iops delivers on a later turn, so every frame sent in
- *   the same tick leaves in one `write` (up to `maxBatchBytes` per write). A large
- *   value is written as its own buffer instead of being copied into the batch. When
- *   `write` returns `false` the driver stops and waits for write readiness again: the
- *   socket never buffers more than one batch past its high-water mark; what waits
- *   is the queue, which the caller bounds with `queuedBytes`.
+ * - **Writing.** `send` only queues. The queue is flushed on a microtask queued by the
+ *   first `send` after a flush, so every frame sent in the same tick (the sends of
+ *   the microtasks already queued, such as fibers resumed together, included) leaves
+ *   in one `write` (up to `maxBatchBytes` per write); waiting for write readiness
+ *   instead cost a turn of the loop per round trip (measured: 4% of gets/s at 16 in
+ *   flight). A large value is written as its own buffer instead of being copied into
+ *   the batch. When `write` returns `false` the driver stops and waits for write
+ *   readiness: the socket never buffers more than one batch past its high-water
+ *   mark; what waits is the queue, which the caller bounds with `queuedBytes`.
  * - **Time.** It owns ONE {@link TimerEvent}, armed for the earliest deadline the
  *   caller asks for (`armTimer`); when it fires the caller checks its deadlines and
  *   arms the next. No timer per operation.
@@ -243,9 +245,20 @@ export class Driver {
     this.queue.push(item)
     this.lengths.push(length)
     this.queued += length
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      queueMicrotask(this.microFlush)
+    }
     // Inside a delivery the event is re-armed once at the end.
     if (!this.inHandler) this.rearm()
     return seq
+  }
+
+  /** A flush is queued as a microtask (see the module documentation). */
+  private flushScheduled = false
+  private readonly microFlush = (): void => {
+    this.flushScheduled = false
+    this.flushNow()
   }
 
   private rearm(): void {
@@ -317,15 +330,16 @@ export class Driver {
   }
 
   /**
-   * Writes what is queued now instead of at the next write readiness, which comes a
-   * turn of the loop later: for a batch complete as it is queued (a multi operation),
-   * the turn only delays the server's start (measured: a quarter of the time of a
-   * 1000-key `getMulti` before its first byte left). Nothing happens inside a
-   * delivery (which flushes at its end), while the socket's buffer is full, or once
-   * stopped.
+   * Writes what is queued now instead of on the queued microtask: for a batch that is
+   * complete as it is queued (part of a multi operation), so that the node starts on
+   * it while the client encodes the next (measured: a quarter of the time of a
+   * 1000-key `getMulti` went before its first byte left). Nothing happens inside a
+   * delivery (the microtask flushes after it), while the socket's buffer is full, or
+   * once stopped.
    */
   flushNow(): void {
-    if (this.done || this.inHandler || this.blocked || this.head === this.queue.length) return
+    // Not after an Iops call threw either: what is queued then must fail unsent.
+    if (this.done || this.failing || this.inHandler || this.blocked || this.head === this.queue.length) return
     this.flush()
     this.rearm()
   }
