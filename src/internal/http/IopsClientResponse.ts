@@ -3,10 +3,11 @@
  * as it is, with no web `Response` in between.
  *
  * A web `Response` over `Readable.toWeb(message)` handed every network chunk through
- * a web stream and its promises before a Stream saw it: measured about a third of a
- * millisecond per view query before its first row, on a query that takes 3 ms to its
- * first row. Here the body Stream reads the message itself: each pull takes what the
- * message has buffered, or waits for its next `readable`.
+ * a web stream and its promises before a Stream saw it. Here the body Stream reads
+ * the message itself: each pull takes what the message has buffered, or waits for
+ * its next `readable`. Against the web `Response`, in interleaved rounds over
+ * beer-sample's `brewery_beers` (medians): first row 3.41 → 2.61 ms, whole query
+ * 14.45 → 10.59 ms.
  *
  * Like every HTTP body, it can be read once: `text`, `json`, `arrayBuffer` and
  * `urlParamsBody` share one collected body; `stream` reads what is left.
@@ -52,7 +53,13 @@ const nextBytes = <F, E>(
       message.off("end", onReadable)
       message.off("error", onError)
       message.off("close", onClose)
-      if (stall !== undefined) cancelTimer(stall.iops, stall.timer)
+      if (stall !== undefined) {
+        try {
+          cancelTimer(stall.iops, stall.timer)
+        } catch {
+          // A broken Iops: should the timer still fire, its resume comes second and is ignored.
+        }
+      }
     }
     const onReadable = () => {
       done()
