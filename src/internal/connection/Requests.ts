@@ -227,7 +227,13 @@ export class MultiRun {
     /** Told each key's outcome as it arrives (see `KeyProgress`). */
     readonly progress?: KeyObserver | undefined
   ) {
-    this.outcomes = new Array(ops.length)
+    // Not `new Array(n)`: that call site is one V8 tracks, and it soon allocates the
+    // array straight in the old generation (it lives across a round trip); every
+    // outcome stored into it while the batch arrives then survived the minor GCs until
+    // a full one. Measured over 2000 getMulti(1000) batches: GC 0.23 ms per batch and
+    // 5 full GCs with `new Array`, 0.04 ms and 1 with `Array.from`; 1.26 -> 1.02 ms
+    // per batch.
+    this.outcomes = Array.from({ length: ops.length })
     this.remaining = ops.length
   }
 
