@@ -665,7 +665,9 @@ const makeWith = (client: HttpClient.HttpClient, options: ViewOptions): Effect.E
     const run = (design: string, view: string, prepared: Prepared, onMeta: (meta: ViewMeta) => void) =>
       Stream.unwrapScoped(
         Effect.gen(function* () {
-          // The response and stall timeouts run in the reading fiber: on the given clock while it reads.
+          // Over any client but a connection's own, the response and stall timeouts run in
+          // the reading fiber: on the given clock while it reads. A connection's client
+          // times them on its Iops's timers, which its clock's sleeps are too.
           if (options.clock !== undefined) yield* Effect.withClockScoped(options.clock)
           const base = yield* pickBaseUrl
           const address = parseUrl(base)
@@ -699,7 +701,15 @@ const makeWith = (client: HttpClient.HttpClient, options: ViewOptions): Effect.E
                   Effect.mapError(transportError(base)),
                   Effect.timeoutFail({ duration: prepared.timeout, onTimeout })
                 )
-          const body = response.stream.pipe(Stream.mapError(transportError(base)))
+          // A body that stops arriving for the timeout is a TimeoutError (an error body too).
+          const body: Stream.Stream<Uint8Array, NetworkError | ArgumentError | TimeoutError> =
+            response instanceof IopsClientResponse
+              ? response.bodyWithIdleTimeout(timeoutMs, onTimeout).pipe(Stream.mapError(transportErrorOrTimeout(base)))
+              : Stream.timeoutFail(
+                  response.stream.pipe(Stream.mapError(transportError(base))),
+                  onTimeout,
+                  prepared.timeout
+                )
           if (response.status < 200 || response.status >= 300) {
             const text = yield* body.pipe(
               Stream.runFoldWhile(
@@ -724,13 +734,8 @@ const makeWith = (client: HttpClient.HttpClient, options: ViewOptions): Effect.E
               cause: e
             })
           // One step per network chunk: its complete rows, then the parse error if any
-          // (so that the rows before a malformed spot are still delivered); a body that
-          // stops arriving for the timeout is a TimeoutError.
-          const timedBody =
-            response instanceof IopsClientResponse
-              ? response.bodyWithIdleTimeout(timeoutMs, onTimeout).pipe(Stream.mapError(transportErrorOrTimeout(base)))
-              : Stream.timeoutFail(body, onTimeout, prepared.timeout)
-          const rows = bodyRows<ViewRow, ProtocolError, NetworkError | ArgumentError | TimeoutError>(timedBody, {
+          // (so that the rows before a malformed spot are still delivered).
+          const rows = bodyRows<ViewRow, ProtocolError, NetworkError | ArgumentError | TimeoutError>(body, {
             parser,
             toRow,
             malformed: protocolError

@@ -12,7 +12,7 @@ import { missing, type ValueResult } from "../../src/Result.js"
 import { handleViewRequest } from "../../src/server/views/http.js"
 import { viewEngineFor } from "../../src/server/views/ViewEngine.js"
 import * as View from "../../src/View.js"
-import { beerBucket, type CapiServer, type MemoryBucket, startCapi, startServer } from "./helpers.js"
+import { beerBucket, type CapiServer, MemoryBucket, startCapi, startServer } from "./helpers.js"
 
 setFlagsFromString("--expose-gc")
 const gc = runInNewContext("gc") as () => void
@@ -496,6 +496,43 @@ const viewQuerySuite = (label: string, client: Layer.Layer<HttpClient.HttpClient
         yield* Effect.promise(() => broken.close())
         const gone = yield* makeView({ capiBaseUrls: Effect.succeed([`http://127.0.0.1:${port}`]) })
         expect((yield* failure(gone.queryCollect("d", "v")))._tag).toBe("NetworkError")
+      })
+    )
+
+    live("a first row larger than the socket's buffer arrives whole, and the rows after it", () =>
+      Effect.gen(function* () {
+        const big = new MemoryBucket()
+        big.upsert("a-big", { text: "x".repeat(40_000) })
+        for (let i = 0; i < 50; i++) big.upsert(`b-${i}`, { text: "small" })
+        yield* Effect.promise(() =>
+          viewEngineFor(big).putDesignDocument("_design/t", {
+            views: { all: { map: "function (doc, meta) { emit(meta.id, doc.text.length) }" } }
+          })
+        )
+        const bigServer = yield* Effect.promise(() => startCapi("big", big))
+        const view = yield* makeView({
+          capiBaseUrls: Effect.succeed([bigServer.url]),
+          bucket: "big",
+          timeout: "5 seconds"
+        })
+        const rows = yield* view.queryCollect("t", "all", { include_docs: false })
+        expect(rows.rows.map((r) => r.value)).toEqual([40_000, ...Array.from({ length: 50 }, () => 5)])
+        yield* Effect.promise(() => bigServer.close())
+      })
+    )
+
+    live("an error body that stops arriving is a TimeoutError, not a hang", () =>
+      Effect.gen(function* () {
+        const stalls = yield* Effect.promise(() =>
+          startServer((_req, res) => {
+            res.writeHead(500, { "Content-Type": "application/json" })
+            res.write('{"error":"unknown_error","reason":"half of it')
+          })
+        )
+        const view = yield* makeView({ capiBaseUrls: Effect.succeed([stalls.url]), timeout: "300 millis" })
+        const error = yield* failure(view.queryCollect("d", "v"))
+        expect(error._tag).toBe("TimeoutError")
+        yield* Effect.promise(() => stalls.close())
       })
     )
 

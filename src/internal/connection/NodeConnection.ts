@@ -101,12 +101,12 @@ export class NodeConnection {
     return this.waiting.length
   }
 
-  /** Sends `request` now, or queues it until the connection is ready. */
   /** Writes the requests queued on the connection now rather than a turn later (a complete multi-key batch). */
   flushNow(): void {
     this.pipeline?.flushNow()
   }
 
+  /** Sends `request` now, or queues it until the connection is ready. */
   send(request: PipelineRequest): void {
     const pipeline = this.pipeline
     if (pipeline?.send(request)) return

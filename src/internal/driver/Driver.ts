@@ -340,7 +340,14 @@ export class Driver {
   flushNow(): void {
     // Not after an Iops call threw either: what is queued then must fail unsent.
     if (this.done || this.failing || this.inHandler || this.blocked || this.head === this.queue.length) return
-    this.flush()
+    try {
+      this.flush()
+    } catch (thrown) {
+      // From a microtask or an operation's start, a throwing write must not escape:
+      // the driver stops and what it carried fails typed.
+      this.iopsFailed(thrown, "write")
+      return
+    }
     this.rearm()
   }
 

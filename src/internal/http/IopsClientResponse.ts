@@ -33,7 +33,8 @@ const CLOSED_EARLY = () => new Error("the response was closed before its body en
 /** A body's idle timeout: an Iops timer armed while a pull waits for bytes. */
 interface Stall<E> {
   readonly iops: Iops.Service
-  readonly timer: TimerEvent
+  /** Replaced when cancelling it threw (a broken Iops), so that a late firing reaches no pull. */
+  timer: TimerEvent
   readonly ms: number
   readonly error: () => E
 }
@@ -57,7 +58,9 @@ const nextBytes = <F, E>(
         try {
           cancelTimer(stall.iops, stall.timer)
         } catch {
-          // A broken Iops: should the timer still fire, its resume comes second and is ignored.
+          // A broken Iops: this timer is dropped for good, the next wait gets a new one.
+          destroyTimer(stall.iops, stall.timer)
+          stall.timer = makeTimerEvent(stall.iops)
         }
       }
     }
@@ -167,10 +170,10 @@ export class IopsClientResponse extends Inspectable.Class implements HttpClientR
   ): Stream.Stream<Uint8Array, HttpClientError.ResponseError | E> {
     return Stream.suspend(() => {
       const iops = this.iops
-      const timer = makeTimerEvent(iops)
+      const stall: Stall<E> = { iops, timer: makeTimerEvent(iops), ms: idleMs, error: onStall }
       return Stream.ensuring(
-        this.body$({ iops, timer, ms: idleMs, error: onStall }),
-        Effect.sync(() => destroyTimer(iops, timer))
+        this.body$(stall),
+        Effect.sync(() => destroyTimer(iops, stall.timer))
       )
     })
   }
@@ -186,7 +189,8 @@ export class IopsClientResponse extends Inspectable.Class implements HttpClientR
       if (bytes !== null) return Effect.succeed(Chunk.of(bytes))
       if (message.readableEnded) return Effect.fail(Option.none())
       if (this.failure !== undefined) return Effect.fail(Option.some(failed(this.failure)))
-      if (message.destroyed) return Effect.fail(Option.some(failed(CLOSED_EARLY())))
+      // Destroyed: with its error when there is one (the 'error' event comes a tick later).
+      if (message.destroyed) return Effect.fail(Option.some(failed(message.errored ?? CLOSED_EARLY())))
       return Effect.flatMap(Effect.mapError(nextBytes(message, failed, stall), Option.some), (next) =>
         next !== null ? Effect.succeed(Chunk.of(next)) : message.readableEnded ? Effect.fail(Option.none()) : pull
       )

@@ -113,7 +113,8 @@ const stream = async (res: ServerResponse, pieces: Iterable<string> | AsyncItera
         // loop here the first rows left with the next 32 KB, not on their own.
         await new Promise<void>((resolve) => setImmediate(resolve))
       }
-      if (!accepted) {
+      // The drain may have come during that turn: wait only if it is still owed.
+      if (!accepted && res.writableNeedDrain && !closed) {
         await new Promise<void>((resolve) => {
           const wake = () => {
             res.off("drain", wake)
