@@ -47,6 +47,7 @@ import { Effect, Either, ParseResult, Schema } from "effect"
 import { ValueFormatError } from "./Errors.js"
 import { defaultValueIn, jsonIn, utf8TextIn } from "./internal/defaultDecoding.js"
 import { decodeFailure, malformedKey, toValueFormatError } from "./internal/valueFormatError.js"
+import { isWellFormed } from "./internal/wellFormed.js"
 
 /**
  * JSON, compact (`JSON.stringify`). The default format.
@@ -245,10 +246,6 @@ export const resolveFormat = (value: unknown, format: number): number =>
 // ---------------------------------------------------------------------------
 // The default transcoder (plain functions; they throw ValueFormatError)
 // ---------------------------------------------------------------------------
-
-// `String.prototype.isWellFormed` (ES2024) exists on every Node this package supports
-// (it needs zlib.crc32, Node 20.15+), but the configured lib is ES2022.
-const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed()
 
 const hex = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, "0")}`
 

@@ -665,10 +665,12 @@ const makeWith = (client: HttpClient.HttpClient, options: ViewOptions): Effect.E
     const run = (design: string, view: string, prepared: Prepared, onMeta: (meta: ViewMeta) => void) =>
       Stream.unwrapScoped(
         Effect.gen(function* () {
-          // Over any client but a connection's own, the response and stall timeouts run in
-          // the reading fiber: on the given clock while it reads. A connection's client
-          // times them on its Iops's timers, which its clock's sleeps are too.
-          if (options.clock !== undefined) yield* Effect.withClockScoped(options.clock)
+          // The connection's own client is used directly (see `directHttpOf`): its
+          // response and stall timeouts are Iops timers, which its clock's sleeps are too.
+          // Any other client goes through the HttpClient interface, with the timeouts as
+          // Effect timeouts in the reading fiber: on the given clock while it reads.
+          const direct = directHttpOf(client)
+          if (direct === undefined && options.clock !== undefined) yield* Effect.withClockScoped(options.clock)
           const base = yield* pickBaseUrl
           const address = parseUrl(base)
           if (address !== undefined) {
@@ -689,10 +691,6 @@ const makeWith = (client: HttpClient.HttpClient, options: ViewOptions): Effect.E
           const timeoutMessage = `the view query ${design}/${view} on ${base} did not answer within ${Duration.format(prepared.timeout)}`
           const onTimeout = () => new TimeoutError({ message: timeoutMessage })
           const timeoutMs = Duration.toMillis(prepared.timeout)
-          // The connection's own client is used directly (see `directHttpOf`): its
-          // response and stall timeouts are Iops timers. Any other client goes through
-          // the HttpClient interface, with the timeouts as Effect timeouts.
-          const direct = directHttpOf(client)
           const response: HttpClientResponse.HttpClientResponse = yield* direct !== undefined
             ? direct.send(request, timeoutMs, onTimeout).pipe(Effect.mapError(transportErrorOrTimeout(base)))
             : HttpClient.withScope(client)

@@ -50,6 +50,25 @@ const simulatedEnv = (seed = 1): Effect.Effect<Env, never, Scope.Scope> =>
     }
   })
 
+/** A driver on the simulated network whose peer has stopped reading, with its writes spied on. */
+const stalledPeer = Effect.gen(function* () {
+  const env = yield* simulatedEnv()
+  const socket = yield* env.connect(framedEcho)
+  const spy = spyWrites(socket)
+  const maxBatch = 64 * 1024
+  const { driver, frames } = yield* recordingDriver(env.iops, socket, { maxBatchBytes: maxBatch })
+  env.network!.faults.stall("127.0.0.1:11210")
+  return { env, spy, maxBatch, driver, frames }
+})
+
+/** `count` GETs: a header and a key each. */
+const keyOnlyGets = (count: number) =>
+  Array.from({ length: count }, (_, i) => ({ opcode: Opcode.Get, opaque: i, key: Buffer.from(`k${i}`) }))
+
+/** The bytes of key-only frames on the wire. */
+const bytesOf = (frames: ReadonlyArray<{ readonly key: Buffer }>): number =>
+  frames.reduce((n, f) => n + 24 + f.key.length, 0)
+
 /** Frames with keys and values of varied sizes, some above the driver's copy threshold. */
 const requests = (count: number) =>
   Array.from({ length: count }, (_, i) => ({
@@ -97,16 +116,12 @@ for (const layer of layers) {
         const socket = yield* env.connect(framedEcho)
         const spy = spyWrites(socket)
         const { driver, frames, framesReceived } = yield* recordingDriver(env.iops, socket)
-        const small = Array.from({ length: 100 }, (_, i) => ({
-          opcode: Opcode.Get,
-          opaque: i,
-          key: Buffer.from(`k${i}`)
-        }))
+        const small = keyOnlyGets(100)
         for (const f of small) driver.send(f)
         expect(spy.sizes).toEqual([]) // nothing is written synchronously
         // Wait for the echoes of the first flush, then send a frame with a large value.
         yield* framesReceived(100)
-        expect(spy.sizes).toEqual([small.reduce((n, f) => n + 24 + f.key.length, 0)])
+        expect(spy.sizes).toEqual([bytesOf(small)])
         const big = pattern(64 * 1024, 9)
         driver.send({ opcode: Opcode.Set, opaque: 1000, key: Buffer.from("big"), value: big })
         yield* framesReceived(101)
@@ -122,15 +137,11 @@ for (const layer of layers) {
         const socket = yield* env.connect(framedEcho)
         const spy = spyWrites(socket)
         const { driver, frames, framesReceived } = yield* recordingDriver(env.iops, socket)
-        const batch = Array.from({ length: 50 }, (_, i) => ({
-          opcode: Opcode.Get,
-          opaque: i,
-          key: Buffer.from(`k${i}`)
-        }))
+        const batch = keyOnlyGets(50)
         for (const f of batch) driver.send(f)
         driver.flushNow()
         // Synchronously, not at the next write readiness.
-        expect(spy.sizes).toEqual([batch.reduce((n, f) => n + 24 + f.key.length, 0)])
+        expect(spy.sizes).toEqual([bytesOf(batch)])
         driver.flushNow()
         expect(spy.sizes).toHaveLength(1)
         yield* framesReceived(50)
@@ -279,12 +290,7 @@ describe("Driver under faults (simulated network, TestClock)", () => {
 
   it.scoped("a stalled peer fills the socket once; the rest waits in the driver's queue", () =>
     Effect.gen(function* () {
-      const env = yield* simulatedEnv()
-      const socket = yield* env.connect(framedEcho)
-      const spy = spyWrites(socket)
-      const maxBatch = 64 * 1024
-      const { driver, frames } = yield* recordingDriver(env.iops, socket, { maxBatchBytes: maxBatch })
-      env.network!.faults.stall("127.0.0.1:11210")
+      const { env, spy, maxBatch, driver, frames } = yield* stalledPeer
       const count = 64
       for (let i = 0; i < count; i++) {
         driver.send({ opcode: Opcode.Set, opaque: i, key: Buffer.from("k"), value: pattern(64 * 1024, i) })
@@ -306,12 +312,7 @@ describe("Driver under faults (simulated network, TestClock)", () => {
 
   it.scoped("flushNow does not write past a full socket: the rest waits for write readiness", () =>
     Effect.gen(function* () {
-      const env = yield* simulatedEnv()
-      const socket = yield* env.connect(framedEcho)
-      const spy = spyWrites(socket)
-      const maxBatch = 64 * 1024
-      const { driver, frames } = yield* recordingDriver(env.iops, socket, { maxBatchBytes: maxBatch })
-      env.network!.faults.stall("127.0.0.1:11210")
+      const { env, spy, maxBatch, driver, frames } = yield* stalledPeer
       const count = 64
       for (let i = 0; i < count; i++) {
         driver.send({ opcode: Opcode.Set, opaque: i, key: Buffer.from("k"), value: pattern(64 * 1024, i) })

@@ -523,6 +523,12 @@ export class Core {
     const batches = quietBatch
       ? new Map<NodeConnection, { indexes: Array<number>; vbuckets: Array<number> }>()
       : undefined
+    const sendQuiet = (node: NodeConnection, batch: { indexes: Array<number>; vbuckets: Array<number> }): void => {
+      const request = new QuietBatchRequest(this, run, batch.indexes, batch.vbuckets)
+      request.node = node
+      run.requests.push(request)
+      node.send(request)
+    }
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!
       const vbucket = router.vbucket(op.routingKey)
@@ -541,10 +547,7 @@ export class Core {
         if (batch.indexes.length === QUIET_CHUNK) {
           // The node starts on these while the rest are routed and encoded.
           batches.delete(node)
-          const request = new QuietBatchRequest(this, run, batch.indexes, batch.vbuckets)
-          request.node = node
-          run.requests.push(request)
-          node.send(request)
+          sendQuiet(node, batch)
           node.flushNow()
         }
         continue
@@ -570,10 +573,7 @@ export class Core {
         node.send(request)
         continue
       }
-      const request = new QuietBatchRequest(this, run, batch.indexes, batch.vbuckets)
-      request.node = node
-      run.requests.push(request)
-      node.send(request)
+      sendQuiet(node, batch)
     }
     flushAll(run.requests)
   }

@@ -30,6 +30,7 @@ import { defaultValueIn } from "../defaultDecoding.js"
 import { Datatype, loudOpcode, Status } from "../protocol/constants.js"
 import { extrasUInt32, type Frame, type FrameInit, valueEnd, valueSource, valueStart } from "../protocol/Frame.js"
 import { decodeFailure, malformedKey, toValueFormatError } from "../valueFormatError.js"
+import { isWellFormed } from "../wellFormed.js"
 import { type Durability, encodedKeyProblem } from "./args.js"
 import { type CommonStatusError, type StatusSpec, statusError } from "./status.js"
 
@@ -153,7 +154,8 @@ export const encodeKeyOrError = (
  * {@link encodeKeyOrError}, except that under the default transcoder a key that is
  * well-formed UTF-16 is left as it is (`undefined`): its bytes are its UTF-8, written
  * straight into the request batch and hashed as a string, so no Buffer is made per
- * key (measured: a third of the cost of preparing a get).
+ * key (a `Buffer.from` of a short key measured 110 ns; gets on fibers went from
+ * 410–430k/s to 434–438k/s, through the Promise wrapper from 770–813k/s to 855–888k/s).
  */
 export const deferredKeyOrError = (
   name: string,
@@ -161,9 +163,7 @@ export const deferredKeyOrError = (
   transcoder: Transcoder.Transcoder<any>
 ): Uint8Array | undefined | ArgumentError | ValueFormatError =>
   // A key with a lone surrogate goes through the transcoder, which refuses it.
-  transcoder === defaultTranscoder && (key as unknown as { isWellFormed(): boolean }).isWellFormed()
-    ? undefined
-    : encodeKeyOrError(name, key, transcoder)
+  transcoder === defaultTranscoder && isWellFormed(key) ? undefined : encodeKeyOrError(name, key, transcoder)
 
 /**
  * The shared skeleton: opcode check, success or status, and quiet misses.
