@@ -131,6 +131,44 @@ for (const layer of layers) {
       })
     )
 
+    layer.test("with few requests at the peer, a quarter of the pipeline's depth leaves as soon as it is queued", () =>
+      Effect.gen(function* () {
+        const env = yield* layer.env
+        const socket = yield* env.connect(framedEcho)
+        const spy = spyWrites(socket)
+        // What the owner reports in flight, set by the test step by step.
+        let load = 0
+        const { driver, frames, framesReceived } = yield* recordingDriver(env.iops, socket, { inFlight: () => load })
+        const gets = keyOnlyGets(20)
+        const size = bytesOf(gets.slice(0, 1))
+        // An idle peer and no depth yet: the first request leaves at once.
+        load = 1
+        driver.send(gets[0]!)
+        expect(spy.sizes).toEqual([size])
+        // 16 already at the peer: the next one waits for the tick's batch, which
+        // records the depth (20 in flight).
+        load = 17
+        driver.send(gets[1]!)
+        expect(spy.sizes).toEqual([size])
+        load = 20
+        yield* framesReceived(2)
+        expect(spy.sizes).toEqual([size, size])
+        // Depth 20: every 5 queued requests leave together while the peer has few.
+        load = 4
+        for (let i = 2; i < 6; i++) driver.send(gets[i]!)
+        expect(spy.sizes).toHaveLength(2)
+        driver.send(gets[6]!)
+        expect(spy.sizes).toEqual([size, size, 5 * size])
+        // A busy peer: nothing leaves before the tick's batch.
+        load = 40
+        for (let i = 7; i < 20; i++) driver.send(gets[i]!)
+        expect(spy.sizes).toHaveLength(3)
+        yield* framesReceived(20)
+        expect(spy.sizes).toEqual([size, size, 5 * size, bytesOf(gets.slice(7))])
+        expect(frames.map((f) => f.opaque)).toEqual(gets.map((f) => f.opaque))
+      })
+    )
+
     layer.test("flushNow writes what is queued at once, in one write; with nothing queued it writes nothing", () =>
       Effect.gen(function* () {
         const env = yield* layer.env
@@ -305,6 +343,34 @@ describe("Driver under faults (simulated network, TestClock)", () => {
       while (frames.length < count) yield* TestClock.adjust("1 millis")
       expect(frames.map((f) => f.opaque)).toEqual(Array.from({ length: count }, (_, i) => i))
       expect(frames[count - 1]!.value.equals(pattern(64 * 1024, count - 1))).toBe(true)
+      expect(Math.max(...spy.bufferedAfter)).toBeLessThanOrEqual(limit)
+      expect(driver.queuedBytes).toBe(0)
+    })
+  )
+
+  it.scoped("early writes stop at a full socket too: the rest waits for write readiness", () =>
+    Effect.gen(function* () {
+      const env = yield* simulatedEnv()
+      const socket = yield* env.connect(framedEcho)
+      const spy = spyWrites(socket)
+      const maxBatch = 64 * 1024
+      // An owner that always reports an idle peer: every request would leave at once.
+      const { driver, frames } = yield* recordingDriver(env.iops, socket, {
+        maxBatchBytes: maxBatch,
+        inFlight: () => 1
+      })
+      env.network!.faults.stall("127.0.0.1:11210")
+      const count = 64
+      for (let i = 0; i < count; i++) {
+        driver.send({ opcode: Opcode.Set, opaque: i, key: Buffer.from("k"), value: pattern(64 * 1024, i) })
+      }
+      const limit = 64 * 1024 + maxBatch + 64 * 1024 + 64
+      expect(spy.sizes.length).toBeGreaterThan(0)
+      expect(Math.max(...spy.bufferedAfter)).toBeLessThanOrEqual(limit)
+      expect(driver.queuedBytes).toBeGreaterThan(count * 64 * 1024 - limit)
+      env.network!.faults.heal()
+      while (frames.length < count) yield* TestClock.adjust("1 millis")
+      expect(frames.map((f) => f.opaque)).toEqual(Array.from({ length: count }, (_, i) => i))
       expect(Math.max(...spy.bufferedAfter)).toBeLessThanOrEqual(limit)
       expect(driver.queuedBytes).toBe(0)
     })

@@ -58,7 +58,7 @@ const copy = (frame: Frame): CopiedFrame => ({
 export const recordingDriver = (
   iops: Iops.Service,
   socket: Iops.Socket,
-  options: { readonly onTimer?: () => void; readonly maxBatchBytes?: number } = {}
+  options: { readonly onTimer?: () => void; readonly maxBatchBytes?: number; readonly inFlight?: () => number } = {}
 ) =>
   Effect.gen(function* () {
     const frames: Array<CopiedFrame> = []
@@ -79,7 +79,7 @@ export const recordingDriver = (
           Deferred.unsafeDone(closed, Effect.succeed(error))
         }
       },
-      { maxBatchBytes: options.maxBatchBytes }
+      { maxBatchBytes: options.maxBatchBytes, inFlight: options.inFlight }
     )
     yield* Effect.addFinalizer(() => Effect.sync(() => driver.close()))
     /** Waits until `count` frames have arrived. */

@@ -140,7 +140,7 @@ export class Pipeline {
       iops,
       socket,
       { onFrame: this.onFrame, onTimer: this.onTimer, onClose: this.onDriverClose },
-      { maxBodyLength: options.maxBodyLength, onTraffic: options.onTraffic }
+      { maxBodyLength: options.maxBodyLength, onTraffic: options.onTraffic, inFlight: () => this.count }
     )
     this.maxQueuedBytes = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES
     this.maxQueuedRequests = options.maxQueuedRequests ?? DEFAULT_MAX_QUEUED_REQUESTS

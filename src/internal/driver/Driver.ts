@@ -11,7 +11,15 @@
  *   in one `write` (up to `maxBatchBytes` per write); waiting for write readiness
  *   instead cost a turn of the loop per round trip (measured: 4% of gets/s at 16 in
  *   flight). A large value is written as its own buffer instead of being copied into
- *   the batch. When `write` returns `false` the driver stops and waits for write
+ *   the batch.
+ * - **Early writes.** Given the owner's count of requests in flight (`inFlight`), the
+ *   driver does not hold back a peer that is short of work: while fewer than 16
+ *   requests are at the peer, a quarter of the pipeline's depth (what was in flight
+ *   at the last tick's batch) leaves as soon as it is queued. Otherwise a peer that
+ *   has answered everything idles while the client goes through the answers and
+ *   queues the next requests, and a pipeline of 16 turns into lock-step rounds.
+ *   Measured against memcached: gets/s at 16 in flight 1.4–1.6×, at 4 in flight
+ *   1.5×, unchanged at 256 in flight, where the peer always has work. When `write` returns `false` the driver stops and waits for write
  *   readiness: the socket never buffers more than one batch past its high-water
  *   mark; what waits is the queue, which the caller bounds with `queuedBytes`.
  * - **Time.** It owns ONE {@link TimerEvent}, armed for the earliest deadline the
@@ -66,10 +74,18 @@ export interface DriverOptions {
   readonly copyThreshold?: number | undefined
   /** Told the bytes of each chunk read and each batch written (for metrics); absent, nothing is counted. */
   readonly onTraffic?: ((read: number, written: number) => void) | undefined
+  /**
+   * Requests sent and not yet answered, queued ones included: with it the driver
+   * writes early while the peer has little to do (see the module documentation);
+   * absent, it writes once per tick.
+   */
+  readonly inFlight?: (() => number) | undefined
 }
 
 const DEFAULT_MAX_BATCH = 256 * 1024
 const DEFAULT_COPY_THRESHOLD = 16 * 1024
+/** Below this many requests at the peer, a quarter of the pipeline's depth is written as soon as it is queued. */
+const EARLY_WRITE_LOAD = 16
 
 /** What is queued: a frame's description, bytes already encoded, or a frame that encodes itself. */
 type Outgoing = FrameInit | Uint8Array | SelfEncoding
@@ -90,6 +106,9 @@ export class Driver {
   private readonly maxBatch: number
   private readonly copyThreshold: number
   private readonly onTraffic: ((read: number, written: number) => void) | undefined
+  private readonly inFlight: (() => number) | undefined
+  /** Requests in flight when the last tick's batch was written: the pipeline's depth. */
+  private depth = 0
   private queue: Array<Outgoing> = []
   private lengths: Array<number> = []
   private head = 0
@@ -116,6 +135,7 @@ export class Driver {
     this.maxBatch = options.maxBatchBytes ?? DEFAULT_MAX_BATCH
     this.copyThreshold = options.copyThreshold ?? DEFAULT_COPY_THRESHOLD
     this.onTraffic = options.onTraffic
+    this.inFlight = options.inFlight
     this.event = makeIOEvent(iops)
     this.event.socket = socket
     this.event.onReady = this.onReady
@@ -249,15 +269,30 @@ export class Driver {
       this.flushScheduled = true
       queueMicrotask(this.microFlush)
     }
-    // Inside a delivery the event is re-armed once at the end.
-    if (!this.inHandler) this.rearm()
+    // Inside a delivery the event is re-armed once at the end (and nothing is written).
+    if (!this.inHandler) {
+      // An early write re-arms; a full socket waits for write readiness, which needs the re-arm.
+      if (this.inFlight !== undefined && !this.blocked && this.writesEarly()) this.flushNow()
+      else this.rearm()
+    }
     return seq
+  }
+
+  /**
+   * Whether what is queued should leave now rather than with the tick's batch: the
+   * peer has fewer than {@link EARLY_WRITE_LOAD} requests to work on and a quarter of
+   * the pipeline's depth is ready (see the module documentation).
+   */
+  private writesEarly(): boolean {
+    const unsent = this.queue.length - this.head
+    return unsent >= Math.max(1, this.depth >> 2) && this.inFlight!() - unsent < EARLY_WRITE_LOAD
   }
 
   /** A flush is queued as a microtask (see the module documentation). */
   private flushScheduled = false
   private readonly microFlush = (): void => {
     this.flushScheduled = false
+    if (this.inFlight !== undefined) this.depth = this.inFlight()
     this.flushNow()
   }
 
