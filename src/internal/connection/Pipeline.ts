@@ -1,6 +1,7 @@
 /**
  * One pipelined connection to one node: requests go out as soon as they are sent
- * (coalesced per tick by the {@link Driver}), responses come back in any number and
+ * (coalesced per tick by the {@link Driver}, which also writes early while the node is
+ * short of work: it is told the requests in flight), responses come back in any number and
  * are matched to their request by `opaque`.
  *
  * Guarantees, which the rest of the client builds on:
