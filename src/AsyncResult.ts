@@ -439,6 +439,17 @@ export const make = <Quiet extends boolean, Doc>(
 
 const noop = (): void => {}
 
+/** Calls `callback(value)`; what it throws is rethrown on a microtask (an uncaught exception), not into the caller. */
+const outsideTheFiber = <A>(callback: (value: A) => void, value: A): void => {
+  try {
+    callback(value)
+  } catch (thrown) {
+    queueMicrotask(() => {
+      throw thrown
+    })
+  }
+}
+
 /** Starts operation `name`: how to cancel it, or the `ArgumentError` of its arguments. */
 type OperationStarter = (
   name: string,
@@ -462,18 +473,20 @@ const starterFor = (service: Connection.Service<any, any>, runtime: Runtime.Runt
   // fiber that ended holding a large result (a getMulti's) kept it alive through minor
   // GCs into the old generation (measured on 1000-key batches: GC 0.17 -> 0.04 ms and
   // 1.25 -> 1.03 ms per batch). The observer reports only an end without an outcome
-  // (interruption), and nothing twice.
+  // (interruption), and nothing twice. A callback that throws inside the fiber would be
+  // a defect nobody sees: the exception is rethrown outside it, as an uncaught one.
   const run: EffectRunner = (effect, onSuccess, onFailure) => {
     let settled = false
     const fiber = runFork(
       Effect.matchCause(effect, {
         onSuccess: (value) => {
           settled = true
-          onSuccess(value)
+          outsideTheFiber(onSuccess, value)
         },
         onFailure: (cause) => {
+          const error = errorOf(cause)
           settled = true
-          onFailure(errorOf(cause))
+          outsideTheFiber(onFailure, error)
         }
       })
     )

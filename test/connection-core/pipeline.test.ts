@@ -17,6 +17,7 @@ import {
 import { makeNodeIops } from "../../src/internal/iops/node.js"
 import { Opcode, Status } from "../../src/internal/protocol/constants.js"
 import { encodeFrame, type Frame, type FrameInit } from "../../src/internal/protocol/Frame.js"
+import { spyWrites } from "../iops/echo.js"
 import { memcachedBinary, requirePeer } from "../support/peers.js"
 import { startMemcached } from "./memcached.js"
 
@@ -321,6 +322,29 @@ describe("Pipeline failure guarantees", () => {
       expect(cancelled.responses).toEqual([])
       expect(cancelled.failures).toEqual([])
       expect(p.pending).toBe(0)
+    })
+  )
+
+  it.scopedLive("a multi-frame request sent to an idle node leaves at once, in one write", () =>
+    Effect.gen(function* () {
+      const received: Array<number> = []
+      const server = yield* answeringPeer(received)
+      const iops = makeNodeIops()
+      const socket = yield* iops.connect({ host: server.host, port: server.port })
+      const spy = spyWrites(socket)
+      const p = yield* Effect.acquireRelease(
+        Effect.sync(() => new Pipeline(iops, socket)),
+        (pipeline) => Effect.sync(() => pipeline.close())
+      )
+      const done = yield* countdown(1)
+      const keys = Array.from({ length: 128 }, (_, i) => `k${i}`)
+      const batch = new QuietBatch(keys, done.tick)
+      expect(p.send(batch)).toBe(true)
+      // Nothing else at the node: written during send, all 129 frames together.
+      expect(spy.sizes).toEqual([keys.reduce((n, k) => n + 24 + k.length, 24)])
+      yield* done.await
+      expect(received).toEqual(Array.from({ length: 129 }, (_, i) => i + 1))
+      expect(batch.hits.size).toBe(128)
     })
   )
 

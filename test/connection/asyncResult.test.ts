@@ -170,6 +170,37 @@ describe("AsyncConnection over the in-memory TEST connection", () => {
     }
   })
 
+  it("a callback whose error handler throws surfaces as an uncaught exception, once", async () => {
+    const caught: Array<unknown> = []
+    const listener = (error: unknown) => caught.push(error)
+    const previous = process.listeners("uncaughtException")
+    process.removeAllListeners("uncaughtException")
+    process.on("uncaughtException", listener)
+    try {
+      const cb = AsyncResult.make(makeMemoryConnection(), Runtime.defaultRuntime, {
+        onUnhandled: (problem) => {
+          throw new Error(`handler broke on: ${problem.reason}`)
+        }
+      })
+      const calls: Array<unknown> = []
+      cb.getMulti(["a", "b"], { quiet: true }).setCallbacks(
+        (r) => {
+          calls.push(r.size)
+          throw new Error("callback broke")
+        },
+        (_, error) => calls.push(error)
+      )
+      await eventually(() => expect(caught).toHaveLength(1))
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      expect(calls).toEqual([2])
+      expect(caught).toHaveLength(1)
+      expect((caught[0] as Error).message).toBe("handler broke on: CallbackThrew")
+    } finally {
+      process.removeListener("uncaughtException", listener)
+      for (const l of previous) process.on("uncaughtException", l)
+    }
+  })
+
   it("cancel stops the operation and suppresses the callbacks", async () => {
     const { cb, unhandled } = setup()
     const events: Array<string> = []

@@ -169,6 +169,21 @@ for (const layer of layers) {
       })
     )
 
+    layer.test("the early-write rule counts requests: the frames of one leave together, at its last", () =>
+      Effect.gen(function* () {
+        const env = yield* layer.env
+        const socket = yield* env.connect(framedEcho)
+        const spy = spyWrites(socket)
+        const { driver, framesReceived } = yield* recordingDriver(env.iops, socket, { inFlight: () => 1 })
+        const gets = keyOnlyGets(10)
+        for (let i = 0; i < 9; i++) driver.send(gets[i]!, false)
+        expect(spy.sizes).toEqual([])
+        driver.send(gets[9]!)
+        expect(spy.sizes).toEqual([bytesOf(gets)])
+        yield* framesReceived(10)
+      })
+    )
+
     layer.test("flushNow writes what is queued at once, in one write; with nothing queued it writes nothing", () =>
       Effect.gen(function* () {
         const env = yield* layer.env

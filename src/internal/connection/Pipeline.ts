@@ -199,6 +199,8 @@ export class Pipeline {
       const length = request.selfEncodedLength()
       const init = length > 0 ? undefined : request.build(opaque, 0)
       if (this.overBytes(length > 0 ? length : encodedLength(init!))) return this.refuse(request, "bytes")
+      // Counted before it is queued: the driver may write it at once (see `Driver`).
+      this.count++
       request.queuedSeq = init === undefined ? driver.sendSelfEncoding(request, length) : driver.send(init)
       request.queuedCount = 1
       this.inFlight.add(request)
@@ -207,18 +209,19 @@ export class Pipeline {
       const inits = bytes === undefined ? Array.from({ length: frames }, (_, i) => request.build(opaque + i, i)) : []
       const size = bytes?.length ?? inits.reduce((sum, init) => sum + encodedLength(init), 0)
       if (this.overBytes(size)) return this.refuse(request, "bytes")
+      this.count++
       if (bytes !== undefined) {
         request.queuedSeq = driver.sendBytes(bytes)
         request.queuedCount = 1
       } else {
-        request.queuedSeq = driver.send(inits[0]!)
-        for (let i = 1; i < frames; i++) driver.send(inits[i]!)
+        // One request: the driver decides on an early write at its last frame.
+        request.queuedSeq = driver.send(inits[0]!, false)
+        for (let i = 1; i < frames; i++) driver.send(inits[i]!, i === frames - 1)
         request.queuedCount = frames
       }
       this.ranges.push(request)
     }
     request.ended = false
-    this.count++
     if (request.deadline !== Number.POSITIVE_INFINITY) this.driver.armTimer(request.deadline)
     return true
   }
@@ -326,9 +329,14 @@ export class Pipeline {
     if (expired === undefined) return
     let ambiguous: TimeoutError | undefined
     let unsent: TimeoutError | undefined
-    for (const request of expired) {
-      // A request still in the write queue is taken out: it is never sent, so never applied.
-      if (request.queuedSeq >= 0 && this.driver.unqueue(request.queuedSeq, request.queuedCount)) {
+    // A request still in the write queue is taken out: it is never sent, so never
+    // applied. All of them first: a callback may send, and a write it causes would take
+    // the frames of a later expired request with it.
+    const wasUnqueued = expired.map(
+      (request) => request.queuedSeq >= 0 && this.driver.unqueue(request.queuedSeq, request.queuedCount)
+    )
+    for (const [i, request] of expired.entries()) {
+      if (wasUnqueued[i]) {
         request.onFailure(
           (unsent ??= new TimeoutError({
             ambiguous: false,

@@ -109,6 +109,8 @@ export class Driver {
   private readonly inFlight: (() => number) | undefined
   /** Requests in flight when the last tick's batch was written: the pipeline's depth. */
   private depth = 0
+  /** Requests whose last frame is queued and not yet written (for the early-write rule only). */
+  private unsentRequests = 0
   private queue: Array<Outgoing> = []
   private lengths: Array<number> = []
   private head = 0
@@ -192,11 +194,12 @@ export class Driver {
 
   /**
    * Queues a frame for the next flush. Returns its sequence number (for
-   * {@link unqueue}), or -1 (and nothing queued) once closed.
+   * {@link unqueue}), or -1 (and nothing queued) once closed. `last` false: more
+   * frames of the same request follow (the early-write rule counts requests).
    */
-  send(init: FrameInit): number {
+  send(init: FrameInit, last = true): number {
     if (this.done) return -1
-    return this.enqueue(init, encodedLength(init))
+    return this.enqueue(init, encodedLength(init), last)
   }
 
   /**
@@ -205,13 +208,13 @@ export class Driver {
    */
   sendSelfEncoding(item: SelfEncoding, length: number): number {
     if (this.done) return -1
-    return this.enqueue(item, length)
+    return this.enqueue(item, length, true)
   }
 
   /** Queues already-encoded bytes (the caller must not modify them); as {@link send}. */
-  sendBytes(bytes: Uint8Array): number {
+  sendBytes(bytes: Uint8Array, last = true): number {
     if (this.done) return -1
-    return this.enqueue(bytes, bytes.length)
+    return this.enqueue(bytes, bytes.length, last)
   }
 
   /**
@@ -260,11 +263,12 @@ export class Driver {
     this.stop(undefined)
   }
 
-  private enqueue(item: Outgoing, length: number): number {
+  private enqueue(item: Outgoing, length: number, last: boolean): number {
     const seq = this.seqBase + this.queue.length
     this.queue.push(item)
     this.lengths.push(length)
     this.queued += length
+    if (last) this.unsentRequests++
     if (!this.flushScheduled) {
       this.flushScheduled = true
       queueMicrotask(this.microFlush)
@@ -272,7 +276,7 @@ export class Driver {
     // Inside a delivery the event is re-armed once at the end (and nothing is written).
     if (!this.inHandler) {
       // An early write re-arms; a full socket waits for write readiness, which needs the re-arm.
-      if (this.inFlight !== undefined && !this.blocked && this.writesEarly()) this.flushNow()
+      if (last && this.inFlight !== undefined && !this.blocked && this.writesEarly()) this.flushNow()
       else this.rearm()
     }
     return seq
@@ -281,10 +285,11 @@ export class Driver {
   /**
    * Whether what is queued should leave now rather than with the tick's batch: the
    * peer has fewer than {@link EARLY_WRITE_LOAD} requests to work on and a quarter of
-   * the pipeline's depth is ready (see the module documentation).
+   * the pipeline's depth is ready (see the module documentation). Counted in requests:
+   * the frames of a multi-frame request are queued with `last` false but the last.
    */
   private writesEarly(): boolean {
-    const unsent = this.queue.length - this.head
+    const unsent = this.unsentRequests
     return unsent >= Math.max(1, this.depth >> 2) && this.inFlight!() - unsent < EARLY_WRITE_LOAD
   }
 
@@ -406,6 +411,7 @@ export class Driver {
     }
     this.blocked = !writable
     if (this.head === queue.length) {
+      this.unsentRequests = 0
       this.seqBase += queue.length
       this.queue = []
       this.lengths = []
