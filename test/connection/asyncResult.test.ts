@@ -24,6 +24,21 @@ const eventually = async (check: () => void, timeoutMs = 2000): Promise<void> =>
   }
 }
 
+/** Runs `body` with the process's uncaught exceptions collected into `caught` instead of failing the run. */
+const catchingUncaught = async (body: (caught: Array<unknown>) => Promise<void>): Promise<void> => {
+  const caught: Array<unknown> = []
+  const listener = (error: unknown) => caught.push(error)
+  const previous = process.listeners("uncaughtException")
+  process.removeAllListeners("uncaughtException")
+  process.on("uncaughtException", listener)
+  try {
+    await body(caught)
+  } finally {
+    process.removeListener("uncaughtException", listener)
+    for (const l of previous) process.on("uncaughtException", l)
+  }
+}
+
 const setup = (quiet = false) => {
   const engine = new MemoryEngine()
   const unhandled: Array<AsyncResult.AsyncResultError> = []
@@ -151,32 +166,18 @@ describe("AsyncConnection over the in-memory TEST connection", () => {
     expect((unhandled[0]!.cause as Error).message).toBe("boom")
   })
 
-  it("with rethrowUnhandled, rethrows unhandled problems outside any stack, as an uncaught exception", async () => {
-    const caught: Array<unknown> = []
-    const listener = (error: unknown) => caught.push(error)
-    const previous = process.listeners("uncaughtException")
-    process.removeAllListeners("uncaughtException")
-    process.on("uncaughtException", listener)
-    try {
+  it("with rethrowUnhandled, rethrows unhandled problems outside any stack, as an uncaught exception", () =>
+    catchingUncaught(async (caught) => {
       const cb = AsyncResult.make(makeMemoryConnection(), Runtime.defaultRuntime, {
         onUnhandled: AsyncResult.rethrowUnhandled
       })
       cb.upsert("k", 1)
       await eventually(() => expect(caught).toHaveLength(1))
       expect(caught[0]).toBeInstanceOf(AsyncResult.AsyncResultError)
-    } finally {
-      process.removeListener("uncaughtException", listener)
-      for (const l of previous) process.on("uncaughtException", l)
-    }
-  })
+    }))
 
-  it("a callback whose error handler throws surfaces as an uncaught exception, once", async () => {
-    const caught: Array<unknown> = []
-    const listener = (error: unknown) => caught.push(error)
-    const previous = process.listeners("uncaughtException")
-    process.removeAllListeners("uncaughtException")
-    process.on("uncaughtException", listener)
-    try {
+  it("a callback whose error handler throws surfaces as an uncaught exception, once", () =>
+    catchingUncaught(async (caught) => {
       const cb = AsyncResult.make(makeMemoryConnection(), Runtime.defaultRuntime, {
         onUnhandled: (problem) => {
           throw new Error(`handler broke on: ${problem.reason}`)
@@ -195,11 +196,7 @@ describe("AsyncConnection over the in-memory TEST connection", () => {
       expect(calls).toEqual([2])
       expect(caught).toHaveLength(1)
       expect((caught[0] as Error).message).toBe("handler broke on: CallbackThrew")
-    } finally {
-      process.removeListener("uncaughtException", listener)
-      for (const l of previous) process.on("uncaughtException", l)
-    }
-  })
+    }))
 
   it("cancel stops the operation and suppresses the callbacks", async () => {
     const { cb, unhandled } = setup()

@@ -51,15 +51,38 @@ const simulatedEnv = (seed = 1): Effect.Effect<Env, never, Scope.Scope> =>
   })
 
 /** A driver on the simulated network whose peer has stopped reading, with its writes spied on. */
-const stalledPeer = Effect.gen(function* () {
-  const env = yield* simulatedEnv()
-  const socket = yield* env.connect(framedEcho)
-  const spy = spyWrites(socket)
-  const maxBatch = 64 * 1024
-  const { driver, frames } = yield* recordingDriver(env.iops, socket, { maxBatchBytes: maxBatch })
-  env.network!.faults.stall("127.0.0.1:11210")
-  return { env, spy, maxBatch, driver, frames }
-})
+const stalledPeer = (inFlight?: () => number) =>
+  Effect.gen(function* () {
+    const env = yield* simulatedEnv()
+    const socket = yield* env.connect(framedEcho)
+    const spy = spyWrites(socket)
+    const maxBatch = 64 * 1024
+    const { driver, frames } = yield* recordingDriver(env.iops, socket, { maxBatchBytes: maxBatch, inFlight })
+    env.network!.faults.stall("127.0.0.1:11210")
+    // The socket holds at most its window plus the write that crossed it.
+    const limit = 64 * 1024 + maxBatch + 64 * 1024 + 64
+    /** Sends `count` frames of 64 KiB, calling `after` after each. */
+    const sendLarge = (count: number, after: () => void = () => {}) => {
+      for (let i = 0; i < count; i++) {
+        driver.send({ opcode: Opcode.Set, opaque: i, key: Buffer.from("k"), value: pattern(64 * 1024, i) })
+        after()
+      }
+    }
+    /** The writes stopped at the limit; once the peer reads again, every frame arrives in order. */
+    const expectHeldThenDelivered = (count: number) =>
+      Effect.gen(function* () {
+        expect(Math.max(...spy.bufferedAfter)).toBeLessThanOrEqual(limit)
+        expect(driver.queuedBytes).toBeGreaterThan(count * 64 * 1024 - limit)
+        expect(frames).toEqual([])
+        env.network!.faults.heal()
+        while (frames.length < count) yield* TestClock.adjust("1 millis")
+        expect(frames.map((f) => f.opaque)).toEqual(Array.from({ length: count }, (_, i) => i))
+        expect(frames[count - 1]!.value.equals(pattern(64 * 1024, count - 1))).toBe(true)
+        expect(Math.max(...spy.bufferedAfter)).toBeLessThanOrEqual(limit)
+        expect(driver.queuedBytes).toBe(0)
+      })
+    return { spy, driver, sendLarge, expectHeldThenDelivered }
+  })
 
 /** `count` GETs: a header and a key each. */
 const keyOnlyGets = (count: number) =>
@@ -343,71 +366,29 @@ describe("Driver under faults (simulated network, TestClock)", () => {
 
   it.scoped("a stalled peer fills the socket once; the rest waits in the driver's queue", () =>
     Effect.gen(function* () {
-      const { env, spy, maxBatch, driver, frames } = yield* stalledPeer
-      const count = 64
-      for (let i = 0; i < count; i++) {
-        driver.send({ opcode: Opcode.Set, opaque: i, key: Buffer.from("k"), value: pattern(64 * 1024, i) })
-      }
+      const { sendLarge, expectHeldThenDelivered } = yield* stalledPeer()
+      sendLarge(64)
       yield* TestClock.adjust("1 second")
-      // The socket holds at most its window plus the write that crossed it.
-      const limit = 64 * 1024 + maxBatch + 64 * 1024 + 64
-      expect(Math.max(...spy.bufferedAfter)).toBeLessThanOrEqual(limit)
-      expect(driver.queuedBytes).toBeGreaterThan(count * 64 * 1024 - limit)
-      expect(frames).toEqual([])
-      env.network!.faults.heal()
-      while (frames.length < count) yield* TestClock.adjust("1 millis")
-      expect(frames.map((f) => f.opaque)).toEqual(Array.from({ length: count }, (_, i) => i))
-      expect(frames[count - 1]!.value.equals(pattern(64 * 1024, count - 1))).toBe(true)
-      expect(Math.max(...spy.bufferedAfter)).toBeLessThanOrEqual(limit)
-      expect(driver.queuedBytes).toBe(0)
+      yield* expectHeldThenDelivered(64)
     })
   )
 
   it.scoped("early writes stop at a full socket too: the rest waits for write readiness", () =>
     Effect.gen(function* () {
-      const env = yield* simulatedEnv()
-      const socket = yield* env.connect(framedEcho)
-      const spy = spyWrites(socket)
-      const maxBatch = 64 * 1024
       // An owner that always reports an idle peer: every request would leave at once.
-      const { driver, frames } = yield* recordingDriver(env.iops, socket, {
-        maxBatchBytes: maxBatch,
-        inFlight: () => 1
-      })
-      env.network!.faults.stall("127.0.0.1:11210")
-      const count = 64
-      for (let i = 0; i < count; i++) {
-        driver.send({ opcode: Opcode.Set, opaque: i, key: Buffer.from("k"), value: pattern(64 * 1024, i) })
-      }
-      const limit = 64 * 1024 + maxBatch + 64 * 1024 + 64
+      const { spy, sendLarge, expectHeldThenDelivered } = yield* stalledPeer(() => 1)
+      sendLarge(64)
       expect(spy.sizes.length).toBeGreaterThan(0)
-      expect(Math.max(...spy.bufferedAfter)).toBeLessThanOrEqual(limit)
-      expect(driver.queuedBytes).toBeGreaterThan(count * 64 * 1024 - limit)
-      env.network!.faults.heal()
-      while (frames.length < count) yield* TestClock.adjust("1 millis")
-      expect(frames.map((f) => f.opaque)).toEqual(Array.from({ length: count }, (_, i) => i))
-      expect(Math.max(...spy.bufferedAfter)).toBeLessThanOrEqual(limit)
-      expect(driver.queuedBytes).toBe(0)
+      yield* expectHeldThenDelivered(64)
     })
   )
 
   it.scoped("flushNow does not write past a full socket: the rest waits for write readiness", () =>
     Effect.gen(function* () {
-      const { env, spy, maxBatch, driver, frames } = yield* stalledPeer
-      const count = 64
-      for (let i = 0; i < count; i++) {
-        driver.send({ opcode: Opcode.Set, opaque: i, key: Buffer.from("k"), value: pattern(64 * 1024, i) })
-        driver.flushNow()
-      }
-      // Writes stopped once the socket said its buffer was full, however often flushNow was called.
-      const limit = 64 * 1024 + maxBatch + 64 * 1024 + 64
-      expect(Math.max(...spy.bufferedAfter)).toBeLessThanOrEqual(limit)
-      expect(driver.queuedBytes).toBeGreaterThan(count * 64 * 1024 - limit)
-      env.network!.faults.heal()
-      while (frames.length < count) yield* TestClock.adjust("1 millis")
-      expect(frames.map((f) => f.opaque)).toEqual(Array.from({ length: count }, (_, i) => i))
-      expect(Math.max(...spy.bufferedAfter)).toBeLessThanOrEqual(limit)
-      expect(driver.queuedBytes).toBe(0)
+      const { driver, sendLarge, expectHeldThenDelivered } = yield* stalledPeer()
+      // Writes stop once the socket says its buffer is full, however often flushNow is called.
+      sendLarge(64, () => driver.flushNow())
+      yield* expectHeldThenDelivered(64)
     })
   )
 })

@@ -58,7 +58,11 @@ const copy = (frame: Frame): CopiedFrame => ({
 export const recordingDriver = (
   iops: Iops.Service,
   socket: Iops.Socket,
-  options: { readonly onTimer?: () => void; readonly maxBatchBytes?: number; readonly inFlight?: () => number } = {}
+  options: {
+    readonly onTimer?: () => void
+    readonly maxBatchBytes?: number
+    readonly inFlight?: (() => number) | undefined
+  } = {}
 ) =>
   Effect.gen(function* () {
     const frames: Array<CopiedFrame> = []
