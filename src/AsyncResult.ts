@@ -135,9 +135,12 @@ export const logUnhandled: UnhandledHandler = (error) => {
  * @since 0.1.0
  * @category utils
  */
-export const rethrowUnhandled: UnhandledHandler = (error) => {
+export const rethrowUnhandled: UnhandledHandler = (error) => rethrowLater(error)
+
+/** Throws `thrown` on a microtask: an uncaught exception, outside any caller's stack. */
+const rethrowLater = (thrown: unknown): void => {
   queueMicrotask(() => {
-    throw error
+    throw thrown
   })
 }
 
@@ -444,9 +447,7 @@ const outsideTheFiber = <A>(callback: (value: A) => void, value: A): void => {
   try {
     callback(value)
   } catch (thrown) {
-    queueMicrotask(() => {
-      throw thrown
-    })
+    rethrowLater(thrown)
   }
 }
 

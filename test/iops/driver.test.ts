@@ -50,6 +50,14 @@ const simulatedEnv = (seed = 1): Effect.Effect<Env, never, Scope.Scope> =>
     }
   })
 
+/** A driver to an echoing peer, with its socket's writes spied on. */
+const spiedEchoDriver = (env: Env, inFlight?: () => number) =>
+  Effect.gen(function* () {
+    const socket = yield* env.connect(framedEcho)
+    const spy = spyWrites(socket)
+    return { spy, ...(yield* recordingDriver(env.iops, socket, { inFlight })) }
+  })
+
 /** A driver on the simulated network whose peer has stopped reading, with its writes spied on. */
 const stalledPeer = (inFlight?: () => number) =>
   Effect.gen(function* () {
@@ -135,10 +143,7 @@ for (const layer of layers) {
 
     layer.test("frames sent in one tick leave in one write; large values are not copied into it", () =>
       Effect.gen(function* () {
-        const env = yield* layer.env
-        const socket = yield* env.connect(framedEcho)
-        const spy = spyWrites(socket)
-        const { driver, frames, framesReceived } = yield* recordingDriver(env.iops, socket)
+        const { spy, driver, frames, framesReceived } = yield* spiedEchoDriver(yield* layer.env)
         const small = keyOnlyGets(100)
         for (const f of small) driver.send(f)
         expect(spy.sizes).toEqual([]) // nothing is written synchronously
@@ -156,12 +161,9 @@ for (const layer of layers) {
 
     layer.test("with few requests at the peer, a quarter of the pipeline's depth leaves as soon as it is queued", () =>
       Effect.gen(function* () {
-        const env = yield* layer.env
-        const socket = yield* env.connect(framedEcho)
-        const spy = spyWrites(socket)
         // What the owner reports in flight, set by the test step by step.
         let load = 0
-        const { driver, frames, framesReceived } = yield* recordingDriver(env.iops, socket, { inFlight: () => load })
+        const { spy, driver, frames, framesReceived } = yield* spiedEchoDriver(yield* layer.env, () => load)
         const gets = keyOnlyGets(20)
         const size = bytesOf(gets.slice(0, 1))
         // An idle peer and no depth yet: the first request leaves at once.
@@ -194,10 +196,7 @@ for (const layer of layers) {
 
     layer.test("the early-write rule counts requests: the frames of one leave together, at its last", () =>
       Effect.gen(function* () {
-        const env = yield* layer.env
-        const socket = yield* env.connect(framedEcho)
-        const spy = spyWrites(socket)
-        const { driver, framesReceived } = yield* recordingDriver(env.iops, socket, { inFlight: () => 1 })
+        const { spy, driver, framesReceived } = yield* spiedEchoDriver(yield* layer.env, () => 1)
         const gets = keyOnlyGets(10)
         for (let i = 0; i < 9; i++) driver.send(gets[i]!, false)
         expect(spy.sizes).toEqual([])
@@ -209,10 +208,7 @@ for (const layer of layers) {
 
     layer.test("flushNow writes what is queued at once, in one write; with nothing queued it writes nothing", () =>
       Effect.gen(function* () {
-        const env = yield* layer.env
-        const socket = yield* env.connect(framedEcho)
-        const spy = spyWrites(socket)
-        const { driver, frames, framesReceived } = yield* recordingDriver(env.iops, socket)
+        const { spy, driver, frames, framesReceived } = yield* spiedEchoDriver(yield* layer.env)
         const batch = keyOnlyGets(50)
         for (const f of batch) driver.send(f)
         driver.flushNow()

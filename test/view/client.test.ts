@@ -9,7 +9,7 @@ import * as Connection from "../../src/Connection.js"
 import * as EmbeddedCluster from "../../src/EmbeddedCluster.js"
 import * as Iops from "../../src/Iops.js"
 import { missing, type ValueResult } from "../../src/Result.js"
-import { handleViewRequest } from "../../src/server/views/http.js"
+import { drainedOrClosed, handleViewRequest } from "../../src/server/views/http.js"
 import { viewEngineFor } from "../../src/server/views/ViewEngine.js"
 import * as View from "../../src/View.js"
 import { beerBucket, type CapiServer, MemoryBucket, startCapi, startServer } from "./helpers.js"
@@ -165,17 +165,7 @@ const viewQuerySuite = (label: string, client: Layer.Layer<HttpClient.HttpClient
               for (let j = i; j < i + 200; j++)
                 chunk += `{"id":"doc-${j}","key":[${j},"${"x".repeat(40)}"],"value":${j}},\r\n`
               written += chunk.length
-              if (!res.write(chunk)) {
-                await new Promise<void>((r) => {
-                  const wake = () => {
-                    res.off("drain", wake)
-                    res.off("close", wake)
-                    r()
-                  }
-                  res.on("drain", wake)
-                  res.on("close", wake)
-                })
-              }
+              if (!res.write(chunk)) await drainedOrClosed(res)
             }
           })
         )

@@ -11,7 +11,9 @@
  *   in one `write` (up to `maxBatchBytes` per write); waiting for write readiness
  *   instead cost a turn of the loop per round trip (measured: 4% of gets/s at 16 in
  *   flight). A large value is written as its own buffer instead of being copied into
- *   the batch.
+ *   the batch. When `write` returns `false` the driver stops and waits for write
+ *   readiness: the socket never buffers more than one batch past its high-water
+ *   mark; what waits is the queue, which the caller bounds with `queuedBytes`.
  * - **Early writes.** Given the owner's count of requests in flight (`inFlight`), the
  *   driver does not hold back a peer that is short of work: while fewer than 16
  *   requests are at the peer, a quarter of the pipeline's depth (what was in flight
@@ -19,9 +21,7 @@
  *   has answered everything idles while the client goes through the answers and
  *   queues the next requests, and a pipeline of 16 turns into lock-step rounds.
  *   Measured against memcached: gets/s at 16 in flight 1.4–1.6×, at 4 in flight
- *   1.5×, unchanged at 256 in flight, where the peer always has work. When `write` returns `false` the driver stops and waits for write
- *   readiness: the socket never buffers more than one batch past its high-water
- *   mark; what waits is the queue, which the caller bounds with `queuedBytes`.
+ *   1.5×, unchanged at 256 in flight, where the peer always has work.
  * - **Time.** It owns ONE {@link TimerEvent}, armed for the earliest deadline the
  *   caller asks for (`armTimer`); when it fires the caller checks its deadlines and
  *   arms the next. No timer per operation.
@@ -111,6 +111,8 @@ export class Driver {
   private depth = 0
   /** Requests whose last frame is queued and not yet written (for the early-write rule only). */
   private unsentRequests = 0
+  /** A flush is queued as a microtask (see the module documentation). */
+  private flushScheduled = false
   private queue: Array<Outgoing> = []
   private lengths: Array<number> = []
   private head = 0
@@ -293,8 +295,6 @@ export class Driver {
     return unsent >= Math.max(1, this.depth >> 2) && this.inFlight!() - unsent < EARLY_WRITE_LOAD
   }
 
-  /** A flush is queued as a microtask (see the module documentation). */
-  private flushScheduled = false
   private readonly microFlush = (): void => {
     this.flushScheduled = false
     if (this.inFlight !== undefined) this.depth = this.inFlight()

@@ -45,6 +45,23 @@ const sendJson = (res: ServerResponse, status: number, body: string, headers: Re
 
 const sendError = (res: ServerResponse, error: ViewHttpError): void => sendJson(res, error.status, error.body)
 
+/**
+ * Resolves when `res` has drained its buffered writes or has closed, whichever comes
+ * first (a client that went away never drains).
+ *
+ * @internal
+ */
+export const drainedOrClosed = (res: ServerResponse): Promise<void> =>
+  new Promise<void>((resolve) => {
+    const wake = () => {
+      res.off("drain", wake)
+      res.off("close", wake)
+      resolve()
+    }
+    res.on("drain", wake)
+    res.on("close", wake)
+  })
+
 const readBody = (req: IncomingMessage): Promise<string | ViewHttpError> =>
   new Promise((resolve) => {
     const parts: Array<Buffer> = []
@@ -114,17 +131,7 @@ const stream = async (res: ServerResponse, pieces: Iterable<string> | AsyncItera
         await new Promise<void>((resolve) => setImmediate(resolve))
       }
       // The drain may have come during that turn: wait only if it is still owed.
-      if (!accepted && res.writableNeedDrain && !closed) {
-        await new Promise<void>((resolve) => {
-          const wake = () => {
-            res.off("drain", wake)
-            res.off("close", wake)
-            resolve()
-          }
-          res.on("drain", wake)
-          res.on("close", wake)
-        })
-      }
+      if (!accepted && res.writableNeedDrain && !closed) await drainedOrClosed(res)
     }
     if (!closed) res.end(buffer)
   } catch {
