@@ -201,6 +201,27 @@ describe("Frame encode/decode", () => {
     )
   })
 
+  it("writes a string key as its UTF-8, short or long, ASCII or not", () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 60 }),
+          fc.string({ unit: "grapheme", maxLength: 60 })
+        ),
+        fc.integer({ min: 0, max: 40 }),
+        (key, offset) => {
+          const bytes = Buffer.from(key, "utf8")
+          const init: FrameInit = { opcode: Opcode.Get, vbucket: 5, opaque: 9, key: bytes }
+          const general = Buffer.alloc(offset + encodedLength(init), 0xee)
+          const fast = Buffer.alloc(general.length, 0xee)
+          const end = writeKeyRequest(fast, offset, Opcode.Get, 5, 9, key)
+          expect(end).toBe(writeFrame(general, offset, init))
+          expect(fast.toString("hex")).toBe(general.toString("hex"))
+        }
+      )
+    )
+  })
+
   it("reads section lengths and the key as latin1 without views, alike for decoded and plain frames", () => {
     fc.assert(
       fc.property(

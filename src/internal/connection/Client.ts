@@ -203,7 +203,7 @@ const makeService = (
     const refused = unsupported(name, op)
     if (refused !== undefined) return Effect.fail(refused)
     if (op.route._tag === "AnyReplica") return span(name, core.anyReplica(op))
-    return core.executePublic(op, copyOf(op.route), (effect) => withSpanOf(name, effect))
+    return core.executePublic(op, copyOf(op.route), name, withSpanOf)
   }
 
   /**

@@ -280,17 +280,20 @@ export class Core {
    * tracer. The tracer is read when the operation starts, inside its one
    * `Effect.async` (a separate `withFiberRuntime` to read it cost every operation a
    * primitive and a closure); with a real tracer the fiber goes on with the operation
-   * wrapped in its span (`traced`), which starts right then.
+   * wrapped in the span `traced` makes for `name`, which starts right then. (`traced`
+   * is the client's one span wrapper, not a closure per call: that cost every
+   * operation an allocation.)
    */
   executePublic<R, E>(
     op: PreparedOp<any, any>,
     copy: number,
-    traced: (effect: Effect.Effect<R, E>) => Effect.Effect<R, E>
+    name: string,
+    traced: <A, F>(name: string, effect: Effect.Effect<A, F>) => Effect.Effect<A, F>
   ): Effect.Effect<R, E> {
     return Effect.async<R, E>((resume) => {
       const fiber = Fiber.getCurrentFiber()
       if (fiber._tag === "Some" && fiber.value.currentTracer !== NATIVE_TRACER) {
-        resume(traced(this.execute(op, copy)))
+        resume(traced(name, this.execute<R, E>(op, copy)))
         return
       }
       const request = new ResumeRequest(this, op, copy, this.deadline(), 0, resume)

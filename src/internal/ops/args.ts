@@ -56,8 +56,11 @@ export const validateKey = (op: string, key: unknown): Either.Either<string, Arg
   return problem === undefined ? Either.right(key as string) : Either.left(problem)
 }
 
-/** What is wrong with `key` (see {@link validateKey}), or undefined when nothing is. */
-const keyProblem = (op: string, key: unknown): ArgumentError | undefined => {
+/**
+ * What is wrong with `key` (see {@link validateKey}), or undefined when nothing is:
+ * without the `Either`, for the commonest call, a plain get.
+ */
+export const keyProblem = (op: string, key: unknown): ArgumentError | undefined => {
   if (typeof key !== "string") return argumentError(op, `a key must be a string, got ${describe(key)}`)
   if (key.length === 0) return argumentError(op, "the key is empty; keys are 1 to 250 bytes of UTF-8")
   // A UTF-16 unit is at most 3 bytes of UTF-8: a key of up to 83 units cannot exceed

@@ -26,6 +26,7 @@ import {
   argumentError,
   fail,
   isKeyList,
+  keyProblem,
   traverse,
   validateEntries,
   validateFlag,
@@ -493,11 +494,11 @@ export const prepareGet = (
 ): Either.Either<GetOp, PrepareError> => {
   if (options === undefined) {
     // The common call, get(key): no options to read and no command object to build.
-    const k = validateKey("get", key)
-    if (Either.isLeft(k)) return fail(k)
-    const bytes = deferredKeyOrError("get", k.right, ctx.transcoder)
+    const problem = keyProblem("get", key)
+    if (problem !== undefined) return Either.left(problem)
+    const bytes = deferredKeyOrError("get", key as string, ctx.transcoder)
     if (bytes !== undefined && !(bytes instanceof Uint8Array)) return Either.left(bytes)
-    return Either.right(new GetOp(k.right, PLAIN_GET, bytes, ctx.quiet, ctx.transcoder, "get"))
+    return Either.right(new GetOp(key as string, PLAIN_GET, bytes, ctx.quiet, ctx.transcoder, "get"))
   }
   const command = validateGet(key, options, ctx.now())
   return Either.isLeft(command) ? fail(command) : prepareGetCommand(command.right, ctx)
