@@ -9,7 +9,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import * as readline from "node:readline"
 import { fileURLToPath } from "node:url"
 import { Effect, Redacted, type Scope } from "effect"
-import * as Connection from "../src/Connection.js"
+import { Connection } from "effect-couchbase"
 import { compareIsolated, OPS, ratio, report } from "./measure.js"
 
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 256)

@@ -15,8 +15,7 @@ import { existsSync } from "node:fs"
 import * as net from "node:net"
 import { delimiter, join } from "node:path"
 import { Effect } from "effect"
-import * as Connection from "../src/Connection.js"
-import { FMT_UTF8 } from "../src/Transcoder.js"
+import { Connection, Transcoder } from "effect-couchbase"
 import { compareIsolated, OPS, QUICK, ratio, report } from "./measure.js"
 
 const KEYS = 1000
@@ -71,7 +70,7 @@ export const memcachedBench = Effect.gen(function* () {
     Effect.gen(function* () {
       const cb = yield* Connection.make({ connectionString: `memcached://127.0.0.1:${port}` })
       const value = "x".repeat(100)
-      for (let i = 0; i < KEYS; i++) yield* cb.upsert(`k${i}`, value, { format: FMT_UTF8 })
+      for (let i = 0; i < KEYS; i++) yield* cb.upsert(`k${i}`, value, { format: Transcoder.FMT_UTF8 })
     })
   )
   const target = { kind: "memcached" as const, port }

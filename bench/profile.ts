@@ -18,10 +18,7 @@
  */
 import { spawn } from "node:child_process"
 import { Effect, Redacted } from "effect"
-import * as AsyncResult from "../src/AsyncResult.js"
-import * as Connection from "../src/Connection.js"
-import * as EmbeddedCluster from "../src/EmbeddedCluster.js"
-import * as Iops from "../src/Iops.js"
+import { AsyncResult, Connection, EmbeddedCluster, Iops } from "effect-couchbase"
 import { runScript } from "./runScript.js"
 
 const OPS = Number(process.env.BENCH_OPS ?? 200_000)

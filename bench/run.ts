@@ -21,7 +21,7 @@
  * Numbers on a shared 2-core machine are noisy: compare clients within one run.
  */
 import { Effect } from "effect"
-import * as Iops from "../src/Iops.js"
+import { Iops } from "effect-couchbase"
 import { embeddedBench } from "./embeddedBench.js"
 import { printReport } from "./measure.js"
 import { memcachedBench } from "./memcachedBench.js"

@@ -8,7 +8,7 @@
  * signalled. `BENCH_SAMPLE=1` adds the `beer-sample` bucket with its dataset.
  */
 import { Effect, Redacted } from "effect"
-import * as EmbeddedCluster from "../src/EmbeddedCluster.js"
+import { EmbeddedCluster } from "effect-couchbase"
 import { runScript } from "./runScript.js"
 
 const nodes = Number(process.env.BENCH_NODES ?? 1)

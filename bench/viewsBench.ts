@@ -14,8 +14,7 @@
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { Effect, Redacted, Stream } from "effect"
-import * as Connection from "../src/Connection.js"
-import * as View from "../src/View.js"
+import { Connection, View } from "effect-couchbase"
 import { childClusterWith } from "./embeddedBench.js"
 import { compare, median, QUICK, ratio, report } from "./measure.js"
 

@@ -7,9 +7,7 @@
  * collection before the query and after each quarter of the rows (`--expose-gc`).
  */
 import { Effect, Redacted, Stream } from "effect"
-import * as Connection from "../src/Connection.js"
-import * as Iops from "../src/Iops.js"
-import * as View from "../src/View.js"
+import { Connection, Iops, View } from "effect-couchbase"
 import { runScript } from "./runScript.js"
 
 const target = JSON.parse(process.env.BENCH_TARGET ?? "{}") as {

@@ -11,9 +11,7 @@
  * bytes allocated per operation in one more run (see `measure.ts`).
  */
 import { Effect, Redacted } from "effect"
-import * as AsyncResult from "../src/AsyncResult.js"
-import * as Connection from "../src/Connection.js"
-import * as Iops from "../src/Iops.js"
+import { AsyncResult, Connection, Iops } from "effect-couchbase"
 import { allocatedDuring, callbacks, fibers, type Loop, promises, QUICK } from "./measure.js"
 import { connectRaw } from "./rawClient.js"
 import { runScript } from "./runScript.js"
