@@ -168,7 +168,12 @@ export interface Options<Quiet extends boolean = boolean> {
   readonly defaultFormat?: number | undefined
   /** Replaces all of the transcoding, of keys and of values (see the `Transcoder` module). */
   readonly transcoder?: Transcoder<any> | undefined
-  /** How long one key/value operation may take, retries included. Default 2.5 s. */
+  /**
+   * How long one key/value operation may take, retries included. Default 2.5 s.
+   * Counted, as Node counts its timers from the event loop's time, from the clock as
+   * read when the current batch of work started (once for all the operations that
+   * start together), not once per operation.
+   */
   readonly operationTimeout?: Duration.DurationInput | undefined
   /** How long a view query may take. Default 75 s. */
   readonly viewsTimeout?: Duration.DurationInput | undefined

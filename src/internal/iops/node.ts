@@ -264,7 +264,8 @@ export const makeNodeIops = (options: NodeIopsOptions = {}): Iops.Service => {
     updateTimer,
     startWatching: () => {},
     stopWatching: () => {},
-    now: () => performance.now(),
+    // No `now`: the timers run on the default clock, `performance.now()`, which the
+    // client may then read once for many operations (see the operation deadlines).
     connect
   }
 }
