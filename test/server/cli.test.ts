@@ -37,11 +37,18 @@ interface Ready {
   }>
 }
 
+/**
+ * How the CLI runs from the sources: node itself, with tsx as a loader. (The `tsx`
+ * command runs the script in a child process of its own, which a SIGKILL of the
+ * command leaves running: each test run left an orphaned server behind.)
+ */
+const TSX = ["--import", "tsx"]
+
 /** Spawns the CLI; the process is killed with the scope if the test did not end it. */
 const startServer = (args: ReadonlyArray<string>) =>
   Effect.acquireRelease(
     Effect.async<{ readonly child: ChildProcess; readonly ready: Ready }, Error>((resume) => {
-      const child = spawn("node_modules/.bin/tsx", ["src/cli/main.ts", "server", ...args], {
+      const child = spawn(process.execPath, [...TSX, "src/cli/main.ts", "server", ...args], {
         stdio: ["ignore", "pipe", "pipe"]
       })
       let stderr = ""
@@ -224,11 +231,11 @@ describe("effect-couchbase server", () => {
 
   /**
    * Runs the command to its end: status, stdout, stderr. With `interruptAfter`, sends
-   * it SIGINT after that many milliseconds (tsx passes the signal on to the command).
+   * it SIGINT after that many milliseconds.
    */
   const run = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env, interruptAfter?: number) =>
     Effect.async<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }>((resume) => {
-      const child = spawn("node_modules/.bin/tsx", ["src/cli/main.ts", ...args], {
+      const child = spawn(process.execPath, [...TSX, "src/cli/main.ts", ...args], {
         stdio: ["ignore", "pipe", "pipe"],
         env
       })
@@ -318,7 +325,7 @@ describe("effect-couchbase server", () => {
     "stops quietly with status 0 when the reader of its output goes away (quickstart | head -1)",
     () =>
       Effect.async<{ readonly code: number | null; readonly first: string; readonly stderr: string }>((resume) => {
-        const child = spawn("node_modules/.bin/tsx", ["src/cli/main.ts", "quickstart"], {
+        const child = spawn(process.execPath, [...TSX, "src/cli/main.ts", "quickstart"], {
           stdio: ["ignore", "pipe", "pipe"]
         })
         let first = ""
