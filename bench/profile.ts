@@ -1,9 +1,11 @@
 /**
  * One key/value workload, long enough to profile: `bench/run.ts` runs many short
- * measurements, this runs one.
+ * measurements, this runs one. Like them, it runs the built package (build it first;
+ * `tsconfig.bench.json` makes `effect-couchbase` resolve to it):
  *
  * ```sh
- * BENCH_TARGET=memcached BENCH_OP=get BENCH_OPS=300000 \
+ * npm run build
+ * BENCH_TARGET=memcached BENCH_OP=get BENCH_OPS=300000 TSX_TSCONFIG_PATH=tsconfig.bench.json \
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/profile.ts
  * ```
  *

@@ -94,13 +94,13 @@ export class Core {
   closed = false
   private readonly byAddress = new Map<string, NodeConnection>()
   private lastRefresh = Number.NEGATIVE_INFINITY
+  private refreshing = false
   /** The real clock as last read, while {@link clockFresh} (see {@link deadline}). */
   private clock = 0
   private clockFresh = false
   private readonly clockStale = (): void => {
     this.clockFresh = false
   }
-  private refreshing = false
   /** Set by the client: runs one config fetch (the NOT_MY_VBUCKET trigger and the poller share it). */
   refresh: (() => Effect.Effect<void>) | undefined = undefined
   /** Set by the client when it records metrics. */
