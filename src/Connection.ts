@@ -170,9 +170,9 @@ export interface Options<Quiet extends boolean = boolean> {
   readonly transcoder?: Transcoder<any> | undefined
   /**
    * How long one key/value operation may take, retries included. Default 2.5 s.
-   * On Node's clock it counts, as Node's own timers count from the event loop's time,
-   * from the clock as read once for all the operations that start together (in one
-   * pass of the microtask queue), not from a reading per operation.
+   * On Node's clock a single-key operation counts it, as Node's own timers count from
+   * the event loop's time, from a reading shared with the operations that start with it
+   * (up to 64 in one pass of the microtask queue), not from a reading of its own.
    */
   readonly operationTimeout?: Duration.DurationInput | undefined
   /** How long a view query may take. Default 75 s. */

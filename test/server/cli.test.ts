@@ -231,9 +231,14 @@ describe("effect-couchbase server", () => {
 
   /**
    * Runs the command to its end: status, stdout, stderr. With `interruptAfter`, sends
-   * it SIGINT after that many milliseconds.
+   * it SIGINT after that many milliseconds, or when that promise settles (once the
+   * command is seen at work: a SIGINT before it has started would find no handler).
    */
-  const run = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env, interruptAfter?: number) =>
+  const run = (
+    args: ReadonlyArray<string>,
+    env: NodeJS.ProcessEnv = process.env,
+    interruptAfter?: number | Promise<void>
+  ) =>
     Effect.async<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }>((resume) => {
       const child = spawn(process.execPath, [...TSX, "src/cli/main.ts", ...args], {
         stdio: ["ignore", "pipe", "pipe"],
@@ -247,7 +252,9 @@ describe("effect-couchbase server", () => {
       child.stderr!.on("data", (d: Buffer) => {
         stderr += d.toString()
       })
-      const timer = interruptAfter === undefined ? undefined : setTimeout(() => child.kill("SIGINT"), interruptAfter)
+      const timer =
+        typeof interruptAfter === "number" ? setTimeout(() => child.kill("SIGINT"), interruptAfter) : undefined
+      if (interruptAfter instanceof Promise) void interruptAfter.then(() => child.kill("SIGINT"))
       child.once("exit", (code) => {
         clearTimeout(timer)
         resume(Effect.succeed({ code, stdout, stderr }))
@@ -443,11 +450,14 @@ describe("effect-couchbase server", () => {
         expect(summary.errors).toEqual({})
 
         // A node that accepts and never answers: the bootstrap waits, and Ctrl-C cuts it short.
-        const silent = net.createServer(() => {})
+        // Ctrl-C once the command has connected (its bootstrap is then waiting).
+        let connected!: () => void
+        const bootstrapping = new Promise<void>((resolve) => (connected = resolve))
+        const silent = net.createServer(() => connected())
         const port = yield* Effect.async<number>((resume) => {
           silent.listen(0, "127.0.0.1", () => resume(Effect.succeed((silent.address() as net.AddressInfo).port)))
         })
-        const cut = yield* run(["get", "k", "-U", `couchbase://127.0.0.1:${port}`], env, 3000)
+        const cut = yield* run(["get", "k", "-U", `couchbase://127.0.0.1:${port}`], env, bootstrapping)
         silent.close()
         expect([cut.code, cut.stdout]).toEqual([130, ""])
       }).pipe(Effect.scoped),

@@ -284,7 +284,7 @@ const makeService = (
     if (op.route._tag === "AnyReplica" || op.durability !== undefined || unsupported(name, op) !== undefined) {
       return run(one(name, prepared), onSuccess, onFailure)
     }
-    const request = new CallbackRequest(core, op, copyOf(op.route), core.deadline(), onSuccess, onFailure, run)
+    const request = new CallbackRequest(core, op, copyOf(op.route), core.keyDeadline(), onSuccess, onFailure, run)
     core.dispatch(request)
     return request
   }

@@ -35,6 +35,16 @@ export const makeTimerEvent = (iops: Iops.Service): TimerEvent => iops.timerEven
 export const now = (iops: Iops.Service): number => (iops.now === undefined ? performance.now() : iops.now())
 
 /**
+ * The real clock, as an Iops gives it for its `now`: the client may share one reading
+ * among many operations (see the operation deadlines), which it does not with a clock
+ * it does not know.
+ */
+export const performanceNow = (): number => performance.now()
+
+/** Whether `iops` runs on the real clock ({@link performanceNow}, or no clock of its own). */
+export const onRealClock = (iops: Iops.Service): boolean => iops.now === undefined || iops.now === performanceNow
+
+/**
  * What the Iops's own function threw, as the error that ends the affected connection:
  * a `NetworkError` naming the function, so that its operations fail typed (and a
  * reconnect may try again) instead of the exception escaping into the loop.

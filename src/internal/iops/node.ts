@@ -16,6 +16,7 @@ import * as tls from "node:tls"
 import { Effect } from "effect"
 import type { ConnectError, NetworkError, UnknownHostError } from "../../Errors.js"
 import type { Iops } from "../../Iops.js"
+import { performanceNow } from "./core.js"
 import { connectFailure, socketFailure } from "./errors.js"
 import { EOF, type IOEvent, LCB_READ_EVENT, LCB_WRITE_EVENT, PYCBC_EVACTION_WATCH, type TimerEvent } from "./events.js"
 
@@ -264,8 +265,7 @@ export const makeNodeIops = (options: NodeIopsOptions = {}): Iops.Service => {
     updateTimer,
     startWatching: () => {},
     stopWatching: () => {},
-    // No `now`: the timers run on the default clock, `performance.now()`, which the
-    // client may then read once for many operations (see the operation deadlines).
+    now: performanceNow,
     connect
   }
 }
