@@ -4,9 +4,10 @@
  *
  * - `memcached-get` at 1, 16 and 256 in flight: the raw pipelined client (the limit),
  *   `Effect.async` around the raw client in a fiber loop (what Effect itself costs per
- *   operation: the ceiling of any Effect client), memjs, and ours as a fiber loop, as
- *   the Promise wrapper (no fiber per operation) and through `Effect.runPromise`; with
- *   the bytes each client allocates per get;
+ *   operation: the ceiling of any Effect client), `Effect.async` resumed with no I/O
+ *   at all (the floor of a fiber's suspension, in time and bytes), memjs, and ours as
+ *   a fiber loop, as the Promise wrapper (no fiber per operation) and through
+ *   `Effect.runPromise`; with the bytes each client allocates per get;
  * - `memcached-getMulti`: batches of 1000 keys one after the other, ours (`getMulti`,
  *   one GETQ pipeline per node) against the raw client's GETQ×1000 + NOOP.
  */
@@ -56,6 +57,7 @@ export const startMemcached = Effect.gen(function* () {
 const GET_CLIENTS = [
   "raw",
   "effect-async-raw",
+  "effect-async-no-io",
   "memjs",
   "effect-couchbase",
   "effect-couchbase-promise",

@@ -75,6 +75,22 @@ const loopOf = (job: Job) =>
           )
         )
       }
+      case "effect-async-no-io/get": {
+        // No I/O at all: a batch of resumptions per turn of the event loop, as socket
+        // reads deliver them. What one suspension of a fiber costs in Effect itself,
+        // the floor under every Effect client's time and bytes per operation.
+        let waiting: Array<(effect: Effect.Effect<Buffer>) => void> = []
+        const resumeAll = () => {
+          const batch = waiting
+          waiting = []
+          for (const resume of batch) resume(Effect.succeed(keyBuffers[0]!))
+        }
+        return fibers(() =>
+          Effect.async<Buffer>((resume) => {
+            if (waiting.push(resume) === 1) setImmediate(resumeAll)
+          })
+        )
+      }
       case "raw-getq-pipeline/getMulti": {
         const c = yield* raw()
         return callbacks((_, done) => c.getMulti(keyBuffers, (values) => (values.length === KEYS ? done() : fail(3))))

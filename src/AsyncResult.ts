@@ -57,7 +57,7 @@ import {
   type OnFailure,
   type OnSuccess
 } from "./internal/connection/Direct.js"
-import { KeyProgress } from "./internal/connection/KeyProgress.js"
+import { type KeyObserver, KeyProgress } from "./internal/connection/KeyProgress.js"
 import { makeNodeIops } from "./internal/iops/node.js"
 import { failedResult } from "./internal/ops/multi.js"
 import { argumentErrorOf } from "./internal/ops/validate.js"
@@ -465,8 +465,9 @@ const Start: unique symbol = Symbol.for("effect-couchbase/AsyncResult/Start")
 
 /**
  * How the adapters start an operation: without a fiber when the connection can (its
- * common single-key operations complete from the response callback) and the runtime
- * has no tracer that would record a span; otherwise as a fiber on `runtime`.
+ * common single-key operations and multi-key batches complete from the response
+ * callbacks) and the runtime has no tracer that would record a span; otherwise as a
+ * fiber on `runtime`.
  */
 const starterFor = (service: Connection.Service<any, any>, runtime: Runtime.Runtime<never>): OperationStarter => {
   const runFork = Runtime.runFork(runtime)
@@ -497,26 +498,28 @@ const starterFor = (service: Connection.Service<any, any>, runtime: Runtime.Runt
     return { cancel: () => fiber.unsafeInterruptAsFork(FiberId.none) }
   }
   // With a progress callback, a multi-key operation reports each key as it arrives.
-  const runFor = (progress: ((key: string, result: OperationResult) => void) | undefined): EffectRunner =>
+  const observerOf = (
+    progress: ((key: string, result: OperationResult) => void) | undefined
+  ): KeyObserver | undefined =>
     progress === undefined
+      ? undefined
+      : (key, outcome) => progress(key, Either.isRight(outcome) ? outcome.right : failedResult(key, outcome.left))
+  const runFor = (observer: KeyObserver | undefined): EffectRunner =>
+    observer === undefined
       ? run
-      : (effect, onSuccess, onFailure) =>
-          run(
-            Effect.locally(effect, KeyProgress, (key, outcome) =>
-              progress(key, Either.isRight(outcome) ? outcome.right : failedResult(key, outcome.left))
-            ),
-            onSuccess,
-            onFailure
-          )
+      : (effect, onSuccess, onFailure) => run(Effect.locally(effect, KeyProgress, observer), onSuccess, onFailure)
   const direct = directStarterOf(service)
   if (direct !== undefined && Runtime.runSync(runtime)(Effect.tracer) === NATIVE_TRACER) {
-    return (name, args, onSuccess, onFailure, progress) => direct(name, args, onSuccess, onFailure, runFor(progress))
+    return (name, args, onSuccess, onFailure, progress) => {
+      const observer = observerOf(progress)
+      return direct(name, args, onSuccess, onFailure, runFor(observer), observer)
+    }
   }
   return (name, args, onSuccess, onFailure, progress) => {
     const invalid = argumentErrorOf(name as OperationName, args, Date.now())
     if (invalid !== undefined) return invalid
     const operation = service[name as OperationName] as (...args: Array<unknown>) => Effect.Effect<unknown, unknown>
-    return runFor(progress)(operation.apply(service, args as Array<unknown>), onSuccess, onFailure)
+    return runFor(observerOf(progress))(operation.apply(service, args as Array<unknown>), onSuccess, onFailure)
   }
 }
 

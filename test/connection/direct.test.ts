@@ -1,7 +1,7 @@
 /**
- * The callback and Promise adapters start the common single-key operations without a
- * fiber (the request's response callback settles them) and hand everything else to a
- * fiber on their runtime. Checked against a real client and the embedded cluster:
+ * The callback and Promise adapters start the common single-key operations and the
+ * batches of multi-key ones without a fiber (the response callbacks settle them) and
+ * hand everything else (retries, durability) to a fiber on their runtime. Checked against a real client and the embedded cluster:
  * which operations start fibers (counted by a Supervisor), that results and typed
  * errors are the same either way, that retries still happen, that a tracer still
  * gets its spans, and that cancelling stops the callbacks.
@@ -11,7 +11,7 @@ import { Effect, type Option, Supervisor, Tracer } from "effect"
 import * as AsyncResult from "../../src/AsyncResult.js"
 import * as Connection from "../../src/Connection.js"
 import * as EmbeddedCluster from "../../src/EmbeddedCluster.js"
-import { ArgumentError, NotFoundError, TemporaryFailError } from "../../src/Errors.js"
+import { ArgumentError, type NetworkError, NotFoundError, TemporaryFailError } from "../../src/Errors.js"
 import * as Iops from "../../src/Iops.js"
 import { isMissing } from "../../src/Result.js"
 
@@ -48,7 +48,7 @@ const countedRuntime = Effect.gen(function* () {
 })
 
 describe("operations started outside Effect", () => {
-  it.live("the Promise wrapper completes single-key operations without a fiber, multi-key ones with one", () =>
+  it.live("the Promise wrapper completes single-key and multi-key operations without a fiber", () =>
     Effect.scoped(
       Effect.gen(function* () {
         const { cb } = yield* setup
@@ -68,12 +68,80 @@ describe("operations started outside Effect", () => {
         expect(removed.success).toBe(true)
         expect(counter.started).toBe(0)
 
-        // A multi-key operation goes to a fiber on the adapter's runtime: the counter sees it.
-        const many = yield* Effect.promise(() => db.getMulti(["present"]))
-        expect(many.get("present")?.value).toEqual({ n: 1 })
-        expect(counter.started).toBe(1)
+        // Multi-key operations: their batches are sent at once and settle from the responses.
+        const stored2 = yield* Effect.promise(() => db.upsertMulti({ m1: 1, m2: "two" }))
+        const many = yield* Effect.promise(() => db.getMulti(["present", "m1", "m2"]))
+        const quietMany = yield* Effect.promise(() => db.getMulti(["m1", "absent"], { quiet: true }))
+        const removedMany = yield* Effect.promise(() => db.removeMulti(["m1", "m2"]))
+        expect([...stored2.values()].map((r) => r.success)).toEqual([true, true])
+        expect([...many].map(([k, r]) => [k, r.value])).toEqual([
+          ["present", { n: 1 }],
+          ["m1", 1],
+          ["m2", "two"]
+        ])
+        expect(many.get("m2")?.cas).toBe(stored2.get("m2")?.cas)
+        expect([quietMany.get("m1")?.value, isMissing(quietMany.get("absent")!)]).toEqual([1, true])
+        expect([...removedMany.values()].every((r) => r.success)).toBe(true)
+        expect(counter.started).toBe(0)
+
+        // A failing key fails the operation with its typed error and every key's result.
+        const failed = yield* Effect.promise(() =>
+          db.getMulti(["present", "m1"]).then(
+            () => undefined,
+            (e: unknown) => e
+          )
+        )
+        expect(failed).toBeInstanceOf(NotFoundError)
+        expect(failed).toMatchObject({ key: "m1" })
+        expect((failed as NotFoundError).allResults?.get("present")).toMatchObject({ value: { n: 1 } })
+        expect(counter.started).toBe(0)
       })
     )
+  )
+
+  it.live("a multi-key operation hands only what waits (a retry, durability) to a fiber", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const { cluster, cb } = yield* setup
+        const { counter, runtime } = yield* countedRuntime
+        const db = AsyncResult.toPromiseConnection(AsyncResult.make(cb, runtime))
+        yield* cb.upsert("other", 2)
+        counter.started = 0
+        yield* cluster.control.injectStatus("present", ETMPFAIL, { times: 2 })
+        const many = yield* Effect.promise(() => db.getMulti(["present", "other"]))
+        expect([many.get("present")?.value, many.get("other")?.value]).toEqual([{ n: 1 }, 2])
+        // The fiber that finishes the retried key (and the children it runs the retries in).
+        expect(counter.started).toBeGreaterThan(0)
+
+        counter.started = 0
+        const durable = yield* Effect.promise(() => db.upsertMulti({ d1: 1, d2: 2 }, { persistTo: 1 }))
+        expect([...durable.values()].map((r) => r.success)).toEqual([true, true])
+        expect(counter.started).toBeGreaterThan(0)
+        const read = yield* cb.getMulti(["d1", "d2"])
+        expect([read.get("d1")?.cas, read.get("d2")?.cas]).toEqual([durable.get("d1")?.cas, durable.get("d2")?.cas])
+      })
+    )
+  )
+
+  it.live("a multi-key operation on a closed connection fails with a typed error", () =>
+    Effect.gen(function* () {
+      const { runtime } = yield* countedRuntime
+      const closed = yield* Effect.scoped(
+        Effect.gen(function* () {
+          const { cb } = yield* setup
+          return cb
+        })
+      )
+      const db = AsyncResult.toPromiseConnection(AsyncResult.make(closed, runtime))
+      const failed = yield* Effect.promise(() =>
+        db.getMulti(["a", "b"]).then(
+          () => undefined,
+          (e: unknown) => e
+        )
+      )
+      expect(failed).toMatchObject({ _tag: "NetworkError", key: "a" })
+      expect((failed as NetworkError).allResults?.size).toBe(2)
+    })
   )
 
   it.live("fails with the same typed errors as the Effect API", () =>
@@ -192,6 +260,37 @@ describe("operations started outside Effect", () => {
         )
         yield* Effect.sleep("20 millis")
         expect(later).toEqual({ n: 1 })
+        expect(calls).toEqual([])
+      })
+    )
+  )
+
+  it.live("a cancelled multi-key AsyncResult calls nothing back, sent or still waiting for its retry", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const { cluster, cb } = yield* setup
+        const { runtime } = yield* countedRuntime
+        const callbacks = AsyncResult.make(cb, runtime)
+        const calls: Array<string> = []
+        const record = <A, E>(pending: AsyncResult.AsyncResult<A, E>) =>
+          pending.setCallbacks(
+            () => calls.push("callback"),
+            () => calls.push("errback")
+          )
+        // Cancelled at once: its batch is in flight.
+        const sent = callbacks.getMulti(["present", "absent"])
+        record(sent)
+        sent.cancel()
+        // Cancelled while a key waits for its retry, in a fiber.
+        yield* cluster.control.injectStatus("present", ETMPFAIL, { times: 1_000_000 })
+        const retrying = callbacks.getMulti(["present"])
+        record(retrying)
+        yield* Effect.sleep("30 millis")
+        retrying.cancel()
+        yield* cluster.control.injectStatus("present", ETMPFAIL, { times: 0 })
+        const later = yield* Effect.promise(() => AsyncResult.toPromise(callbacks.getMulti(["present"])))
+        yield* Effect.sleep("50 millis")
+        expect(later.get("present")?.value).toEqual({ n: 1 })
         expect(calls).toEqual([])
       })
     )

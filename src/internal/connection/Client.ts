@@ -66,7 +66,7 @@ import { Opcode, Status } from "../protocol/constants.js"
 import { agentJson, type BootstrapError, bootstrap, type HandshakeSettings, newClientId } from "./Bootstrap.js"
 import { hostPort, parse as parseConfig } from "./ClusterConfig.js"
 import { Core } from "./Core.js"
-import { CallbackRequest, DirectStart, type DirectStarter, NATIVE_TRACER, settled } from "./Direct.js"
+import { CallbackRequest, DirectStart, type DirectStarter, MultiCallback, NATIVE_TRACER, settled } from "./Direct.js"
 import { endureKeys, observeKeys } from "./Durability.js"
 import * as Health from "./Health.js"
 import { ClientMetrics } from "./Metrics.js"
@@ -212,23 +212,17 @@ const makeService = (
    * results (see `Core.executeMulti`), which an Effect run twice could not do with one
    * shared array.
    */
-  const many = (
-    name: string,
-    prepare: () => Either.Either<ReadonlyArray<PreparedOp<any, any>>, CouchbaseErrorBase>,
-    quietBatch = false
-  ): AnyEffect => Effect.suspend(() => manyPrepared(name, prepare(), quietBatch))
+  const many = (name: string, a: unknown, b?: unknown): AnyEffect =>
+    Effect.suspend(() => manyPrepared(name, multis[name]!(a, b)))
 
-  const manyPrepared = (
-    name: string,
-    prepared: Either.Either<ReadonlyArray<PreparedOp<any, any>>, CouchbaseErrorBase>,
-    quietBatch: boolean
-  ): AnyEffect => {
-    if (Either.isLeft(prepared)) return prepared
-    const ops = prepared.right
-    const route = ops[0]!.route
+  /** Whether the batch of `name` sends quiet gets closed by a NOOP (see `Core.executeMulti`). */
+  const quietBatchOf = (name: string): boolean => name === "getMulti"
+
+  /** The Effect of a prepared multi-key operation not sent as one batch per node: its refusal, or its keys read replica by replica; undefined for a batch. */
+  const unbatched = (name: string, ops: ReadonlyArray<PreparedOp<any, any>>): AnyEffect | undefined => {
     const refused = unsupported(name, ops[0])
     if (refused !== undefined) return Effect.fail(refused)
-    if (route._tag === "AnyReplica") {
+    if (ops[0]!.route._tag === "AnyReplica") {
       // Each key tries the replicas in turn on its own.
       return span(
         name,
@@ -238,7 +232,19 @@ const makeService = (
         )
       )
     }
-    return span(name, core.executeMulti(ops, { copy: copyOf(route), quietBatch }))
+    return undefined
+  }
+
+  const manyPrepared = (
+    name: string,
+    prepared: Either.Either<ReadonlyArray<PreparedOp<any, any>>, CouchbaseErrorBase>
+  ): AnyEffect => {
+    if (Either.isLeft(prepared)) return prepared
+    const ops = prepared.right
+    return (
+      unbatched(name, ops) ??
+      span(name, core.executeMulti(ops, { copy: copyOf(ops[0]!.route), quietBatch: quietBatchOf(name) }))
+    )
   }
 
   /**
@@ -262,24 +268,65 @@ const makeService = (
     }
 
   /**
-   * Starts an operation without a fiber (see `Direct.ts`): a single-key operation
-   * that needs nothing but its response is sent here and now; anything else runs
-   * as its Effect through `run`.
+   * How each multi-key operation sent as one batch per node is prepared from its
+   * arguments (shared by the Effect methods and the fiber-free start below).
    */
-  const startDirect: DirectStarter = (name, args, onSuccess, onFailure, run) => {
+  const multis: Record<
+    string,
+    (a: any, b?: any) => Either.Either<ReadonlyArray<PreparedOp<any, any>>, CouchbaseErrorBase>
+  > = {
+    getMulti: (keys, options) => prepareGetMulti(keys, options, ctx),
+    getReplicaMulti: (keys, options) => prepareGetReplicaMulti(keys, options, ctx),
+    upsertMulti: (values, options) => prepareStoreMulti("upsert", values, options, ctx),
+    insertMulti: (values, options) => prepareStoreMulti("insert", values, options, ctx),
+    replaceMulti: (values, options) => prepareStoreMulti("replace", values, options, ctx),
+    appendMulti: (values, options) => prepareConcatMulti("append", values, options, ctx),
+    prependMulti: (values, options) => prepareConcatMulti("prepend", values, options, ctx),
+    removeMulti: (keys, options) => prepareRemoveMulti(keys, options, ctx),
+    counterMulti: (keys, options) => prepareCounterMulti(keys, options, ctx),
+    touchMulti: (keys, options) => prepareTouchMulti(keys, options, ctx),
+    lockMulti: (keys, options) => prepareLockMulti(keys, options, ctx),
+    unlockMulti: (locks) => prepareUnlockMulti(locks, ctx)
+  }
+
+  /**
+   * Starts a multi-key operation without a fiber: its batches are sent here and now,
+   * and the run calls back once every key is accounted for (a fiber only finishes
+   * what waits: retries, durability). Anything else runs as its Effect through `run`.
+   */
+  const startMultiDirect: DirectStarter = (name, args, onSuccess, onFailure, run, progress) => {
+    const prepared = multis[name]!(args[0], args[1])
+    if (Either.isLeft(prepared)) return refusedStart(prepared.left, onFailure)
+    const ops = prepared.right
+    const refusal = unbatched(name, ops)
+    if (refusal !== undefined) return run(refusal, onSuccess, onFailure)
+    const callback = new MultiCallback(onSuccess, onFailure, run)
+    callback.run = core.runMulti(ops, copyOf(ops[0]!.route), quietBatchOf(name), progress, callback.deliver)
+    return callback
+  }
+
+  /** An operation refused while it was prepared: its `ArgumentError` is returned (nothing started), another error is its failure. */
+  const refusedStart = (error: CouchbaseErrorBase, onFailure: (error: any) => void) => {
+    if (error._tag === "ArgumentError") return error as ArgumentError
+    onFailure(error)
+    return settled
+  }
+
+  /**
+   * Starts an operation without a fiber (see `Direct.ts`): a single-key operation
+   * that needs nothing but its response, or a multi-key one's batches, is sent here
+   * and now; anything else runs as its Effect through `run`.
+   */
+  const startDirect: DirectStarter = (name, args, onSuccess, onFailure, run, progress) => {
     const prepare = singles[name]
     if (prepare === undefined) {
+      if (multis[name] !== undefined) return startMultiDirect(name, args, onSuccess, onFailure, run, progress)
       const invalid = argumentErrorOf(name as OperationName, args, now())
       if (invalid !== undefined) return invalid
       return run((service as any)[name](...args), onSuccess, onFailure)
     }
     const prepared = prepare(args[0], args[1], args[2])
-    if (Either.isLeft(prepared)) {
-      const error = prepared.left
-      if (error._tag === "ArgumentError") return error as ArgumentError
-      onFailure(error)
-      return settled
-    }
+    if (Either.isLeft(prepared)) return refusedStart(prepared.left, onFailure)
     const op = prepared.right
     if (op.route._tag === "AnyReplica" || op.durability !== undefined || unsupported(name, op) !== undefined) {
       return run(one(name, prepared), onSuccess, onFailure)
@@ -297,37 +344,31 @@ const makeService = (
     cluster,
 
     get: (key: unknown, options?: any) => one("get", singles.get!(key, options)),
-    getMulti: (keys: unknown, options?: any) => many("getMulti", () => prepareGetMulti(keys, options, ctx), true),
+    getMulti: (keys: unknown, options?: any) => many("getMulti", keys, options),
     getReplica: (key: unknown, options?: any) => one("getReplica", singles.getReplica!(key, options)),
-    getReplicaMulti: (keys: unknown, options?: any) =>
-      many("getReplicaMulti", () => prepareGetReplicaMulti(keys, options, ctx)),
+    getReplicaMulti: (keys: unknown, options?: any) => many("getReplicaMulti", keys, options),
 
     upsert: (key: unknown, value: unknown, options?: any) => one("upsert", singles.upsert!(key, value, options)),
-    upsertMulti: (values: unknown, options?: any) =>
-      many("upsertMulti", () => prepareStoreMulti("upsert", values, options, ctx)),
+    upsertMulti: (values: unknown, options?: any) => many("upsertMulti", values, options),
     insert: (key: unknown, value: unknown, options?: any) => one("insert", singles.insert!(key, value, options)),
-    insertMulti: (values: unknown, options?: any) =>
-      many("insertMulti", () => prepareStoreMulti("insert", values, options, ctx)),
+    insertMulti: (values: unknown, options?: any) => many("insertMulti", values, options),
     replace: (key: unknown, value: unknown, options?: any) => one("replace", singles.replace!(key, value, options)),
-    replaceMulti: (values: unknown, options?: any) =>
-      many("replaceMulti", () => prepareStoreMulti("replace", values, options, ctx)),
+    replaceMulti: (values: unknown, options?: any) => many("replaceMulti", values, options),
     append: (key: unknown, value: unknown, options?: any) => one("append", singles.append!(key, value, options)),
-    appendMulti: (values: unknown, options?: any) =>
-      many("appendMulti", () => prepareConcatMulti("append", values, options, ctx)),
+    appendMulti: (values: unknown, options?: any) => many("appendMulti", values, options),
     prepend: (key: unknown, value: unknown, options?: any) => one("prepend", singles.prepend!(key, value, options)),
-    prependMulti: (values: unknown, options?: any) =>
-      many("prependMulti", () => prepareConcatMulti("prepend", values, options, ctx)),
+    prependMulti: (values: unknown, options?: any) => many("prependMulti", values, options),
 
     remove: (key: unknown, options?: any) => one("remove", singles.remove!(key, options)),
-    removeMulti: (keys: unknown, options?: any) => many("removeMulti", () => prepareRemoveMulti(keys, options, ctx)),
+    removeMulti: (keys: unknown, options?: any) => many("removeMulti", keys, options),
     counter: (key: unknown, options?: any) => one("counter", singles.counter!(key, options)),
-    counterMulti: (keys: unknown, options?: any) => many("counterMulti", () => prepareCounterMulti(keys, options, ctx)),
+    counterMulti: (keys: unknown, options?: any) => many("counterMulti", keys, options),
     touch: (key: unknown, options?: any) => one("touch", singles.touch!(key, options)),
-    touchMulti: (keys: unknown, options?: any) => many("touchMulti", () => prepareTouchMulti(keys, options, ctx)),
+    touchMulti: (keys: unknown, options?: any) => many("touchMulti", keys, options),
     lock: (key: unknown, options?: any) => one("lock", singles.lock!(key, options)),
-    lockMulti: (keys: unknown, options?: any) => many("lockMulti", () => prepareLockMulti(keys, options, ctx)),
+    lockMulti: (keys: unknown, options?: any) => many("lockMulti", keys, options),
     unlock: (key: unknown, cas: unknown) => one("unlock", singles.unlock!(key, cas)),
-    unlockMulti: (locks: unknown) => many("unlockMulti", () => prepareUnlockMulti(locks, ctx)),
+    unlockMulti: (locks: unknown) => many("unlockMulti", locks),
 
     observe: (key: unknown, options?: any): AnyEffect => {
       const prepared = prepareObserve(key, options, ctx)

@@ -35,11 +35,19 @@ import { type ClusterConfig, hostPort, isNewer, parse as parseConfig } from "./C
 import { NATIVE_TRACER } from "./Direct.js"
 import type { ErrorMapEntry } from "./ErrorMap.js"
 import * as ErrorMap from "./ErrorMap.js"
-import { KeyProgress } from "./KeyProgress.js"
+import { type KeyObserver, KeyProgress } from "./KeyProgress.js"
 import type { ClientMetrics } from "./Metrics.js"
 import { NodeConnection, type NodeOwner } from "./NodeConnection.js"
 import type { Pipeline } from "./Pipeline.js"
-import { isOutcome, MultiKeyRequest, MultiRun, type OpRequest, QuietBatchRequest, ResumeRequest } from "./Requests.js"
+import {
+  isOutcome,
+  MultiKeyRequest,
+  MultiRun,
+  type OpRequest,
+  QuietBatchRequest,
+  type Resume,
+  ResumeRequest
+} from "./Requests.js"
 import { fromConfig, ketamaRouter, type Router } from "./Router.js"
 
 /** Tuning of the engine, in milliseconds. */
@@ -556,14 +564,30 @@ export class Core {
     ops: ReadonlyArray<PreparedOp<any, any>>,
     options: { readonly copy?: number | undefined; readonly quietBatch?: boolean | undefined } = {}
   ): Effect.Effect<MultiResult<any>, E> {
-    const copy = options.copy ?? 0
     return Effect.async<MultiResult<any>, E>((resume) => {
       const fiber = Fiber.getCurrentFiber()
       const progress = fiber._tag === "Some" ? fiber.value.getFiberRef(KeyProgress) : undefined
-      const run = new MultiRun(ops, this.deadline(), resume, (r) => this.finishMulti<E>(r), progress)
-      this.dispatchMulti(run, copy, options.quietBatch === true)
+      const run = this.runMulti(ops, options.copy ?? 0, options.quietBatch === true, progress, resume)
       return Effect.sync(() => run.cancel())
     })
+  }
+
+  /**
+   * Sends the batches of a multi-key operation (see {@link executeMulti}) and returns
+   * its run, which resumes `resume` once with the assembled outcome (an `Either`), or
+   * with the Effect that finishes keys still waiting (retries, durability); each key's
+   * outcome goes to `progress` as it arrives.
+   */
+  runMulti(
+    ops: ReadonlyArray<PreparedOp<any, any>>,
+    copy: number,
+    quietBatch: boolean,
+    progress: KeyObserver | undefined,
+    resume: Resume
+  ): MultiRun {
+    const run = new MultiRun(ops, this.deadline(), resume, (r) => this.finishMulti(r), progress)
+    this.dispatchMulti(run, copy, quietBatch)
+    return run
   }
 
   private dispatchMulti(run: MultiRun, copy: number, quietBatch: boolean): void {

@@ -8,7 +8,9 @@
  * routed and sent synchronously, and its outcome is an `Either` when the response
  * arrives. Only what needs to wait on the clock or on other requests is handed to a
  * fiber, through the caller's runner: a retry (NOT_MY_VBUCKET, ETMPFAIL), durability
- * polling, replica fallback, multi-key operations, observe, endure and stats. The
+ * polling, replica fallback, observe, endure and stats. A multi-key operation's
+ * batches are sent at once too, and its run calls back when every key is accounted
+ * for; a fiber finishes it only when keys wait for a retry or for durability. The
  * errors are the same typed errors either way.
  *
  * Spans: an operation started here has none, so the adapters start operations here
@@ -21,7 +23,8 @@ import { Effect } from "effect"
 import type { ArgumentError } from "../../Errors.js"
 import type { PreparedOp } from "../ops/PreparedOp.js"
 import type { Core } from "./Core.js"
-import { type Delivery, isOutcome, OpRequest } from "./Requests.js"
+import type { KeyObserver } from "./KeyProgress.js"
+import { type Delivery, isOutcome, type MultiRun, OpRequest, type Resume } from "./Requests.js"
 
 /**
  * The tracer of Effect's default services: it records nothing anyone can read, so
@@ -50,14 +53,17 @@ export type EffectRunner = (effect: Effect.Effect<any, any>, onSuccess: OnSucces
 /**
  * Starts operation `name` with `args`; exactly one of the callbacks is called once,
  * possibly before this returns. Returns how to cancel it, or the `ArgumentError` of
- * its arguments (nothing was started and neither callback is called).
+ * its arguments (nothing was started and neither callback is called). A multi-key
+ * operation tells `progress` each key's outcome as it arrives (`run` is expected to
+ * do the same for the Effects it runs).
  */
 export type DirectStarter = (
   name: string,
   args: ReadonlyArray<unknown>,
   onSuccess: OnSuccess,
   onFailure: OnFailure,
-  run: EffectRunner
+  run: EffectRunner,
+  progress?: KeyObserver | undefined
 ) => Cancelable | ArgumentError
 
 /** The {@link DirectStarter} of a connection service, when it has one. */
@@ -102,5 +108,47 @@ export class CallbackRequest extends OpRequest implements Cancelable {
     this.cancelled = true
     if (this.fiber !== undefined) this.fiber.cancel()
     else this.cancelWaiting()
+  }
+}
+
+/**
+ * A multi-key operation's end, settled by its run (see `Core.runMulti`): the run
+ * delivers the assembled outcome, or an Effect that finishes the keys still waiting
+ * (retries, durability), which goes to a fiber.
+ */
+export class MultiCallback implements Cancelable {
+  /** The run, once started. */
+  run: MultiRun | undefined = undefined
+  private fiber: Cancelable | undefined = undefined
+  private done = false
+
+  constructor(
+    private readonly succeed: OnSuccess,
+    private readonly failWith: OnFailure,
+    private readonly runner: EffectRunner
+  ) {}
+
+  /** What the run resumes with, exactly once (it may be before `run` is set: a closed connection fails every key at once). */
+  readonly deliver: Resume = (delivery) => {
+    if (this.done) return
+    if (!isOutcome(delivery)) {
+      this.fiber = this.runner(delivery, this.succeed, this.failWith)
+      return
+    }
+    this.done = true
+    if (delivery._tag === "Right") this.succeed(delivery.right)
+    else this.failWith(delivery.left)
+  }
+
+  /**
+   * Stops the operation: requests still waiting for a connection are never sent,
+   * those in flight are forgotten, a finishing fiber is interrupted. Nothing is
+   * delivered afterwards.
+   */
+  cancel(): void {
+    if (this.done) return
+    this.done = true
+    if (this.fiber !== undefined) this.fiber.cancel()
+    else this.run?.cancel()
   }
 }
