@@ -50,6 +50,7 @@ import { Connection, type OperationName, type Operations, operationNames } from 
 import { type ArgumentError, NetworkError } from "./Errors.js"
 import { Iops } from "./Iops.js"
 import {
+  argumentCheckOf,
   type Cancelable,
   directStarterOf,
   type EffectRunner,
@@ -515,8 +516,13 @@ const starterFor = (service: Connection.Service<any, any>, runtime: Runtime.Runt
       return direct(name, args, onSuccess, onFailure, runFor(observer), observer)
     }
   }
+  // A connection of this package checks arguments as its operations do (its bucket's
+  // replicas included), so that an argument error is thrown here with a tracer too.
+  const check =
+    argumentCheckOf(service) ??
+    ((name: string, args: ReadonlyArray<unknown>) => argumentErrorOf(name as OperationName, args, Date.now()))
   return (name, args, onSuccess, onFailure, progress) => {
-    const invalid = argumentErrorOf(name as OperationName, args, Date.now())
+    const invalid = check(name, args)
     if (invalid !== undefined) return invalid
     const operation = service[name as OperationName] as (...args: Array<unknown>) => Effect.Effect<unknown, unknown>
     return runFor(observerOf(progress))(operation.apply(service, args as Array<unknown>), onSuccess, onFailure)

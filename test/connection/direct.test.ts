@@ -18,11 +18,15 @@ import { isMissing } from "../../src/Result.js"
 /** Counts the fibers started under it (making an adapter runs one, to read the runtime's tracer: reset after). */
 class FiberCounter extends Supervisor.AbstractSupervisor<number> {
   started = 0
+  ended = 0
   get value() {
     return Effect.sync(() => this.started)
   }
   override onStart() {
     this.started++
+  }
+  override onEnd() {
+    this.ended++
   }
 }
 
@@ -125,7 +129,7 @@ describe("operations started outside Effect", () => {
 
   it.live("a multi-key operation on a closed connection fails with a typed error", () =>
     Effect.gen(function* () {
-      const { runtime } = yield* countedRuntime
+      const { counter, runtime } = yield* countedRuntime
       const closed = yield* Effect.scoped(
         Effect.gen(function* () {
           const { cb } = yield* setup
@@ -133,6 +137,7 @@ describe("operations started outside Effect", () => {
         })
       )
       const db = AsyncResult.toPromiseConnection(AsyncResult.make(closed, runtime))
+      counter.started = 0
       const failed = yield* Effect.promise(() =>
         db.getMulti(["a", "b"]).then(
           () => undefined,
@@ -141,6 +146,7 @@ describe("operations started outside Effect", () => {
       )
       expect(failed).toMatchObject({ _tag: "NetworkError", key: "a" })
       expect((failed as NetworkError).allResults?.size).toBe(2)
+      expect(counter.started).toBe(0)
     })
   )
 
@@ -215,6 +221,30 @@ describe("operations started outside Effect", () => {
     )
   )
 
+  it.live("argument errors are thrown by the call, with or without a tracer, the bucket's limits included", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const { cb } = yield* setup
+        const tracer = Tracer.make({
+          span: (name, parent, context, links, startTime, kind) =>
+            new NativeSpan(name, parent, context, links, startTime, kind),
+          context: (f) => f()
+        })
+        const plain = yield* Effect.runtime<never>()
+        const traced = yield* Effect.runtime<never>().pipe(Effect.withTracer(tracer))
+        for (const runtime of [plain, traced]) {
+          const callbacks = AsyncResult.make(cb, runtime)
+          expect(() => callbacks.getMulti([])).toThrow(/the list of keys is empty/)
+          expect(() => callbacks.getMulti(["a", "a"])).toThrow(/given twice/)
+          // The bucket has no replicas: more durability than it has is refused before sending.
+          expect(() => callbacks.upsert("a", 1, { replicateTo: 1 })).toThrow(ArgumentError)
+          expect(() => callbacks.upsertMulti({ a: 1, b: 2 }, { replicateTo: 1 })).toThrow(ArgumentError)
+          expect(() => callbacks.getReplicaMulti(["a"], { replicaIndex: 0 })).toThrow(ArgumentError)
+        }
+      })
+    )
+  )
+
   it.live("with a tracer installed every operation runs in a fiber and has its span", () =>
     Effect.scoped(
       Effect.gen(function* () {
@@ -269,7 +299,7 @@ describe("operations started outside Effect", () => {
     Effect.scoped(
       Effect.gen(function* () {
         const { cluster, cb } = yield* setup
-        const { runtime } = yield* countedRuntime
+        const { counter, runtime } = yield* countedRuntime
         const callbacks = AsyncResult.make(cb, runtime)
         const calls: Array<string> = []
         const record = <A, E>(pending: AsyncResult.AsyncResult<A, E>) =>
@@ -283,10 +313,16 @@ describe("operations started outside Effect", () => {
         sent.cancel()
         // Cancelled while a key waits for its retry, in a fiber.
         yield* cluster.control.injectStatus("present", ETMPFAIL, { times: 1_000_000 })
+        counter.started = 0
+        counter.ended = 0
         const retrying = callbacks.getMulti(["present"])
         record(retrying)
         yield* Effect.sleep("30 millis")
+        expect(counter.started).toBeGreaterThan(counter.ended)
         retrying.cancel()
+        // The retrying fiber is interrupted, not left to run to its deadline.
+        for (let i = 0; i < 100 && counter.ended < counter.started; i++) yield* Effect.sleep("10 millis")
+        expect(counter.ended).toBe(counter.started)
         yield* cluster.control.injectStatus("present", ETMPFAIL, { times: 0 })
         const later = yield* Effect.promise(() => AsyncResult.toPromise(callbacks.getMulti(["present"])))
         yield* Effect.sleep("50 millis")

@@ -66,7 +66,17 @@ import { Opcode, Status } from "../protocol/constants.js"
 import { agentJson, type BootstrapError, bootstrap, type HandshakeSettings, newClientId } from "./Bootstrap.js"
 import { hostPort, parse as parseConfig } from "./ClusterConfig.js"
 import { Core } from "./Core.js"
-import { CallbackRequest, DirectStart, type DirectStarter, MultiCallback, NATIVE_TRACER, settled } from "./Direct.js"
+import {
+  type ArgumentCheck,
+  CallbackRequest,
+  type Cancelable,
+  CheckArguments,
+  DirectStart,
+  type DirectStarter,
+  MultiCallback,
+  NATIVE_TRACER,
+  settled
+} from "./Direct.js"
 import { endureKeys, observeKeys } from "./Durability.js"
 import * as Health from "./Health.js"
 import { ClientMetrics } from "./Metrics.js"
@@ -306,10 +316,22 @@ const makeService = (
   }
 
   /** An operation refused while it was prepared: its `ArgumentError` is returned (nothing started), another error is its failure. */
-  const refusedStart = (error: CouchbaseErrorBase, onFailure: (error: any) => void) => {
+  const refusedStart = (error: CouchbaseErrorBase, onFailure: (error: any) => void): ArgumentError | Cancelable => {
     if (error._tag === "ArgumentError") return error as ArgumentError
     onFailure(error)
     return settled
+  }
+
+  /**
+   * The `ArgumentError` of a call, from the same checks as the operation makes (the
+   * bucket's replicas included: more durability than it has is one), or undefined.
+   */
+  const checkArguments: ArgumentCheck = (name, args) => {
+    const prepared = singles[name]?.(args[0], args[1], args[2]) ?? multis[name]?.(args[0], args[1])
+    if (prepared === undefined) return argumentErrorOf(name as OperationName, args, now())
+    return Either.isLeft(prepared) && prepared.left._tag === "ArgumentError"
+      ? (prepared.left as ArgumentError)
+      : undefined
   }
 
   /**
@@ -466,7 +488,8 @@ const makeService = (
       if (Either.isLeft(checked)) return checked
       return span("waitUntilReady", Health.waitUntilReady(core, cluster, checked.right))
     },
-    [DirectStart]: startDirect
+    [DirectStart]: startDirect,
+    [CheckArguments]: checkArguments
   }
   return service as unknown as Connection.Service<any, any>
 }

@@ -70,6 +70,42 @@ export type DirectStarter = (
 export const directStarterOf = (service: object): DirectStarter | undefined =>
   (service as { readonly [DirectStart]?: DirectStarter })[DirectStart]
 
+/**
+ * Runs `effect` with `runner`, calling back only while `owner` is not cancelled: the
+ * interruption that cancelling causes ends the fiber with a failure, which is not the
+ * caller's to see.
+ */
+const runUnlessCancelled = (
+  owner: { readonly isCancelled: boolean },
+  runner: EffectRunner,
+  effect: Effect.Effect<any, any>,
+  succeed: OnSuccess,
+  failWith: OnFailure
+): Cancelable =>
+  runner(
+    effect,
+    (value) => {
+      if (!owner.isCancelled) succeed(value)
+    },
+    (error) => {
+      if (!owner.isCancelled) failWith(error)
+    }
+  )
+
+/** Where a connection service keeps its {@link ArgumentCheck}. */
+export const CheckArguments: unique symbol = Symbol.for("effect-couchbase/CheckArguments")
+
+/**
+ * The `ArgumentError` of calling operation `name` with `args` (the checks the
+ * operation itself makes, with what the connection knows of its bucket), or
+ * undefined: what the adapters throw before they start an operation as a fiber.
+ */
+export type ArgumentCheck = (name: string, args: ReadonlyArray<unknown>) => ArgumentError | undefined
+
+/** The {@link ArgumentCheck} of a connection service, when it has one. */
+export const argumentCheckOf = (service: object): ArgumentCheck | undefined =>
+  (service as { readonly [CheckArguments]?: ArgumentCheck })[CheckArguments]
+
 /** A {@link Cancelable} that has nothing to stop. */
 export const settled: Cancelable = { cancel: () => {} }
 
@@ -93,9 +129,14 @@ export class CallbackRequest extends OpRequest implements Cancelable {
   protected deliver(delivery: Delivery): void {
     if (this.cancelled) return
     // An Either is the outcome itself; anything else is an Effect that finishes the operation.
-    if (!isOutcome(delivery)) this.fiber = this.run(delivery, this.succeed, this.failWith)
+    if (!isOutcome(delivery)) this.fiber = runUnlessCancelled(this, this.run, delivery, this.succeed, this.failWith)
     else if (delivery._tag === "Right") this.succeed(delivery.right)
     else this.failWith(delivery.left)
+  }
+
+  /** Whether {@link cancel} was called. */
+  get isCancelled(): boolean {
+    return this.cancelled
   }
 
   /**
@@ -121,6 +162,7 @@ export class MultiCallback implements Cancelable {
   run: MultiRun | undefined = undefined
   private fiber: Cancelable | undefined = undefined
   private done = false
+  private cancelled = false
 
   constructor(
     private readonly succeed: OnSuccess,
@@ -132,7 +174,8 @@ export class MultiCallback implements Cancelable {
   readonly deliver: Resume = (delivery) => {
     if (this.done) return
     if (!isOutcome(delivery)) {
-      this.fiber = this.runner(delivery, this.succeed, this.failWith)
+      this.done = true
+      this.fiber = runUnlessCancelled(this, this.runner, delivery, this.succeed, this.failWith)
       return
     }
     this.done = true
@@ -146,9 +189,17 @@ export class MultiCallback implements Cancelable {
    * delivered afterwards.
    */
   cancel(): void {
-    if (this.done) return
-    this.done = true
+    if (this.cancelled) return
+    this.cancelled = true
     if (this.fiber !== undefined) this.fiber.cancel()
-    else this.run?.cancel()
+    else if (!this.done) {
+      this.done = true
+      this.run?.cancel()
+    }
+  }
+
+  /** Whether {@link cancel} was called. */
+  get isCancelled(): boolean {
+    return this.cancelled
   }
 }
