@@ -109,6 +109,8 @@ export const argumentCheckOf = (service: object): ArgumentCheck | undefined =>
 /** A {@link Cancelable} that has nothing to stop. */
 export const settled: Cancelable = { cancel: () => {} }
 
+const ignore = (): void => {}
+
 /** One key's operation, settled by its response callback; a delivered Effect goes to a fiber. */
 export class CallbackRequest extends OpRequest implements Cancelable {
   private fiber: Cancelable | undefined = undefined
@@ -119,8 +121,8 @@ export class CallbackRequest extends OpRequest implements Cancelable {
     op: PreparedOp<any, any>,
     copy: number,
     deadline: number,
-    private readonly succeed: OnSuccess,
-    private readonly failWith: OnFailure,
+    private succeed: OnSuccess,
+    private failWith: OnFailure,
     private readonly run: EffectRunner
   ) {
     super(core, op, copy, deadline, 0)
@@ -128,10 +130,15 @@ export class CallbackRequest extends OpRequest implements Cancelable {
 
   protected deliver(delivery: Delivery): void {
     if (this.cancelled) return
+    const succeed = this.succeed
+    const failWith = this.failWith
+    // Let go of the caller's completion (see MultiCallback.deliver).
+    this.succeed = ignore
+    this.failWith = ignore
     // An Either is the outcome itself; anything else is an Effect that finishes the operation.
-    if (!isOutcome(delivery)) this.fiber = runUnlessCancelled(this, this.run, delivery, this.succeed, this.failWith)
-    else if (delivery._tag === "Right") this.succeed(delivery.right)
-    else this.failWith(delivery.left)
+    if (!isOutcome(delivery)) this.fiber = runUnlessCancelled(this, this.run, delivery, succeed, failWith)
+    else if (delivery._tag === "Right") succeed(delivery.right)
+    else failWith(delivery.left)
   }
 
   /** Whether {@link cancel} was called. */
@@ -165,22 +172,29 @@ export class MultiCallback implements Cancelable {
   private cancelled = false
 
   constructor(
-    private readonly succeed: OnSuccess,
-    private readonly failWith: OnFailure,
+    private succeed: OnSuccess,
+    private failWith: OnFailure,
     private readonly runner: EffectRunner
   ) {}
 
   /** What the run resumes with, exactly once (it may be before `run` is set: a closed connection fails every key at once). */
   readonly deliver: Resume = (delivery) => {
     if (this.done) return
-    if (!isOutcome(delivery)) {
-      this.done = true
-      this.fiber = runUnlessCancelled(this, this.runner, delivery, this.succeed, this.failWith)
-      return
-    }
     this.done = true
-    if (delivery._tag === "Right") this.succeed(delivery.right)
-    else this.failWith(delivery.left)
+    const succeed = this.succeed
+    const failWith = this.failWith
+    // Let go of the caller's completion: a Promise's resolve function holds the
+    // Promise, which holds the result. The run and its requests live across a round
+    // trip, so V8 often moves them to the old generation, where a dead one is only
+    // collected by a full GC; still pointing at the result, it kept every key's
+    // result of the batch alive through the minor GCs, and V8 then allocated the
+    // results straight in the old generation. Promise wrapper, getMulti(1000): 9
+    // full GCs and 0.78-0.85 M keys/s holding on, 2 and 1.0-1.06 M letting go.
+    this.succeed = ignore
+    this.failWith = ignore
+    if (!isOutcome(delivery)) this.fiber = runUnlessCancelled(this, this.runner, delivery, succeed, failWith)
+    else if (delivery._tag === "Right") succeed(delivery.right)
+    else failWith(delivery.left)
   }
 
   /**
