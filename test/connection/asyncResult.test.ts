@@ -388,6 +388,53 @@ describe("AsyncConnection.connect (no Effect needed)", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.live("a callback that closes the connection while a batch is being read: every other operation ends once", () =>
+    Effect.gen(function* () {
+      const cluster = yield* EmbeddedCluster.make({ nodes: 1 })
+      const cb = yield* Effect.promise(() =>
+        AsyncResult.AsyncConnection.connect({
+          connectionString: cluster.connectionString,
+          username: cluster.username,
+          password: Redacted.value(cluster.password)
+        })
+      )
+      const keys = Array.from({ length: 300 }, (_, i) => `close-${i}`)
+      yield* Effect.promise(() => AsyncResult.toPromise(cb.upsertMulti(Object.fromEntries(keys.map((k) => [k, k])))))
+      const ends = new Map<string, Array<string>>()
+      const end = (name: string, how: string) => ends.set(name, [...(ends.get(name) ?? []), how])
+      const names: Array<string> = []
+      const watch = <A, E extends { readonly _tag: string }>(name: string, pending: AsyncResult.AsyncResult<A, E>) => {
+        names.push(name)
+        pending.setCallbacks(
+          () => end(name, "ok"),
+          (_, error) => end(name, error._tag)
+        )
+      }
+      // The first batch's callback runs while the pipeline dispatches the frames it read,
+      // with the other operations' frames around it, and closes the connection there.
+      names.push("closer")
+      cb.getMulti(keys.slice(0, 100)).setCallbacks(
+        () => {
+          end("closer", "ok")
+          void cb.close()
+        },
+        (_, error) => end("closer", error._tag)
+      )
+      for (let i = 0; i < 20; i++) watch(`multi-${i}`, cb.getMulti(keys.slice(100 + i * 10, 110 + i * 10)))
+      for (let i = 0; i < 3000; i++) watch(`get-${i}`, cb.get(keys[i % keys.length]!))
+      yield* Effect.promise(() => eventually(() => expect(ends.size).toBe(names.length), 5000))
+      yield* Effect.sleep("50 millis")
+      expect(ends.get("closer")).toEqual(["ok"])
+      for (const name of names) {
+        const how = ends.get(name)!
+        expect(how).toHaveLength(1)
+        expect(["ok", "NetworkError"]).toContain(how[0])
+      }
+      // The close cut operations short: the case this is about happened.
+      expect([...ends.values()].filter((how) => how[0] === "NetworkError").length).toBeGreaterThan(0)
+    }).pipe(Effect.scoped)
+  )
+
   it.live("the callback form, a failed connect as the typed error, and a quiet connection", () =>
     Effect.gen(function* () {
       const cluster = yield* EmbeddedCluster.make({ nodes: 1 })
