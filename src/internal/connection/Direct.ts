@@ -71,19 +71,26 @@ export const directStarterOf = (service: object): DirectStarter | undefined =>
   (service as { readonly [DirectStart]?: DirectStarter })[DirectStart]
 
 /**
- * Runs `effect` with `runner`, calling back only while `owner` is not cancelled: the
- * interruption that cancelling causes ends the fiber with a failure, which is not the
- * caller's to see.
+ * Settles an operation with its delivery: an `Either` is the outcome itself, called
+ * back at once; anything else is an Effect that finishes the operation, run with
+ * `runner` (its fiber is returned), calling back only while `owner` is not cancelled:
+ * the interruption that cancelling causes ends the fiber with a failure, which is not
+ * the caller's to see.
  */
-const runUnlessCancelled = (
+const settle = (
   owner: { readonly isCancelled: boolean },
   runner: EffectRunner,
-  effect: Effect.Effect<any, any>,
+  delivery: Delivery,
   succeed: OnSuccess,
   failWith: OnFailure
-): Cancelable =>
-  runner(
-    effect,
+): Cancelable | undefined => {
+  if (isOutcome(delivery)) {
+    if (delivery._tag === "Right") succeed(delivery.right)
+    else failWith(delivery.left)
+    return undefined
+  }
+  return runner(
+    delivery,
     (value) => {
       if (!owner.isCancelled) succeed(value)
     },
@@ -91,6 +98,7 @@ const runUnlessCancelled = (
       if (!owner.isCancelled) failWith(error)
     }
   )
+}
 
 /** Where a connection service keeps its {@link ArgumentCheck}. */
 export const CheckArguments: unique symbol = Symbol.for("effect-couchbase/CheckArguments")
@@ -135,10 +143,7 @@ export class CallbackRequest extends OpRequest implements Cancelable {
     // Let go of the caller's completion (see MultiCallback.deliver).
     this.succeed = ignore
     this.failWith = ignore
-    // An Either is the outcome itself; anything else is an Effect that finishes the operation.
-    if (!isOutcome(delivery)) this.fiber = runUnlessCancelled(this, this.run, delivery, succeed, failWith)
-    else if (delivery._tag === "Right") succeed(delivery.right)
-    else failWith(delivery.left)
+    this.fiber = settle(this, this.run, delivery, succeed, failWith)
   }
 
   /** Whether {@link cancel} was called. */
@@ -192,9 +197,7 @@ export class MultiCallback implements Cancelable {
     // full GCs and 0.78-0.85 M keys/s holding on, 2 and 1.0-1.06 M letting go.
     this.succeed = ignore
     this.failWith = ignore
-    if (!isOutcome(delivery)) this.fiber = runUnlessCancelled(this, this.runner, delivery, succeed, failWith)
-    else if (delivery._tag === "Right") succeed(delivery.right)
-    else failWith(delivery.left)
+    this.fiber = settle(this, this.runner, delivery, succeed, failWith)
   }
 
   /**
