@@ -44,6 +44,15 @@ const setup = Effect.gen(function* () {
   return { cluster, cb }
 }).pipe(Effect.provide(Iops.layerNode()))
 
+/** What the Promise of `start` rejects with (undefined when it resolves). */
+const rejectionOf = (start: () => Promise<unknown>): Effect.Effect<unknown> =>
+  Effect.promise(() =>
+    start().then(
+      () => undefined,
+      (e: unknown) => e
+    )
+  )
+
 /** A runtime whose root fibers are counted. */
 const countedRuntime = Effect.gen(function* () {
   const counter = new FiberCounter()
@@ -51,13 +60,19 @@ const countedRuntime = Effect.gen(function* () {
   return { counter, runtime }
 })
 
+/** The Promise wrapper over `cb` on a counted runtime, and its counter. */
+const countedPromises = (cb: Effect.Effect.Success<typeof setup>["cb"]) =>
+  Effect.map(countedRuntime, ({ counter, runtime }) => ({
+    counter,
+    db: AsyncResult.toPromiseConnection(AsyncResult.make(cb, runtime))
+  }))
+
 describe("operations started outside Effect", () => {
   it.live("the Promise wrapper completes single-key and multi-key operations without a fiber", () =>
     Effect.scoped(
       Effect.gen(function* () {
         const { cb } = yield* setup
-        const { counter, runtime } = yield* countedRuntime
-        const db = AsyncResult.toPromiseConnection(AsyncResult.make(cb, runtime))
+        const { counter, db } = yield* countedPromises(cb)
         counter.started = 0
 
         const stored = yield* Effect.promise(() => db.upsert("k1", { a: 1 }))
@@ -89,12 +104,7 @@ describe("operations started outside Effect", () => {
         expect(counter.started).toBe(0)
 
         // A failing key fails the operation with its typed error and every key's result.
-        const failed = yield* Effect.promise(() =>
-          db.getMulti(["present", "m1"]).then(
-            () => undefined,
-            (e: unknown) => e
-          )
-        )
+        const failed = yield* rejectionOf(() => db.getMulti(["present", "m1"]))
         expect(failed).toBeInstanceOf(NotFoundError)
         expect(failed).toMatchObject({ key: "m1" })
         expect((failed as NotFoundError).allResults?.get("present")).toMatchObject({ value: { n: 1 } })
@@ -107,8 +117,7 @@ describe("operations started outside Effect", () => {
     Effect.scoped(
       Effect.gen(function* () {
         const { cluster, cb } = yield* setup
-        const { counter, runtime } = yield* countedRuntime
-        const db = AsyncResult.toPromiseConnection(AsyncResult.make(cb, runtime))
+        const { counter, db } = yield* countedPromises(cb)
         yield* cb.upsert("other", 2)
         counter.started = 0
         yield* cluster.control.injectStatus("present", ETMPFAIL, { times: 2 })
@@ -138,12 +147,7 @@ describe("operations started outside Effect", () => {
       )
       const db = AsyncResult.toPromiseConnection(AsyncResult.make(closed, runtime))
       counter.started = 0
-      const failed = yield* Effect.promise(() =>
-        db.getMulti(["a", "b"]).then(
-          () => undefined,
-          (e: unknown) => e
-        )
-      )
+      const failed = yield* rejectionOf(() => db.getMulti(["a", "b"]))
       expect(failed).toMatchObject({ _tag: "NetworkError", key: "a" })
       expect((failed as NetworkError).allResults?.size).toBe(2)
       expect(counter.started).toBe(0)
@@ -159,12 +163,7 @@ describe("operations started outside Effect", () => {
         const quietDb = AsyncResult.toPromiseConnection(AsyncResult.make(cb.withQuiet(true), runtime))
         counter.started = 0
 
-        const missing = yield* Effect.promise(() =>
-          db.get("absent").then(
-            () => undefined,
-            (e: unknown) => e
-          )
-        )
+        const missing = yield* rejectionOf(() => db.get("absent"))
         const viaEffect = yield* Effect.flip(cb.get("absent"))
         expect(missing).toBeInstanceOf(NotFoundError)
         expect(missing).toMatchObject({ _tag: viaEffect._tag, key: "absent", status: viaEffect.status })
@@ -172,19 +171,9 @@ describe("operations started outside Effect", () => {
         const quietMiss = yield* Effect.promise(() => quietDb.get("absent"))
         expect(isMissing(quietMiss)).toBe(true)
 
-        const invalid = yield* Effect.promise(() =>
-          db.get("").then(
-            () => undefined,
-            (e: unknown) => e
-          )
-        )
+        const invalid = yield* rejectionOf(() => db.get(""))
         expect(invalid).toBeInstanceOf(ArgumentError)
-        const clash = yield* Effect.promise(() =>
-          db.insert("present", 1).then(
-            () => undefined,
-            (e: unknown) => e
-          )
-        )
+        const clash = yield* rejectionOf(() => db.insert("present", 1))
         expect(clash).toMatchObject({ _tag: "KeyExistsError", key: "present" })
         expect(counter.started).toBe(0)
 
@@ -199,8 +188,7 @@ describe("operations started outside Effect", () => {
     Effect.scoped(
       Effect.gen(function* () {
         const { cluster, cb } = yield* setup
-        const { counter, runtime } = yield* countedRuntime
-        const db = AsyncResult.toPromiseConnection(AsyncResult.make(cb, runtime))
+        const { counter, db } = yield* countedPromises(cb)
         counter.started = 0
         yield* cluster.control.injectStatus("present", ETMPFAIL, { times: 2 })
         const got = yield* Effect.promise(() => db.get("present"))
@@ -209,12 +197,7 @@ describe("operations started outside Effect", () => {
 
         // When the deadline leaves no room to retry, the last error is typed.
         yield* cluster.control.injectStatus("present", ETMPFAIL, { times: 1_000_000 })
-        const failed = yield* Effect.promise(() =>
-          db.get("present").then(
-            () => undefined,
-            (e: unknown) => e
-          )
-        )
+        const failed = yield* rejectionOf(() => db.get("present"))
         expect(failed).toBeInstanceOf(TemporaryFailError)
         yield* cluster.control.injectStatus("present", ETMPFAIL, { times: 0 })
       })
